@@ -1,0 +1,59 @@
+"""Choosing the compute device: CUDA if present, else Apple MPS, else the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+from unetgui.core.errors import DeviceError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps'`` -> a usable torch.device.
+
+    Raises DeviceError with a plain explanation when the device asked for is absent.
+    """
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                "A CUDA GPU was asked for, but this computer has none that PyTorch can use "
+                "(no NVIDIA GPU, no driver, or a CPU-only PyTorch). Use --device cpu or auto."
+            )
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"GPU {device.index} was asked for, but only {torch.cuda.device_count()} "
+                "CUDA GPU(s) are present."
+            )
+        return device
+    if name == "mps":
+        if not _mps_available():
+            raise DeviceError("Apple's MPS GPU was asked for, but it is not available here.")
+        return torch.device("mps")
+    raise DeviceError(f"Unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}.")
+
+
+def describe_device(device: torch.device) -> str:
+    """A short human description, e.g. 'CUDA GPU 0 (NVIDIA H100, 80 GB)' or 'CPU (2 threads)'."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(index)
+        return f"CUDA GPU {index} ({props.name}, {props.total_memory / 2**30:.0f} GB)"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())

@@ -1,0 +1,149 @@
+"""A trained U-Net as one object and one file.
+
+The file is safetensors: raw tensors plus a JSON header, so loading it never executes
+code (no pickle), whatever file a user hands us. The header's metadata holds the network
+config, the input normalisation, the training history and free-form info (name, recipe),
+tagged with a format name and version so that a file from another program is recognised
+and refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from unetgui.core.errors import InvalidInputError, ModelFileError
+from unetgui.core.io import atomic_write
+from unetgui.core.normalize import Normalization
+from unetgui.core.unet import UNet, UNetConfig
+
+FORMAT_NAME = "unetgui-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class UNetModel:
+    """A network with everything needed to use it on a new image."""
+
+    net: UNet
+    normalization: Normalization = field(default_factory=Normalization)
+    history: list[dict] = field(default_factory=list)  # one entry per training run
+    info: dict = field(default_factory=dict)  # name, description, recipe, ...
+
+    @property
+    def config(self) -> UNetConfig:
+        return self.net.config
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def snapshot(self) -> UNetModel:
+        """An independent copy on the CPU, e.g. for predicting while training goes on."""
+        net = UNet(self.config)
+        net.load_state_dict({k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()})
+        net.eval()
+        return UNetModel(net, self.normalization, copy.deepcopy(self.history), copy.deepcopy(self.info))
+
+    def check_channels(self, n_channels: int) -> None:
+        """Raise ModelFileError if the image's channel count does not fit the network."""
+        if n_channels != self.config.in_channels:
+            raise ModelFileError(
+                f"The model expects images with {self.config.in_channels} channel(s), but the "
+                f"image has {n_channels}. Choose a channel, or train a model for this image type."
+            )
+
+
+def new_model(
+    config: UNetConfig | None = None,
+    normalization: Normalization | None = None,
+    *,
+    seed: int | None = None,
+    info: dict | None = None,
+) -> UNetModel:
+    """A freshly initialised network (He initialisation; seeded if ``seed`` is given)."""
+    config = config or UNetConfig()
+    if seed is None:
+        net = UNet(config)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = UNet(config)
+    return UNetModel(net, normalization or Normalization(), [], dict(info or {}))
+
+
+def save_model(model: UNetModel, path: str | Path) -> Path:
+    """Write ``model`` to ``path`` atomically (a crash never leaves half a model)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "config": json.dumps(model.config.to_dict()),
+        "normalization": json.dumps(model.normalization.to_dict()),
+        "history": json.dumps(model.history),
+        "info": json.dumps(model.info),
+    }
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetModel:
+    """Read a model file written by :func:`save_model`; never executes code from the file.
+
+    Raises ModelFileError when the file is missing, is not a unetgui model (another
+    program's file, a pickle, an image) or is damaged.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Cannot open model '{path}': there is no such file.")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            if metadata.get("format") != FORMAT_NAME:
+                raise ModelFileError(
+                    f"'{path.name}' is a tensor file from another program, not a unetgui model."
+                )
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise ModelFileError(
+            f"'{path.name}' is not a unetgui model file, or it is damaged ({_first_line(error)})."
+        ) from None
+
+    try:
+        version = int(metadata.get("format_version", "0"))
+    except ValueError:
+        version = 0
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"'{path.name}' was written by a newer unetgui; please update unetgui.")
+    try:
+        config = UNetConfig.from_dict(json.loads(metadata["config"]))
+        normalization = Normalization.from_dict(json.loads(metadata["normalization"]))
+        history = json.loads(metadata.get("history", "[]"))
+        info = json.loads(metadata.get("info", "{}"))
+    except (KeyError, ValueError, TypeError, InvalidInputError) as error:
+        raise ModelFileError(f"The settings stored in '{path.name}' are damaged ({_first_line(error)}).") from None
+
+    net = UNet(config)
+    try:
+        net.load_state_dict(tensors, strict=True)
+    except RuntimeError:
+        raise ModelFileError(
+            f"The weights in '{path.name}' do not match its network settings; the file is damaged."
+        ) from None
+    net.to(device).eval()
+    return UNetModel(net, normalization, list(history), dict(info))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,66 @@
+"""Input normalisation: make 8-bit, 16-bit and float images look alike to the network.
+
+Each channel of each plane is mapped so that its low percentile goes to 0 and its high
+percentile to 1 (values outside are kept, not clipped: bright structures stay bright).
+The settings travel inside the model file, so a model is always fed images normalised the
+way it was trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from unetgui.core.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-plane, per-channel percentile normalisation."""
+
+    low_percentile: float = 1.0
+    high_percentile: float = 99.8
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low_percentile < self.high_percentile <= 100.0:
+            raise InvalidInputError(
+                "Normalisation percentiles must satisfy 0 <= low < high <= 100, "
+                f"not {self.low_percentile} and {self.high_percentile}."
+            )
+
+    def to_dict(self) -> dict:
+        return {"method": "percentile", **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Normalization:
+        values = dict(values)
+        method = values.pop("method", "percentile")
+        if method != "percentile":
+            raise InvalidInputError(f"Unknown normalisation method {method!r}.")
+        return cls(**values)
+
+    def apply(self, plane: np.ndarray) -> np.ndarray:
+        """(C, Y, X) any real dtype -> (C, Y, X) float32, low percentile 0, high 1.
+
+        A flat channel (high == low) becomes all zeros rather than dividing by zero.
+        NaN or infinite pixels are an error: they would poison every tile they touch.
+        """
+        if plane.ndim != 3:
+            raise InvalidInputError(f"Expected a (channels, rows, cols) plane, got shape {plane.shape}.")
+        data = np.asarray(plane, dtype=np.float32)
+        if not np.isfinite(data).all():
+            raise InvalidInputError(
+                "The image contains NaN or infinite pixel values; replace them (e.g. in Fiji: "
+                "Process > Math > Remove NaNs) before predicting or training."
+            )
+        flat = data.reshape(data.shape[0], -1)
+        # Percentiles on a strided subsample: identical for large planes to within noise
+        # and ~10x cheaper on a 2048 x 2048 plane.
+        step = max(1, flat.shape[1] // 262144)
+        lo, hi = np.percentile(flat[:, ::step], [self.low_percentile, self.high_percentile], axis=1)
+        scale = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
+        out = (data - lo[:, None, None].astype(np.float32)) / scale[:, None, None]
+        out[hi <= lo] = 0.0
+        return out

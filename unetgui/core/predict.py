@@ -1,0 +1,128 @@
+"""Overlap-tile prediction of one plane, as a generator that reports progress per tile.
+
+The window runs it in a worker thread and shows (and can stop) its progress; the command
+line and the tests simply exhaust it. Tiles are placed by :mod:`unetgui.core.tiling`, so
+the stitched result equals one forward pass over the whole mirrored image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from unetgui.core import tiling
+from unetgui.core.errors import InvalidInputError
+from unetgui.core.model import UNetModel
+from unetgui.core.unet import UNetConfig, input_step, output_size, valid_input_sizes
+
+DEFAULT_MAX_TILE = {"cpu": 572, "mps": 572, "cuda": 1084}
+
+
+@dataclass(frozen=True)
+class PredictionProgress:
+    """Tiles done so far; the last item of the generator carries the probabilities."""
+
+    done: int
+    total: int
+    probabilities: np.ndarray | None = None  # (n_classes, Y, X) float32, softmax
+
+
+def choose_tile_size(config: UNetConfig, image_shape: tuple[int, int], max_tile: int) -> tuple[int, int]:
+    """Input tile (rows, cols) that covers the image with the least computation.
+
+    Per axis, among valid sizes up to ``max_tile``, minimise tiles x tile size (the pixels
+    pushed through the network): a 1024 px axis gets 2 tiles of 700 rather than 3 of 572,
+    and a 300 px image one tile just big enough for it.
+    """
+    sizes = valid_input_sizes(config, 1, max_tile)
+    if not sizes:
+        raise InvalidInputError(
+            f"The largest tile allowed ({max_tile} px) is smaller than this network's smallest "
+            f"valid tile ({valid_input_sizes(config, 1, 10**5)[0]} px)."
+        )
+    align = input_step(config)
+    best = []
+    for length in image_shape:
+        costs = [
+            (len(tiling.axis_offsets(length, output_size(config, s), align)) * s, s)
+            for s in sizes
+            if output_size(config, s) >= align
+        ]
+        best.append(min(costs)[1])
+    return best[0], best[1]
+
+
+def iter_predict(
+    model: UNetModel,
+    plane: np.ndarray,
+    *,
+    tile_size: int | tuple[int, int] | None = None,
+    max_tile: int | None = None,
+    batch_size: int = 1,
+    focus: tuple[float, float] | None = None,
+    mixed_precision: bool | None = None,
+) -> Iterator[PredictionProgress]:
+    """Predict class probabilities for one plane, tile by tile, on the model's device.
+
+    plane: (C, Y, X) raw pixel values (any dtype); normalised here as the model was trained.
+    tile_size: input tile size (validated; InvalidInputError names the nearest valid ones);
+        by default :func:`choose_tile_size` with ``max_tile`` (572 on CPU, 1084 on CUDA).
+    batch_size: tiles per forward pass (1 is fastest on a CPU; more can help on a GPU).
+    focus: (row, col) to predict first, e.g. the centre of what is on screen.
+    mixed_precision: autocast on CUDA (default: on for CUDA, off elsewhere).
+
+    Yields PredictionProgress after each batch; the last one holds the (n_classes, Y, X)
+    float32 softmax probabilities. Closing the generator stops between batches.
+    """
+    config = model.config
+    if plane.ndim != 3:
+        raise InvalidInputError(f"Expected a (channels, rows, cols) plane, got shape {plane.shape}.")
+    model.check_channels(plane.shape[0])
+    device = model.device
+    image_shape = plane.shape[1:]
+    if tile_size is None:
+        tile_size = choose_tile_size(config, image_shape, max_tile or DEFAULT_MAX_TILE.get(device.type, 572))
+    in_size = tiling.as_pair(tile_size)
+    out_size = (output_size(config, in_size[0]), output_size(config, in_size[1]))
+    plan = tiling.plan_tiles(image_shape, in_size, out_size, align=input_step(config))
+
+    normalised = model.normalization.apply(plane)
+    padded = tiling.mirror_pad(normalised, plan.pad_width)
+    tiles = tiling.order_tiles(plan, focus) if focus is not None else plan.tiles
+    result = np.empty((config.n_classes, *image_shape), dtype=np.float32)
+
+    use_amp = device.type == "cuda" if mixed_precision is None else mixed_precision and device.type == "cuda"
+    net = model.net.eval().to(memory_format=torch.channels_last)
+    batch_size = max(1, int(batch_size))
+    with torch.inference_mode(), _autocast(device, use_amp):
+        for start in range(0, len(tiles), batch_size):
+            batch = tiles[start : start + batch_size]
+            inputs = np.stack([padded[:, t.row : t.row + in_size[0], t.col : t.col + in_size[1]] for t in batch])
+            x = torch.from_numpy(inputs).to(device, memory_format=torch.channels_last)
+            probs = torch.softmax(net(x).float(), dim=1).cpu().numpy()
+            for tile, prob in zip(batch, probs):
+                rows, cols, tile_rows, tile_cols = plan.output_window(tile)
+                result[:, rows, cols] = prob[:, tile_rows, tile_cols]
+            done = start + len(batch)
+            if done < len(tiles):
+                yield PredictionProgress(done, len(tiles))
+    yield PredictionProgress(len(tiles), len(tiles), result)
+
+
+def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
+    """Exhaust :func:`iter_predict`; returns (n_classes, Y, X) float32 probabilities."""
+    for progress in iter_predict(model, plane, **options):
+        if progress.probabilities is not None:
+            return progress.probabilities
+    raise AssertionError("iter_predict ended without a result")
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)

@@ -1,0 +1,217 @@
+"""The U-Net of Ronneberger et al. (2015) and the tile-size arithmetic it implies.
+
+Valid (unpadded) 3x3 convolutions, 2x2 max-pooling, 2x2 up-convolutions, centre crop
+and concatenate, a final 1x1 convolution, dropout at the end of the contracting path and
+He initialisation. The defaults are the paper's network (depth 4, 64 base channels,
+2 classes: 572 x 572 in, 388 x 388 out); narrower networks (16 or 32 base channels)
+make the same method usable on a laptop CPU.
+
+Because every convolution is valid, the output is the input minus a fixed margin on each
+side, and an input size is usable only when every max-pool sees an even size. The
+functions below walk the sizes down and up the U instead of hard-coding any of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from unetgui.core.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Shape of a U-Net. The defaults are the 2015 paper's network."""
+
+    in_channels: int = 1
+    n_classes: int = 2
+    depth: int = 4  # number of 2x2 max-pools (levels below the top)
+    base_channels: int = 64  # feature channels at the top level; doubled per level
+    batch_norm: bool = False  # not in the paper; helps small batches train faster
+    dropout: float = 0.5  # at the end of the contracting path, as in the paper
+
+    def __post_init__(self) -> None:
+        if self.in_channels < 1:
+            raise InvalidInputError("A U-Net needs at least one input channel.")
+        if self.n_classes < 2:
+            raise InvalidInputError("A U-Net needs at least two classes (background and cell).")
+        if not 1 <= self.depth <= 6:
+            raise InvalidInputError(f"The network depth must be between 1 and 6, not {self.depth}.")
+        if self.base_channels < 1:
+            raise InvalidInputError("The network needs at least one base channel.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise InvalidInputError(f"Dropout must be in [0, 1), not {self.dropout}.")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> UNetConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise InvalidInputError(f"Unknown network settings: {', '.join(sorted(unknown))}.")
+        return cls(**values)
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def _walk_sizes(depth: int, size: int) -> int | None:
+    """Output size for one axis of ``size`` input pixels, or None if not valid."""
+    for _ in range(depth):
+        size -= 4  # two valid 3x3 convolutions
+        if size < 2 or size % 2:
+            return None
+        size //= 2
+    size -= 4  # bottom convolutions
+    if size < 1:
+        return None
+    for _ in range(depth):
+        size = size * 2 - 4
+    return size if size >= 1 else None
+
+
+def output_size(config: UNetConfig, input_size: int) -> int:
+    """Output size along one axis for an input tile of ``input_size`` pixels.
+
+    Raises InvalidInputError naming the nearest valid sizes when ``input_size`` is not
+    one the network can take (572 -> 388 for the paper's network).
+    """
+    out = _walk_sizes(config.depth, int(input_size))
+    if out is None:
+        near = nearest_valid_input_sizes(config, input_size)
+        raise InvalidInputError(
+            f"A tile of {input_size} pixels does not fit this network (depth {config.depth}): "
+            f"every max-pool needs an even size. Nearest valid tile sizes: "
+            f"{', '.join(str(s) for s in near)}."
+        )
+    return out
+
+
+def margin(config: UNetConfig) -> int:
+    """Pixels lost on each side between input and output; the same for every valid size."""
+    size = min_input_size(config)
+    return (size - _walk_sizes(config.depth, size)) // 2
+
+
+def min_input_size(config: UNetConfig) -> int:
+    """The smallest valid input tile size (one output pixel or a few)."""
+    step = 2**config.depth
+    size = step
+    while _walk_sizes(config.depth, size) is None:
+        size += 2
+        if size > 64 * step:  # cannot happen for depth <= 6; guards a bad edit
+            raise AssertionError("no valid input size found")
+    return size
+
+
+def input_step(config: UNetConfig) -> int:
+    """Valid input sizes are ``min_input_size + k * input_step`` for k = 0, 1, ..."""
+    return 2**config.depth
+
+
+def valid_input_sizes(config: UNetConfig, low: int = 1, high: int = 1024) -> list[int]:
+    """All valid input tile sizes in ``[low, high]``, ascending."""
+    first, step = min_input_size(config), input_step(config)
+    start = first if low <= first else first + math.ceil((low - first) / step) * step
+    return list(range(start, int(high) + 1, step))
+
+
+def nearest_valid_input_sizes(config: UNetConfig, size: int) -> list[int]:
+    """The valid input sizes just below and just above ``size`` (one if below the minimum)."""
+    first, step = min_input_size(config), input_step(config)
+    if size <= first:
+        return [first]
+    below = first + (size - first) // step * step
+    return [below] if below == size else [below, below + step]
+
+
+def input_size_for_output(config: UNetConfig, wanted_output: int) -> int:
+    """Smallest valid input tile whose output covers ``wanted_output`` pixels."""
+    size = min_input_size(config)
+    step = input_step(config)
+    while _walk_sizes(config.depth, size) < wanted_output:
+        size += step
+    return size
+
+
+# --------------------------------------------------------------------------- network
+
+
+class _DoubleConv(nn.Sequential):
+    """Two valid 3x3 convolutions, each followed by (batch norm and) ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, batch_norm: bool) -> None:
+        layers: list[nn.Module] = []
+        for ch in (in_ch, out_ch):
+            layers.append(nn.Conv2d(ch, out_ch, kernel_size=3, padding=0, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(out_ch))
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+def _center_crop(features: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    dy = (features.shape[-2] - height) // 2
+    dx = (features.shape[-1] - width) // 2
+    return features[..., dy : dy + height, dx : dx + width]
+
+
+class UNet(nn.Module):
+    """The U-Net. Input (N, in_channels, H, W) -> logits (N, n_classes, H - 2m, W - 2m)."""
+
+    def __init__(self, config: UNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        widths = [config.base_channels * 2**level for level in range(config.depth + 1)]
+        self.down = nn.ModuleList()
+        in_ch = config.in_channels
+        for width in widths[:-1]:
+            self.down.append(_DoubleConv(in_ch, width, config.batch_norm))
+            in_ch = width
+        self.bottom = _DoubleConv(widths[-2], widths[-1], config.batch_norm)
+        self.dropout = nn.Dropout(config.dropout)
+        self.up = nn.ModuleList()
+        self.up_conv = nn.ModuleList()
+        for width in reversed(widths[:-1]):
+            self.up.append(nn.ConvTranspose2d(width * 2, width, kernel_size=2, stride=2))
+            self.up_conv.append(_DoubleConv(width * 2, width, config.batch_norm))
+        self.head = nn.Conv2d(widths[0], config.n_classes, kernel_size=1)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """He initialisation: Gaussian with std sqrt(2 / N), N = inputs of one neuron."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+            elif isinstance(module, nn.ConvTranspose2d):
+                # stride == kernel: each output pixel sees one kernel tap per input channel
+                fan_in = module.in_channels
+            else:
+                continue
+            nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_in))
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.dropout(self.bottom(x))
+        for up, conv, skip in zip(self.up, self.up_conv, reversed(skips)):
+            x = up(x)
+            x = torch.cat([_center_crop(skip, x.shape[-2], x.shape[-1]), x], dim=1)
+            x = conv(x)
+        return self.head(x)
+
+
+def parameter_count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
