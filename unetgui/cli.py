@@ -1,0 +1,282 @@
+"""The ``unetgui`` command: the window, and the same core without a window.
+
+    unetgui [IMAGE]                                  open the window
+    unetgui train IMAGE LABELS -o MODEL [...]        train or fine-tune a U-Net
+    unetgui predict MODEL IMAGE -o LABELS.tif [...]  segment every plane of a stack
+    unetgui weights LABELS -o WEIGHTS.tif [...]      the paper's border weight map
+    unetgui evaluate TRUTH PRED                      foreground IoU and AP at 0.5, 0.75
+
+Bad input ends with one line on stderr and exit code 2; nothing is written half-way.
+Qt is imported only to open the window, so batch jobs run on headless cluster nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from unetgui import __version__
+from unetgui.core.errors import UnetguiError
+
+SUBCOMMANDS = ("train", "predict", "weights", "evaluate")
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        return _open_window(argv)
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UnetguiError as error:
+        print(f"unetgui {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"unetgui {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _open_window(argv: list[str]) -> int:
+    try:
+        from unetgui.gui.app import run_app
+    except ImportError as error:
+        print(f"unetgui: cannot open the window ({error}).", file=sys.stderr)
+        return 1
+    return run_app(argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unetgui",
+        description="Segment cells with a U-Net. Without a subcommand, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"unetgui {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train or fine-tune a U-Net on labelled planes")
+    train.add_argument("image", type=Path, help="image TIFF (planes of one size)")
+    train.add_argument("labels", type=Path, help="instance labels TIFF, 0 = background, same planes")
+    train.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
+    train.add_argument("--planes", type=_plane_list, help="planes to train on, e.g. 0,4,7 (default: all with cells)")
+    train.add_argument("--validation-planes", type=_plane_list, default=[], help="planes held back for scoring")
+    train.add_argument("--init", type=Path, help="model file to fine-tune (default: train from scratch)")
+    train.add_argument("--steps", type=_positive_int, default=500, help="training steps (default 500)")
+    train.add_argument("--minutes", type=float, help="stop after this many minutes at the latest")
+    _add_device(train)
+    train.add_argument("--base-channels", type=_positive_int, default=64,
+                       help="network width for a new network: 64 as in the paper, 16 or 32 for a laptop CPU")
+    train.add_argument("--depth", type=_positive_int, default=4, help="max-pool levels of a new network (default 4)")
+    train.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="sgd (paper, momentum 0.99) or adam")
+    train.add_argument("--lr", type=float, help="learning rate (default depends on the optimiser)")
+    train.add_argument("--tile-size", type=_positive_int, help="input tile size (default: up to 572)")
+    train.add_argument("--w0", type=float, default=10.0, help="border weight w0 (default 10)")
+    train.add_argument("--sigma", type=float, default=5.0, help="border weight sigma in px (default 5)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.set_defaults(run=_train)
+
+    predict = sub.add_parser("predict", help="segment every plane of an image with a model")
+    predict.add_argument("model", type=Path, help="model file")
+    predict.add_argument("image", type=Path, help="image file")
+    predict.add_argument("-o", "--output", type=Path, required=True, help="labels TIFF to write")
+    predict.add_argument("--probabilities", type=Path, help="also write the cell probability (float32 TIFF)")
+    _add_device(predict)
+    predict.add_argument("--tile-size", type=_positive_int, help="input tile size (default: chosen for the image)")
+    predict.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
+    predict.add_argument("--min-size", type=int, default=16, help="smallest cell kept, in pixels (default 16)")
+    predict.set_defaults(run=_predict)
+
+    weights = sub.add_parser("weights", help="write the border weight map the labels imply")
+    weights.add_argument("labels", type=Path, help="instance labels TIFF")
+    weights.add_argument("-o", "--output", type=Path, required=True, help="weights TIFF to write (float32)")
+    weights.add_argument("--w0", type=float, default=10.0, help="border weight w0 (default 10)")
+    weights.add_argument("--sigma", type=float, default=5.0, help="border weight sigma in px (default 5)")
+    weights.add_argument("--no-class-balance", action="store_true", help="leave out the class-balance term")
+    weights.set_defaults(run=_weights)
+
+    evaluate = sub.add_parser("evaluate", help="compare predicted labels with true labels")
+    evaluate.add_argument("truth", type=Path, help="true instance labels TIFF")
+    evaluate.add_argument("pred", type=Path, help="predicted instance labels TIFF")
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="compute device (default: auto = CUDA, else Apple MPS, else CPU)")
+
+
+def _plane_list(text: str) -> list[int]:
+    try:
+        planes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected plane numbers like 0,4,7, not {text!r}") from None
+    if not planes or min(planes) < 0:
+        raise argparse.ArgumentTypeError(f"expected plane numbers like 0,4,7, not {text!r}")
+    return planes
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _train(args: argparse.Namespace) -> int:
+    from unetgui.core.device import describe_device, resolve_device
+    from unetgui.core.errors import InvalidInputError
+    from unetgui.core.io import open_image, read_labels
+    from unetgui.core.model import load_model, new_model, save_model
+    from unetgui.core.train import TrainingConfig, TrainingPlane, train
+    from unetgui.core.unet import UNetConfig
+
+    device = resolve_device(args.device)
+    config = TrainingConfig(
+        steps=args.steps,
+        max_seconds=args.minutes * 60 if args.minutes else None,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        tile_size=args.tile_size,
+        w0=args.w0,
+        sigma=args.sigma,
+        seed=args.seed,
+    )
+    with open_image(args.image) as stack:
+        labels = read_labels(args.labels, expected_shape=(stack.n_planes, stack.height, stack.width))
+        with_cells = [i for i in range(stack.n_planes) if labels[i].any()]
+        planes = args.planes if args.planes is not None else [i for i in with_cells if i not in args.validation_planes]
+        for i in [*planes, *args.validation_planes]:
+            if i >= stack.n_planes:
+                raise InvalidInputError(f"Plane {i} does not exist: the image has {stack.n_planes} planes (0-{stack.n_planes - 1}).")
+        if not planes:
+            raise InvalidInputError(f"The labels in '{args.labels.name}' contain no cells; there is nothing to train on.")
+
+        def plane(i: int) -> TrainingPlane:
+            return TrainingPlane(stack.read_plane(i), labels[i], None, f"plane {i}")
+
+        training = [plane(i) for i in planes]
+        validation = [plane(i) for i in args.validation_planes]
+        n_channels = stack.n_channels
+
+    if args.init is not None:
+        model = load_model(args.init, device)
+        model.check_channels(n_channels)
+        origin = f"fine-tuned from {args.init.name}"
+    else:
+        net_config = UNetConfig(in_channels=n_channels, base_channels=args.base_channels, depth=args.depth)
+        model = new_model(net_config, seed=args.seed)
+        model.net.to(device)
+        origin = "trained from scratch"
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    note = {"image": args.image.name, "labels": args.labels.name, "init": origin}
+    run = train(model, training, config, validation=validation, note=note)
+    print(f"Training on {len(training)} plane(s) with {describe_device(device)}, {origin}.", file=sys.stderr)
+    interrupted = False
+    with _progress(config.steps, "training", "step") as bar:
+        try:
+            for progress in run:
+                bar.update(progress.step - bar.n)
+                postfix = {"loss": f"{progress.loss:.4f}"}
+                if progress.best_validation is not None:
+                    postfix["val AP50"] = f"{progress.best_validation.ap50:.3f}"
+                bar.set_postfix(postfix, refresh=False)
+                if progress.message:
+                    bar.write(progress.message)
+        except KeyboardInterrupt:
+            interrupted = True
+            run.close()  # leaves the model usable, with a history entry saying it was stopped
+    save_model(model, args.output)
+    verb = "Stopped early; saved the model so far to" if interrupted else "Saved the model to"
+    print(f"{verb} {args.output}", file=sys.stderr)
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from unetgui.core.device import resolve_device
+    from unetgui.core.io import open_image, write_labels, write_probabilities
+    from unetgui.core.model import load_model
+    from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
+    from unetgui.core.predict import iter_predict
+
+    device = resolve_device(args.device)
+    model = load_model(args.model, device)
+    with open_image(args.image) as stack:
+        model.check_channels(stack.n_channels)
+        labels = np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.uint32)
+        probabilities = (
+            np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.float32) if args.probabilities else None
+        )
+        with _progress(stack.n_planes, "predicting", "plane") as bar:
+            for i in range(stack.n_planes):
+                for progress in iter_predict(model, stack.read_plane(i), tile_size=args.tile_size):
+                    bar.set_postfix_str(f"tile {progress.done}/{progress.total}", refresh=True)
+                    probs = progress.probabilities
+                foreground = foreground_probability(probs)
+                labels[i] = probabilities_to_labels(foreground, threshold=args.threshold, min_size=args.min_size)
+                if probabilities is not None:
+                    probabilities[i] = foreground
+                bar.update(1)
+        plane_axis = _plane_axis(stack.plane_axes)
+    write_labels(args.output, labels if labels.shape[0] > 1 else labels[0], plane_axis=plane_axis)
+    if probabilities is not None:
+        write_probabilities(
+            args.probabilities, probabilities if probabilities.shape[0] > 1 else probabilities[0], plane_axis=plane_axis
+        )
+    n_cells = sum(int(len(np.unique(plane)) - (0 in plane)) for plane in labels)
+    print(f"Found {n_cells} cells in {labels.shape[0]} plane(s); wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from unetgui.core.io import read_labels, write_image
+    from unetgui.core.weightmap import weight_map
+
+    labels = read_labels(args.labels)
+    weights = np.stack(
+        [
+            weight_map(plane, w0=args.w0, sigma=args.sigma, class_balance=not args.no_class_balance)
+            for plane in labels
+        ]
+    )
+    write_image(args.output, weights if len(weights) > 1 else weights[0], axes="ZYX" if len(weights) > 1 else "YX")
+    print(f"Wrote the weight map of {len(weights)} plane(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from unetgui.core.io import read_labels
+    from unetgui.core.metrics import evaluate
+
+    truth = read_labels(args.truth)
+    pred = read_labels(args.pred, expected_shape=truth.shape)
+    scores = evaluate(truth, pred, thresholds=(0.5, 0.75))
+    print(f"cells (true / predicted): {scores.n_true} / {scores.n_pred}")
+    print(f"foreground IoU: {scores.foreground_iou:.4f}")
+    for threshold, value in scores.ap.items():
+        print(f"AP@{threshold:.2f}: {value:.4f}")
+    return 0
+
+
+def _plane_axis(plane_axes: str) -> str:
+    """The axis letter for the planes of a written stack: T for a time-lapse, else Z."""
+    return "T" if plane_axes == "T" else "Z"
+
+
+def _progress(total: int, what: str, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)

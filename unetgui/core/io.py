@@ -1,0 +1,472 @@
+"""Read microscopy images as (plane, channel, row, column) stacks; write masks safely.
+
+Every image reaches the rest of the program as an :class:`ImageStack` of shape
+``(P, C, Y, X)``: all axes that are neither rows, columns nor channels (time T, depth Z,
+and the rest of tifffile's letters) are flattened into planes in file order; channels are
+the C axis or the colour samples S. Stacks are read lazily: uncompressed contiguous TIFF
+data is memory-mapped, anything else is read one plane (the pages holding it) at a time.
+
+Axis rules, because a file cannot always tell us what its axes mean:
+
+* C and S both larger than 1 (e.g. an ImageJ composite of RGB images) is refused.
+* Two or more unknown axes ``Q`` larger than 1 (what tifffile reports for an array saved
+  without axis metadata, e.g. 'QQYX' or 'QQQYX') are refused: time, depth and channel
+  cannot be told apart. One unknown axis (a plain 'QYX' stack) is read as planes.
+
+Writers go through :func:`atomic_write`, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import tifffile
+
+from .errors import ImageFileError, InvalidInputError
+
+TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
+OTHER_SUFFIXES = (".png", ".jpg", ".jpeg")
+CHANNEL_AXES = "CS"
+#: tifffile's axis letters that are stacked into planes (Q: unknown, see module notes).
+PLANE_AXES = "TZIQAPRHELVMJK"
+# On damaged files tifffile and the codecs raise almost anything (ValueError, OSError,
+# ZeroDivisionError, AssertionError, TypeError ...), so code that parses file content
+# catches Exception and reports the file; the original error stays chained for debugging.
+_READ_ERRORS = Exception
+
+
+class ImageStack:
+    """Read-only view of one image file as ``(P, C, Y, X)``; create it with :func:`open_image`.
+
+    ``read_plane`` returns new arrays in the file's pixel type (native byte order), so the
+    caller may change them without touching the file or other readers. Reads are locked:
+    one stack may be shared between threads. Close it (or use ``with``) to free the file.
+    """
+
+    def __init__(self, path: Path, source, *, source_axes: str, source_shape: tuple[int, ...],
+                 dtype: np.dtype, is_rgb: bool, tiff: tifffile.TiffFile | None = None) -> None:
+        self.path = path
+        self.source_axes = source_axes
+        self.dtype = np.dtype(dtype).newbyteorder("=")
+        self.is_rgb = is_rgb
+        self._source = source
+        self._tiff = tiff
+        self._lock = threading.Lock()
+        self._plane_pos = [i for i, a in enumerate(source_axes) if a in PLANE_AXES]
+        channel = [i for i, a in enumerate(source_axes) if a in CHANNEL_AXES]
+        self._rest_axes = "".join(a for i, a in enumerate(source_axes) if i not in self._plane_pos)
+        self.plane_axes = "".join(source_axes[i] for i in self._plane_pos)
+        self.plane_shape = tuple(source_shape[i] for i in self._plane_pos)
+        self.shape = (int(np.prod(self.plane_shape, dtype=np.int64)),
+                      source_shape[channel[0]] if channel else 1,
+                      source_shape[source_axes.index("Y")], source_shape[source_axes.index("X")])
+
+    n_planes = property(lambda self: self.shape[0], doc="Number of planes P (1 for one image).")
+    n_channels = property(lambda self: self.shape[1], doc="Number of channels C (3 for RGB).")
+    height = property(lambda self: self.shape[2], doc="Rows Y per plane.")
+    width = property(lambda self: self.shape[3], doc="Columns X per plane.")
+
+    @property
+    def is_memory_mapped(self) -> bool:
+        """True when pixels come straight from a memory map of the file (no decoding)."""
+        return isinstance(getattr(self._source, "array", None), np.memmap)
+
+    def read_plane(self, index: int) -> np.ndarray:
+        """Return plane ``index`` as a new ``(C, Y, X)`` array of :attr:`dtype`."""
+        index = int(index)
+        if index < 0:
+            index += self.n_planes
+        if not 0 <= index < self.n_planes:
+            raise IndexError(f"plane {index} out of range for {self.n_planes} planes")
+        return np.array(self._plane_view(index), dtype=self.dtype, order="C", copy=True)
+
+    def read_all(self) -> np.ndarray:
+        """Return the whole stack as a new ``(P, C, Y, X)`` array of :attr:`dtype`."""
+        try:
+            out = np.empty(self.shape, dtype=self.dtype)
+        except MemoryError as error:
+            gib = np.prod(self.shape, dtype=np.float64) * self.dtype.itemsize / 2**30
+            raise ImageFileError(f"Cannot load '{self.path.name}' at once: it needs {gib:.1f} GiB "
+                                 "of memory, more than this computer has free.") from error
+        for index in range(self.n_planes):
+            out[index] = self._plane_view(index)
+        return out
+
+    def _plane_view(self, index: int) -> np.ndarray:
+        """Plane ``index`` as (C, Y, X), possibly a view into the file's memory map."""
+        if self._source is None:
+            raise ValueError(f"the image stack for {self.path} is closed")
+        coords = np.unravel_index(index, self.plane_shape) if self.plane_shape else ()
+        fixed = {pos: int(c) for pos, c in zip(self._plane_pos, coords)}
+        try:
+            with self._lock:
+                block = self._source.block(fixed)  # remaining axes, in file order
+        except _READ_ERRORS as error:
+            raise ImageFileError(
+                f"Cannot read plane {index + 1} of '{self.path.name}': the file may be "
+                "damaged or incomplete.") from error
+        rest = self._rest_axes
+        channel = [i for i, a in enumerate(rest) if a in CHANNEL_AXES]
+        block = block.transpose(channel + [rest.index("Y"), rest.index("X")])
+        return block if block.ndim == 3 else block[np.newaxis]
+
+    def close(self) -> None:
+        """Release the file; reading afterwards raises ``ValueError``."""
+        self._source = None
+        if self._tiff is not None:
+            self._tiff.close()
+            self._tiff = None
+
+    def __enter__(self) -> ImageStack:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.n_planes
+
+    def __repr__(self) -> str:
+        return (f"ImageStack('{self.path.name}', shape={self.shape}, dtype={self.dtype}, "
+                f"source_axes='{self.source_axes}', plane_axes='{self.plane_axes}')")
+
+
+class _ArraySource:
+    """Pixels in an array with the file's axes: a memory map, or decoded PNG/JPEG data."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def block(self, fixed: dict[int, int]) -> np.ndarray:
+        return self.array[tuple(fixed.get(i, slice(None)) for i in range(self.array.ndim))]
+
+
+class _PageSource:
+    """Decodes only the TIFF pages that hold the requested plane (compressed files)."""
+
+    def __init__(self, tiff: tifffile.TiffFile, series: tifffile.TiffPageSeries, n_lead: int):
+        self._tiff, self._series = tiff, series
+        self._lead_shape = tuple(series.shape[:n_lead])
+        self._page_shape = tuple(series.keyframe.shape)
+
+    def block(self, fixed: dict[int, int]) -> np.ndarray:
+        free = [i for i in range(len(self._lead_shape)) if i not in fixed]
+        free_shape = tuple(self._lead_shape[i] for i in free)
+        keys = []
+        for free_index in np.ndindex(*free_shape):
+            where = {**fixed, **dict(zip(free, free_index))}
+            multi = [where[i] for i in range(len(self._lead_shape))]
+            keys.append(int(np.ravel_multi_index(multi, self._lead_shape)) if multi else 0)
+        pages = self._tiff.asarray(series=self._series, key=keys)
+        return pages.reshape(*free_shape, *self._page_shape)
+
+
+class _LazySeriesSource(_ArraySource):
+    """Rare layouts whose planes do not map onto pages: decode the series on first use."""
+
+    def __init__(self, series: tifffile.TiffPageSeries) -> None:
+        self._series = series
+        self.array = None
+
+    def block(self, fixed: dict[int, int]) -> np.ndarray:
+        if self.array is None:
+            self.array = self._series.asarray().reshape(self._series.shape)
+        return super().block(fixed)
+
+
+def open_image(path: str | os.PathLike) -> ImageStack:
+    """Open a TIFF, PNG or JPEG file as an :class:`ImageStack` without reading its pixels.
+
+    PNG and JPEG hold one small plane and are decoded at once. Raises
+    :class:`ImageFileError` for missing, unreadable, damaged or unsupported files.
+    """
+    path = Path(path)
+    _check_file(path)
+    if path.suffix.lower() in OTHER_SUFFIXES:
+        return _open_png_jpeg(path)
+    tiff = None
+    try:
+        tiff = tifffile.TiffFile(path)
+        return _open_tiff(path, tiff)
+    except BaseException as error:
+        if tiff is not None:
+            tiff.close()
+        if isinstance(error, ImageFileError) or not isinstance(error, _READ_ERRORS):
+            raise
+        raise _not_valid(path, "TIFF") from error
+
+
+def _not_valid(path: Path, kind: str) -> ImageFileError:
+    return ImageFileError(f"Cannot read '{path.name}': it is not a valid {kind} file "
+                          "(it may be damaged or not an image).")
+
+
+def _check_file(path: Path) -> None:
+    """Raise ImageFileError with a plain reason when ``path`` cannot be an image file."""
+    if not path.exists():
+        raise ImageFileError(f"Cannot open '{path}': the file does not exist.")
+    if path.is_dir():
+        raise ImageFileError(f"Cannot open '{path.name}': it is a folder, not an image file.")
+    if path.suffix.lower() not in TIFF_SUFFIXES + OTHER_SUFFIXES:
+        raise ImageFileError(
+            f"Cannot open '{path.name}': unetgui reads TIFF (.tif, .tiff), PNG and JPEG "
+            "files. Save the image as TIFF, for example with Fiji (File > Save As > Tiff...).")
+    if path.stat().st_size == 0:
+        raise ImageFileError(f"Cannot read '{path.name}': the file is empty.")
+
+
+def _open_png_jpeg(path: Path) -> ImageStack:
+    """Decode a PNG or JPEG (one plane; grey, RGB or RGBA) into memory."""
+    is_png = path.suffix.lower() == ".png"
+    try:
+        data = path.read_bytes()
+        array = imagecodecs.png_decode(data) if is_png else imagecodecs.jpeg8_decode(data)
+    except _READ_ERRORS as error:
+        raise _not_valid(path, "PNG" if is_png else "JPEG") from error
+    axes = "YX" if array.ndim == 2 else "YXS"
+    return ImageStack(path, _ArraySource(array), source_axes=axes, source_shape=array.shape,
+                      dtype=array.dtype, is_rgb=array.ndim == 3 and array.shape[2] in (3, 4))
+
+
+def _open_tiff(path: Path, tiff: tifffile.TiffFile) -> ImageStack:
+    """Check the first image series' axes and pick the cheapest way to read its planes."""
+    series = tiff.series[0]
+    shape, axes, keyframe = series.get_shape(True), series.get_axes(True), series.keyframe
+    promised = (tiff.imagej_metadata or {}).get("images", 1) if tiff.is_imagej else 1
+    if series.kind != "imagej" and int(promised) > len(series):  # pages cut off the end
+        raise ImageFileError(f"Cannot read '{path.name}': the file is incomplete or damaged "
+                             f"(it should hold {promised} images but holds {len(series)}).")
+    _check_axes(path, axes, shape, series.dtype)
+    is_rgb = (axes.count("S") == 1 and shape[axes.index("S")] in (3, 4)
+              and keyframe.photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR))
+    stack = dict(source_axes=axes, source_shape=shape, dtype=series.dtype, is_rgb=is_rgb,
+                 tiff=tiff)
+    n_lead = len(axes) - len(keyframe.shape)
+    if series.transform is None and series.dataoffset is not None and keyframe.is_memmappable:
+        try:
+            full = np.memmap(path, dtype=np.dtype(tiff.byteorder + series.dtype.char), mode="r",
+                             offset=series.dataoffset, shape=series.get_shape(False))
+        except _READ_ERRORS as error:  # data run past the end of the file
+            raise ImageFileError(f"Cannot read '{path.name}': the file is incomplete or "
+                                 "damaged (its image data is cut short).") from error
+        return ImageStack(path, _ArraySource(full.reshape(shape)), **stack)
+    plane_axes_in_pages = any(a in PLANE_AXES for a in axes[n_lead:])
+    if (series.transform is None and not series.is_truncated and n_lead >= 0
+            and axes[n_lead:] == keyframe.axes and not plane_axes_in_pages
+            and int(np.prod(shape[:n_lead], dtype=np.int64)) == len(series)):
+        return ImageStack(path, _PageSource(tiff, series, n_lead), **stack)
+    return ImageStack(path, _LazySeriesSource(series), **stack)
+
+
+def _check_axes(path: Path, axes: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Raise ImageFileError unless ``axes`` can be read as planes x channels x Y x X."""
+    supported = ("unetgui supports rows (Y), columns (X), at most one channel axis (C, or the "
+                 "colour samples S of an RGB image) and any other axes (T, Z, ...) as planes.")
+    found = f"Cannot read '{path.name}': it has axes {axes} of sizes {' x '.join(map(str, shape))}."
+    if axes.count("Y") != 1 or axes.count("X") != 1:
+        raise ImageFileError(f"{found} It has no clear rows (Y) and columns (X). {supported}")
+    unknown = sorted(set(axes) - set(PLANE_AXES + CHANNEL_AXES + "YX"))
+    if unknown:
+        raise ImageFileError(f"{found} unetgui does not know the axis {', '.join(unknown)}. "
+                             f"{supported}")
+    if sum(a in CHANNEL_AXES for a in axes) > 1:
+        raise ImageFileError(f"{found} It has more than one channel axis. {supported}")
+    if sum(a == "Q" and n > 1 for a, n in zip(axes, shape)) > 1:
+        raise ImageFileError(
+            f"{found} Q means the file does not say which axis is time, depth or channel. "
+            "Save it as an ImageJ hyperstack or OME-TIFF (for example in Fiji) so the axes "
+            "are named.")
+    if dtype.kind not in "biuf":
+        raise ImageFileError(f"Cannot read '{path.name}': unetgui cannot use its pixel type "
+                             f"({dtype}); use 8, 16 or 32-bit integer or float images.")
+
+
+def check_finite(array: np.ndarray, what: str) -> None:
+    """Raise InvalidInputError if a float ``array`` holds NaN or +-inf; ``what`` names it.
+
+    Not done at open, since the viewer can show such images; training and prediction can't
+    use them. ``what`` starts the message, e.g. "The image 'cells.tif'".
+    """
+    array = np.asarray(array)
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        raise InvalidInputError(
+            f"{what} contains NaN or infinite pixel values, which cannot be used for training "
+            "or prediction. Replace them first (for example in Fiji: Process > Math > "
+            "Remove NaNs).")
+
+
+def read_labels(path: str | os.PathLike, *,
+                expected_shape: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Read a label file as a new ``(P, Y, X)`` unsigned integer array (0 = background).
+
+    Unsigned files keep their type; signed ones without negatives become the unsigned type
+    of the same size; bool becomes uint8; floats that are all whole numbers >= 0 become
+    uint16 (uint32 if needed). Anything else, or a shape other than ``expected_shape``
+    (the image's planes, rows, columns), raises :class:`ImageFileError`.
+    """
+    path = Path(path)
+    with open_image(path) as stack:
+        if stack.n_channels != 1:
+            raise ImageFileError(
+                f"Cannot use '{path.name}' as labels: it has {stack.n_channels} channels, but a "
+                "label image has one number per pixel (0 for background, 1, 2, ... for cells).")
+        labels = stack.read_all()[:, 0]
+    if expected_shape is not None and labels.shape != tuple(expected_shape):
+        raise ImageFileError(f"The labels in '{path.name}' have {_describe(labels.shape)} but the "
+                             f"image has {_describe(expected_shape)} (width x height).")
+    return _as_label_dtype(labels, path.name)
+
+
+def _describe(shape: tuple[int, int, int]) -> str:
+    """(3, 256, 300) -> '3 planes of 300 x 256 pixels' (width x height, as Fiji shows it)."""
+    planes, height, width = shape
+    return f"{planes} plane{'s' if planes != 1 else ''} of {width} x {height} pixels"
+
+
+def _as_label_dtype(labels: np.ndarray, name: str) -> np.ndarray:
+    """Labels as unsigned integers, or ImageFileError if they cannot be labels."""
+    hint = "Labels must be 0 for background and whole numbers 1, 2, ... for the cells."
+    if labels.dtype == bool:
+        return labels.astype(np.uint8)
+    if labels.dtype.kind == "u":
+        return labels
+    if labels.size and labels.min() < 0:
+        raise ImageFileError(f"Cannot use '{name}' as labels: it contains negative values. {hint}")
+    if labels.dtype.kind == "i":
+        return labels.astype(f"u{labels.dtype.itemsize}")
+    if labels.dtype.kind == "f":
+        if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+            raise ImageFileError(f"Cannot use '{name}' as labels: it contains fractional, NaN or "
+                                 f"infinite values (is it a probability map?). {hint}")
+        if labels.size and labels.max() > np.iinfo(np.uint32).max:
+            raise ImageFileError(f"Cannot use '{name}' as labels: its values are too large. {hint}")
+        big = labels.size and labels.max() > np.iinfo(np.uint16).max
+        return labels.astype(np.uint32 if big else np.uint16)
+    raise ImageFileError(f"Cannot use '{name}' as labels: its pixel type is {labels.dtype}. {hint}")
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it onto ``path`` at once.
+
+    The temporary file is '.<name>.tmp-<random><suffix>' in the same folder (same suffix,
+    so writers pick the format; same file system, so ``os.replace`` is atomic). It is
+    flushed to disk before the move. If the body raises, it is removed and an existing
+    ``path`` is untouched; ``OSError`` (disk full, no permission) becomes ImageFileError.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{path.suffix}")
+    try:
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # umask applies
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise ImageFileError(f"Cannot save '{path.name}' in '{path.parent}': "
+                             f"{error.strerror or error}.") from error
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str = "Z") -> Path:
+    """Save ``(Y, X)`` or ``(P, Y, X)`` integer labels as TIFF; returns the path.
+
+    Stored as uint16 if the largest label is <= 65535, as an uncompressed ImageJ file
+    (axes 'YX' or 'ZYX'/'TYX') that Fiji and napari open with the right axes. ImageJ cannot
+    hold uint32, so larger labels are stored uint32 in a plain deflate-compressed TIFF with
+    tifffile's axes metadata (napari and tifffile read it; Fiji via Bio-Formats).
+    Why uncompressed for ImageJ: tifffile documents that ImageJ hyperstacks do not support
+    compression, and ImageJ's own reader treats a stack as one contiguous block.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "biu":
+        raise InvalidInputError(f"Labels must be whole numbers, not {labels.dtype} values.")
+    _check_array(labels, "labels", (2, 3))
+    if labels.min() < 0:
+        raise InvalidInputError("Labels cannot be negative: use 0 for background and 1, 2, ... "
+                                "for cells.")
+    if labels.max() > np.iinfo(np.uint32).max:
+        raise InvalidInputError("Labels above 4294967295 cannot be saved.")
+    axes = _plane_axes(plane_axis, labels.ndim == 3) + "YX"
+    if labels.max() <= np.iinfo(np.uint16).max:
+        return _write_imagej(path, labels.astype(np.uint16), axes)
+    with atomic_write(path) as tmp:
+        tifffile.imwrite(tmp, labels.astype(np.uint32), photometric="minisblack", ome=False,
+                         compression="zlib", metadata={"axes": axes})
+    return Path(path)
+
+
+def write_probabilities(path: str | os.PathLike, probabilities: np.ndarray, *,
+                        plane_axis: str = "Z") -> Path:
+    """Save float probabilities ``(Y, X)``, ``(P, Y, X)`` or ``(P, C, Y, X)`` as a float32
+    ImageJ hyperstack (axes 'YX', 'ZYX', 'ZCYX'; T instead of Z if asked); returns the path.
+    """
+    probabilities = np.asarray(probabilities)
+    if probabilities.dtype.kind not in "uif":
+        raise InvalidInputError(f"Probabilities must be numbers, not {probabilities.dtype} values.")
+    _check_array(probabilities, "probabilities", (2, 3, 4))
+    check_finite(probabilities, "The probability map")
+    ndim = probabilities.ndim
+    axes = _plane_axes(plane_axis, ndim > 2) + ("C" if ndim == 4 else "") + "YX"
+    return _write_imagej(path, probabilities.astype(np.float32), axes)
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str) -> Path:
+    """Save an image as an ImageJ TIFF with ``axes`` (in TZCYX order, ending in 'YX').
+
+    uint8, uint16 and float32 are kept; bool becomes uint8, other floats float32 (ImageJ has
+    no other types). Used e.g. for float32 weight maps ('YX' or 'ZYX'). Returns the path.
+    """
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8)
+    elif image.dtype.kind == "f":
+        image = image.astype(np.float32)
+    if image.dtype.char not in "BHf":  # uint8, uint16, float32 in any byte order
+        raise InvalidInputError(f"Images of type {image.dtype} cannot be saved; use uint8, "
+                                "uint16 or float32.")
+    _check_array(image, "an image", (2, 3, 4, 5))
+    order = "TZCYX"
+    if (len(axes) != image.ndim or not axes.endswith("YX") or len(set(axes)) != len(axes)
+            or any(a not in order for a in axes) or sorted(axes, key=order.index) != list(axes)):
+        raise InvalidInputError(f"Axes '{axes}' do not fit an image with {image.ndim} dimensions; "
+                                "use letters from TZCYX in that order, ending in YX.")
+    return _write_imagej(path, image, axes)
+
+
+def _write_imagej(path: str | os.PathLike, data: np.ndarray, axes: str) -> Path:
+    """Write ``data`` (uint8/uint16/float32) as an uncompressed ImageJ TIFF, atomically."""
+    with atomic_write(path) as tmp:
+        tifffile.imwrite(tmp, data, imagej=True, photometric="minisblack", metadata={"axes": axes})
+    return Path(path)
+
+
+def _check_array(array: np.ndarray, what: str, ndims) -> None:
+    """Raise InvalidInputError unless ``array`` is non-empty with a dimension count in ``ndims``."""
+    if array.ndim not in ndims:
+        expected = ", ".join(map(str, ndims[:-1])) + f" or {ndims[-1]}"
+        raise InvalidInputError(f"Cannot save {what} with {array.ndim} dimensions (shape "
+                                f"{array.shape}); expected {expected} dimensions.")
+    if array.size == 0:
+        raise InvalidInputError(f"Cannot save {what} without pixels (shape {array.shape}).")
+
+
+def _plane_axes(plane_axis: str, has_planes: bool) -> str:
+    """The plane axis letter ('Z' or 'T') if the array has a plane dimension, else ''."""
+    if plane_axis not in ("Z", "T"):
+        raise InvalidInputError(f"The plane axis must be 'Z' (depth) or 'T' (time), "
+                                f"not '{plane_axis}'.")
+    return plane_axis if has_planes else ""

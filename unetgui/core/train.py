@@ -1,0 +1,352 @@
+"""Training and fine-tuning as a generator: one yield per step, stoppable between steps.
+
+The loss is the paper's pixel-wise softmax with a weighted cross-entropy, the weights
+being the border weight map of the annotated cells (zero on ignored pixels). Tiles are
+sampled from the annotated planes with random elastic deformation and friends, and the
+optimiser is the paper's SGD with momentum 0.99 (Adam as an option).
+
+The model is trained in place. When the generator ends, is closed, or ``should_stop``
+says so, the model is left usable: with the best weights seen on the validation planes
+when there are any, else the latest ones, and a history entry describing the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from unetgui.core import weightmap
+from unetgui.core.augment import AugmentConfig, sample_tile
+from unetgui.core.errors import InvalidInputError
+from unetgui.core.metrics import evaluate
+from unetgui.core.model import UNetModel
+from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
+from unetgui.core.predict import iter_predict
+from unetgui.core.unet import input_size_for_output, output_size, valid_input_sizes
+
+DEFAULT_LEARNING_RATE = {"sgd": 1e-3, "adam": 1e-3}
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How to train. The defaults need no tuning for fine-tuning on a few planes."""
+
+    steps: int = 500
+    max_seconds: float | None = None  # stop after this much wall time, whichever comes first
+    optimizer: str = "sgd"  # "sgd" (the paper's, momentum 0.99) or "adam"
+    learning_rate: float | None = None  # None: DEFAULT_LEARNING_RATE[optimizer]
+    momentum: float = 0.99
+    weight_decay: float = 0.0
+    tile_size: int | None = None  # input tile; None: up to max_tile, no larger than the planes need
+    max_tile: int = 572
+    batch_size: int = 1  # the paper prefers one large tile to a batch of small ones
+    w0: float = 10.0
+    sigma: float = 5.0
+    class_balance: bool = True
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    validation_every: int = 50
+    seed: int = 0
+    mixed_precision: bool | None = None  # CUDA only; None = on where it is safe
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in DEFAULT_LEARNING_RATE:
+            raise InvalidInputError(f"Unknown optimiser {self.optimizer!r}; choose 'sgd' or 'adam'.")
+        if self.steps < 1:
+            raise InvalidInputError("Training needs at least one step.")
+        if self.batch_size < 1:
+            raise InvalidInputError("The batch size must be at least 1.")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise InvalidInputError("The learning rate must be positive.")
+
+    @property
+    def lr(self) -> float:
+        return self.learning_rate or DEFAULT_LEARNING_RATE[self.optimizer]
+
+
+@dataclass(frozen=True)
+class TrainingPlane:
+    """One annotated plane: raw image, instance labels and the pixels to leave out."""
+
+    image: np.ndarray  # (C, Y, X), any real dtype, raw (normalised here like the model says)
+    labels: np.ndarray  # (Y, X) int, 0 = background, 1..N = cells
+    ignore: np.ndarray | None = None  # (Y, X) bool, True = not annotated, weight 0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ValidationScore:
+    foreground_iou: float
+    ap50: float
+
+    @property
+    def key(self) -> tuple[float, float]:
+        return (self.ap50, self.foreground_iou)
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    step: int  # steps done so far
+    total_steps: int
+    loss: float  # this step's loss
+    elapsed: float  # seconds since training started
+    validation: ValidationScore | None = None  # set on steps where validation ran
+    best_validation: ValidationScore | None = None
+    message: str | None = None  # something the user should read (e.g. a smaller tile after OOM)
+
+
+def train(
+    model: UNetModel,
+    planes: Sequence[TrainingPlane],
+    config: TrainingConfig | None = None,
+    *,
+    validation: Sequence[TrainingPlane] = (),
+    should_stop: Callable[[], bool] | None = None,
+    note: dict | None = None,
+) -> Iterator[TrainingProgress]:
+    """Train ``model`` in place on ``planes``; yields after every step.
+
+    validation: held-back planes, scored (AP at IoU 0.5, foreground IoU) every
+    ``config.validation_every`` steps and at the end; the best weights are kept.
+    note: extra facts for the history entry (data files, initial model).
+    Reproducible for a given seed on the CPU. Bad input raises InvalidInputError here,
+    before the first step, not when the generator is first advanced.
+    """
+    config = config or TrainingConfig()
+    _check_planes(model, planes, "training")
+    _check_planes(model, validation, "validation")
+    in_size = _training_tile_size(model, planes, config)
+    return _training_loop(model, list(planes), list(validation), config, in_size, should_stop, note or {})
+
+
+def _training_loop(
+    model: UNetModel,
+    planes: list[TrainingPlane],
+    validation: list[TrainingPlane],
+    config: TrainingConfig,
+    in_size: int,
+    should_stop: Callable[[], bool] | None,
+    note: dict,
+) -> Iterator[TrainingProgress]:
+    """The generator behind :func:`train`; its arguments are already checked."""
+    device = model.device
+    net = model.net.to(memory_format=torch.channels_last)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)  # dropout
+    prepared = [_PreparedPlane(p, model, config) for p in planes]
+    plane_weights = np.array([len(p.annotated) for p in prepared], dtype=np.float64)
+    plane_weights /= plane_weights.sum()
+    optimizer = _make_optimizer(net, config)
+    amp_dtype = _amp_dtype(device, config)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    batch_size = config.batch_size
+
+    start = time.perf_counter()
+    step, losses, best, best_state = 0, [], None, None
+    stopped_by = "finished"
+    try:
+        while step < config.steps:
+            if should_stop is not None and should_stop():
+                stopped_by = "stopped"
+                break
+            if config.max_seconds is not None and time.perf_counter() - start >= config.max_seconds:
+                stopped_by = "time limit"
+                break
+            message = None
+            out_size = output_size(model.config, in_size)
+            tiles = [
+                prepared[rng.choice(len(prepared), p=plane_weights)].sample(in_size, out_size, rng)
+                for _ in range(batch_size)
+            ]
+            try:
+                loss = _step(net, optimizer, tiles, device, amp_dtype, scaler)
+            except torch.cuda.OutOfMemoryError:
+                in_size, batch_size, message = _shrink_after_oom(model, in_size, batch_size, device)
+                yield TrainingProgress(step, config.steps, math.nan, time.perf_counter() - start, message=message)
+                continue
+            step += 1
+            losses.append(loss)
+            score = None
+            if validation and (step % config.validation_every == 0 or step == config.steps):
+                score = _validate(model, validation)
+                net.train()
+                if best is None or score.key > best.key:
+                    best = score
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            yield TrainingProgress(step, config.steps, loss, time.perf_counter() - start, score, best, message)
+    except GeneratorExit:
+        stopped_by = "stopped"
+        raise
+    finally:
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+        model.history.append(
+            {
+                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "ended": stopped_by,
+                "steps": step,
+                "seconds": round(time.perf_counter() - start, 2),
+                "optimizer": config.optimizer,
+                "learning_rate": config.lr,
+                "tile_size": in_size,
+                "batch_size": batch_size,
+                "w0": config.w0,
+                "sigma": config.sigma,
+                "augment": dataclasses.asdict(config.augment),
+                "seed": config.seed,
+                "training_planes": [p.name for p in planes],
+                "validation_planes": [p.name for p in validation],
+                "final_loss": float(np.mean(losses[-20:])) if losses else None,
+                "best_validation": dataclasses.asdict(best) if best else None,
+                "device": str(device),
+                **note,
+            }
+        )
+
+
+class _PreparedPlane:
+    """A plane ready for sampling: normalised image, targets and weights, made once."""
+
+    def __init__(self, plane: TrainingPlane, model: UNetModel, config: TrainingConfig) -> None:
+        self.image = model.normalization.apply(plane.image)
+        self.ignore = plane.ignore if plane.ignore is not None else np.zeros(plane.labels.shape, bool)
+        self.target, self.weights = weightmap.training_targets(
+            plane.labels, self.ignore, w0=config.w0, sigma=config.sigma, class_balance=config.class_balance
+        )
+        self.augment = config.augment
+        # Tile centres are drawn from annotated pixels, so partly annotated planes work.
+        self.annotated = np.flatnonzero(~self.ignore.ravel())
+
+    def sample(self, in_size: int, out_size: int, rng: np.random.Generator):
+        flat = self.annotated[rng.integers(len(self.annotated))]
+        center = divmod(int(flat), self.image.shape[2])
+        return sample_tile(
+            self.image,
+            self.target,
+            self.weights,
+            self.ignore,
+            center=center,
+            in_size=in_size,
+            out_size=out_size,
+            config=self.augment,
+            rng=rng,
+        )
+
+
+def _step(net, optimizer, tiles, device, amp_dtype, scaler) -> float:
+    images = torch.from_numpy(np.stack([t.image for t in tiles])).to(device, memory_format=torch.channels_last)
+    target = torch.from_numpy(np.stack([t.target for t in tiles])).to(device)
+    weights = torch.from_numpy(np.stack([t.weights for t in tiles])).to(device)
+    net.train()
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        logits = net(images)
+    per_pixel = F.cross_entropy(logits.float(), target, reduction="none")
+    # Mean over the annotated pixels: the loss scale does not depend on tile size or ignore.
+    loss = (per_pixel * weights).sum() / (weights > 0).sum().clamp(min=1)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise InvalidInputError(
+            "Training diverged (the loss became infinite or NaN). Lower the learning rate and try again."
+        )
+    return value
+
+
+def _validate(model: UNetModel, planes: Sequence[TrainingPlane]) -> ValidationScore:
+    truths, preds = [], []
+    for plane in planes:
+        probs = None
+        for progress in iter_predict(model, plane.image):
+            probs = progress.probabilities
+        labels = probabilities_to_labels(foreground_probability(probs))
+        truth = np.asarray(plane.labels)
+        if plane.ignore is not None:
+            labels = np.where(plane.ignore, 0, labels)
+            truth = np.where(plane.ignore, 0, truth)
+        truths.append(truth)
+        preds.append(labels)
+    iou = ap = 0.0
+    for truth, pred in zip(truths, preds):
+        scores = evaluate(truth, pred, thresholds=(0.5,))
+        iou += scores.foreground_iou
+        ap += scores.ap[0.5]
+    return ValidationScore(iou / len(planes), ap / len(planes))
+
+
+def _check_planes(model: UNetModel, planes: Sequence[TrainingPlane], role: str) -> None:
+    if role == "training" and not planes:
+        raise InvalidInputError("There are no annotated planes to train on.")
+    if model.config.n_classes != 2:
+        raise InvalidInputError(
+            f"Training from cell labels needs a 2-class network (background, cell); this one has "
+            f"{model.config.n_classes} classes."
+        )
+    for plane in planes:
+        name = plane.name or f"a {role} plane"
+        if plane.image.ndim != 3 or plane.labels.shape != plane.image.shape[1:]:
+            raise InvalidInputError(
+                f"The labels of {name} ({plane.labels.shape}) do not match its image ({plane.image.shape[1:]})."
+            )
+        model.check_channels(plane.image.shape[0])
+        if plane.ignore is not None and plane.ignore.shape != plane.labels.shape:
+            raise InvalidInputError(f"The ignore mask of {name} does not match its labels.")
+        annotated = plane.labels if plane.ignore is None else np.where(plane.ignore, 0, plane.labels)
+        if not annotated.any():
+            raise InvalidInputError(
+                f"{name[:1].upper() + name[1:]} has no cells. Draw at least one cell, or mark the "
+                "plane as not annotated."
+            )
+
+
+def _training_tile_size(model: UNetModel, planes: Sequence[TrainingPlane], config: TrainingConfig) -> int:
+    if config.tile_size is not None:
+        output_size(model.config, config.tile_size)  # validates, naming the nearest valid sizes
+        return config.tile_size
+    largest = max(max(p.labels.shape) for p in planes)
+    allowed = valid_input_sizes(model.config, 1, config.max_tile)
+    if not allowed:
+        raise InvalidInputError(f"No valid tile size up to {config.max_tile} px for this network.")
+    return min(allowed[-1], input_size_for_output(model.config, largest))
+
+
+def _make_optimizer(net: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def _amp_dtype(device: torch.device, config: TrainingConfig) -> torch.dtype | None:
+    if device.type != "cuda" or config.mixed_precision is False:
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _shrink_after_oom(model: UNetModel, in_size: int, batch_size: int, device: torch.device):
+    """Halve the batch, else step down to a smaller tile; give up below the smallest tile."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if batch_size > 1:
+        batch_size //= 2
+        return in_size, batch_size, f"The GPU ran out of memory; continuing with batches of {batch_size} tiles."
+    smaller = [s for s in valid_input_sizes(model.config, 1, in_size - 1) if s <= in_size * 0.75]
+    if not smaller:
+        raise InvalidInputError(
+            "The GPU ran out of memory even with the smallest tile. Close other programs that use "
+            "the GPU, choose a narrower network, or train on the CPU."
+        )
+    return smaller[-1], batch_size, f"The GPU ran out of memory; continuing with {smaller[-1]} px tiles."
