@@ -1,0 +1,141 @@
+"""The training generator: learns, stops between steps, reproduces, refuses bad data."""
+
+import numpy as np
+import pytest
+import torch
+
+from unetgui.core.augment import AugmentConfig
+from unetgui.core.errors import InvalidInputError, ModelFileError
+from unetgui.core.model import load_model, new_model, save_model
+from unetgui.core.predict import predict
+from unetgui.core.synthetic import SyntheticConfig, synthetic_cells
+from unetgui.core.train import TrainingConfig, TrainingPlane, train
+from unetgui.core.unet import UNetConfig
+
+TINY = UNetConfig(depth=2, base_channels=4, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def planes():
+    rng = np.random.default_rng(0)
+    config = SyntheticConfig(shape=(80, 90), n_cells=8, radius_range=(5, 9), noise=0.02)
+    made = [synthetic_cells(config, rng) for _ in range(2)]
+    return [TrainingPlane(image[None], labels, None, f"plane {i}") for i, (image, labels) in enumerate(made)]
+
+
+def quick(**overrides):
+    values = dict(steps=4, tile_size=92, optimizer="adam", learning_rate=1e-2, augment=AugmentConfig.off(), seed=3)
+    values.update(overrides)
+    return TrainingConfig(**values)
+
+
+def test_loss_goes_down(planes):
+    model = new_model(TINY, seed=0)
+    losses = [p.loss for p in train(model, planes[:1], quick(steps=40))]
+    assert len(losses) == 40
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_progress_fields_and_history(planes):
+    model = new_model(TINY, seed=0)
+    progress = list(train(model, planes, quick(steps=3), note={"image": "cells.tif"}))
+    assert [p.step for p in progress] == [1, 2, 3]
+    assert all(p.total_steps == 3 and p.elapsed >= 0 and np.isfinite(p.loss) for p in progress)
+    assert progress[-1].elapsed >= progress[0].elapsed
+    (entry,) = model.history
+    assert entry["ended"] == "finished" and entry["steps"] == 3 and entry["image"] == "cells.tif"
+    assert entry["training_planes"] == ["plane 0", "plane 1"]
+    assert not model.net.training  # left ready for prediction
+
+
+def test_same_seed_same_result_on_cpu(planes):
+    runs = []
+    for _ in range(2):
+        model = new_model(TINY, seed=0)
+        losses = [p.loss for p in train(model, planes, quick(steps=3, augment=AugmentConfig(), optimizer="sgd"))]
+        runs.append((losses, [p.detach().clone() for p in model.net.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+def test_stop_between_steps_leaves_a_usable_model(planes):
+    model = new_model(TINY, seed=0)
+    steps_done = []
+    run = train(model, planes, quick(steps=50), should_stop=lambda: len(steps_done) >= 2)
+    for progress in run:
+        steps_done.append(progress.step)
+    assert steps_done == [1, 2]
+    assert model.history[-1]["ended"] == "stopped" and model.history[-1]["steps"] == 2
+    assert predict(model, planes[0].image).shape == (2, 80, 90)
+
+
+def test_closing_the_generator_stops_and_records_it(planes):
+    model = new_model(TINY, seed=0)
+    run = train(model, planes, quick(steps=50))
+    next(run)
+    run.close()
+    assert model.history[-1]["ended"] == "stopped" and model.history[-1]["steps"] == 1
+
+
+def test_time_limit(planes):
+    model = new_model(TINY, seed=0)
+    progress = list(train(model, planes, quick(steps=10_000, max_seconds=0.0)))
+    assert progress == [] and model.history[-1]["ended"] == "time limit"
+
+
+def test_validation_scores_and_keeps_the_best(planes):
+    model = new_model(TINY, seed=0)
+    progress = list(train(model, planes[:1], quick(steps=4, validation_every=2), validation=planes[1:]))
+    scored = [p for p in progress if p.validation is not None]
+    assert [p.step for p in scored] == [2, 4]
+    best = max((p.validation for p in scored), key=lambda s: s.key)
+    assert progress[-1].best_validation == best
+    assert 0.0 <= best.foreground_iou <= 1.0 and 0.0 <= best.ap50 <= 1.0
+    assert model.history[-1]["best_validation"]["ap50"] == best.ap50
+
+
+def test_fine_tuning_continues_a_saved_model(planes, tmp_path):
+    model = new_model(TINY, seed=0)
+    list(train(model, planes, quick(steps=2)))
+    save_model(model, tmp_path / "m.unet")
+    again = load_model(tmp_path / "m.unet")
+    list(train(again, planes, quick(steps=2), note={"init": "fine-tuned from m.unet"}))
+    assert len(again.history) == 2 and again.history[1]["init"] == "fine-tuned from m.unet"
+
+
+def test_ignored_pixels_do_not_count(planes):
+    plane = planes[0]
+    ignore = np.ones(plane.labels.shape, bool)
+    ignore[:40, :45] = False  # only the top-left quarter is annotated
+    if not plane.labels[:40, :45].any():
+        pytest.skip("no cell in the annotated corner for this seed")
+    model = new_model(TINY, seed=0)
+    progress = list(train(model, [TrainingPlane(plane.image, plane.labels, ignore)], quick(steps=2)))
+    assert len(progress) == 2
+
+
+def test_bad_data_is_refused_before_the_first_step(planes):
+    model = new_model(TINY, seed=0)
+    image = planes[0].image
+    empty = TrainingPlane(image, np.zeros(image.shape[1:], np.uint16), None, "plane 7")
+    with pytest.raises(InvalidInputError, match="Plane 7 has no cells"):
+        train(model, [empty], quick())
+    all_ignored = TrainingPlane(image, planes[0].labels, np.ones(image.shape[1:], bool), "plane 2")
+    with pytest.raises(InvalidInputError, match="no cells"):
+        train(model, [all_ignored], quick())
+    with pytest.raises(InvalidInputError, match="do not match"):
+        train(model, [TrainingPlane(image, planes[0].labels[:10])], quick())
+    with pytest.raises(InvalidInputError, match="no annotated planes"):
+        train(model, [], quick())
+    with pytest.raises(ModelFileError, match="2 channel"):
+        train(new_model(UNetConfig(in_channels=2, depth=2, base_channels=2)), planes, quick())
+    with pytest.raises(InvalidInputError, match="2-class"):
+        train(new_model(UNetConfig(n_classes=3, depth=2, base_channels=2)), planes, quick())
+    with pytest.raises(InvalidInputError, match="Nearest valid tile sizes"):
+        train(model, planes, quick(tile_size=90))
+    nan_image = image.astype(np.float32)
+    nan_image[0, 0, 0] = np.inf
+    with pytest.raises(InvalidInputError, match="infinite"):
+        next(iter(train(model, [TrainingPlane(nan_image, planes[0].labels)], quick())))
+    with pytest.raises(InvalidInputError, match="optimiser"):
+        TrainingConfig(optimizer="rmsprop")
