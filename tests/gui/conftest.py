@@ -1,0 +1,86 @@
+"""Fixtures for driving the real main window offscreen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6 import QtCore, QtGui, QtTest, QtWidgets
+
+from unetgui.core.synthetic import SyntheticConfig, synthetic_stack
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_data(tmp_path, monkeypatch):
+    """Session markers and fallback sidecars go to a temporary folder, not ~/.local."""
+    monkeypatch.setenv("UNETGUI_DATA_DIR", str(tmp_path / "user-data"))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def stack_file(tmp_path):
+    """A 3-plane time-lapse of synthetic touching cells, 96 x 128, uint16, ImageJ TIFF."""
+    image, labels = synthetic_stack(3, SyntheticConfig(shape=(96, 128), n_cells=12), np.random.default_rng(0))
+    path = tmp_path / "cells.tif"
+    tifffile.imwrite(path, image, imagej=True, metadata={"axes": "TYX"})
+    return path, image, labels
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    from unetgui.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.autosaver.detach()
+    win.jobs.wait(10000)
+
+
+def viewport_point(canvas, row: float, col: float) -> QtCore.QPoint:
+    """Where pixel (row, col)'s centre is on the canvas viewport."""
+    scene = canvas.view.mapViewToScene(QtCore.QPointF(col + 0.5, row + 0.5))
+    return canvas.mapFromScene(scene)
+
+
+def _send(widget, kind, point, button, buttons):
+    event = QtGui.QMouseEvent(
+        kind,
+        QtCore.QPointF(point),
+        QtCore.QPointF(widget.mapToGlobal(point)),
+        button,
+        buttons,
+        QtCore.Qt.KeyboardModifier.NoModifier,
+    )
+    QtWidgets.QApplication.sendEvent(widget, event)
+
+
+def drag(canvas, points: list[tuple[float, float]]) -> None:
+    """Press the left button at the first (row, col), move through the rest, release."""
+    left = QtCore.Qt.MouseButton.LeftButton
+    none = QtCore.Qt.MouseButton.NoButton
+    viewport = canvas.viewport()
+    pixels = [viewport_point(canvas, r, c) for r, c in points]
+    _send(viewport, QtCore.QEvent.Type.MouseMove, pixels[0], none, none)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonPress, pixels[0], left, left)
+    for p in pixels[1:]:
+        QtTest.QTest.qWait(12)  # pyqtgraph drops moves faster than its mouseRateLimit (100/s)
+        _send(viewport, QtCore.QEvent.Type.MouseMove, p, none, left)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonRelease, pixels[-1], left, none)
+
+
+def click(canvas, row: float, col: float) -> None:
+    left = QtCore.Qt.MouseButton.LeftButton
+    none = QtCore.Qt.MouseButton.NoButton
+    viewport = canvas.viewport()
+    p = viewport_point(canvas, row, col)
+    _send(viewport, QtCore.QEvent.Type.MouseMove, p, none, none)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonPress, p, left, left)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonRelease, p, left, none)

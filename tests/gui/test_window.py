@@ -1,0 +1,227 @@
+"""The main window, driven as a user would: open, move planes, paint, undo, save, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import tifffile
+from PySide6 import QtCore, QtWidgets
+
+from tests.gui.conftest import click, drag
+from unetgui.core.io import write_labels
+from unetgui.core.weightmap import weight_map
+
+
+def error_dialogs(window) -> list[QtWidgets.QMessageBox]:
+    return [w for w in window.findChildren(QtWidgets.QMessageBox, "error-dialog") if w.isVisible()]
+
+
+def test_open_a_stack_and_move_between_planes(window, stack_file, qtbot):
+    path, image, _ = stack_file
+    assert window.open_image(path)
+    assert window.stack.shape == (3, 1, 96, 128)
+    assert window.plane_label.text() == "Time 1 / 3"
+    np.testing.assert_array_equal(window.canvas.image_item.image, image[0])
+    qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_PageDown)
+    assert window.plane == 1
+    np.testing.assert_array_equal(window.canvas.image_item.image, image[1])
+    qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_Left)
+    assert window.plane == 0
+    window.plane_slider.setValue(2)
+    assert window.plane == 2 and window.planes_panel.list.currentRow() == 2
+
+
+def test_paint_erase_fill_undo_redo_with_the_mouse(window, stack_file):
+    path, _, _ = stack_file
+    window.open_image(path)
+    doc = window.document
+    window.choose_tool("paint")
+    window.tools_panel.set_label(7)
+    window.tools_panel.set_radius(2)
+    drag(window.canvas, [(20, 10), (20, 40), (50, 40)])
+    labels = np.asarray(doc.labels_of(0))
+    assert labels[20, 10] == 7 and labels[20, 25] == 7 and labels[20, 40] == 7 and labels[35, 40] == 7
+    assert labels[60, 60] == 0
+    # the stroke is continuous: every pixel on the horizontal leg is painted
+    assert np.all(labels[20, 10:41] == 7)
+    painted = labels.copy()
+    assert doc.role(0) == "train"
+
+    window.choose_tool("erase")
+    click(window.canvas, 20, 25)
+    assert doc.labels_of(0)[20, 25] == 0 and doc.labels_of(0)[20, 10] == 7
+
+    window.undo()
+    np.testing.assert_array_equal(doc.labels_of(0), painted)
+    window.redo()
+    assert doc.labels_of(0)[20, 25] == 0
+    window.undo()
+    window.undo()  # the whole stroke is one undo item
+    assert not np.asarray(doc.labels_of(0)).any()
+
+    # a closed square outline, filled inside with the fill tool
+    window.choose_tool("paint")
+    window.tools_panel.set_radius(0)
+    window.tools_panel.set_label(3)
+    drag(window.canvas, [(60, 60), (60, 80), (80, 80), (80, 60), (60, 60)])
+    window.tools_panel.set_label(4)
+    window.choose_tool("fill")
+    click(window.canvas, 70, 70)
+    labels = np.asarray(doc.labels_of(0))
+    assert np.all(labels[61:80, 61:80] == 4) and labels[60, 70] == 3 and labels[90, 10] == 0
+
+
+def test_the_canvas_mirrors_the_document_in_place(window, stack_file):
+    path, _, _ = stack_file
+    window.open_image(path)
+    window.choose_tool("paint")
+    window.tools_panel.set_label(256)  # shows as colour 256 % 255 + 1 = 2
+    window.tools_panel.set_radius(1)
+    click(window.canvas, 30, 30)
+    shown = window.canvas.labels_item.image
+    assert shown.dtype == np.uint8 and shown[30, 30] == 2 and shown[0, 0] == 0
+
+
+def test_undo_history_is_kept_per_plane(window, stack_file, qtbot):
+    path, _, _ = stack_file
+    window.open_image(path)
+    window.choose_tool("paint")
+    window.tools_panel.set_label(5)
+    click(window.canvas, 10, 10)
+    window.show_plane(1)
+    click(window.canvas, 40, 40)
+    window.show_plane(0)
+    window.undo()
+    assert window.document.labels_of(0)[10, 10] == 0
+    assert window.document.labels_of(1)[40, 40] == 5
+
+
+def test_pick_new_cell_delete_and_merge(window, stack_file):
+    path, _, _ = stack_file
+    window.open_image(path)
+    doc = window.document
+    window.choose_tool("paint")
+    window.tools_panel.set_radius(3)
+    window.tools_panel.set_label(2)
+    click(window.canvas, 20, 20)
+    window.new_cell()
+    assert window.tool_state.label == 3
+    click(window.canvas, 20, 26)
+    window.choose_tool("pick")
+    click(window.canvas, 20, 20)
+    assert window.tool_state.label == 2
+    window.choose_tool("merge")
+    click(window.canvas, 20, 20)
+    click(window.canvas, 20, 26)
+    assert set(np.unique(doc.labels_of(0))) == {0, 2}
+    window.choose_tool("delete")
+    click(window.canvas, 20, 26)
+    assert not np.asarray(doc.labels_of(0)).any()
+
+
+def test_ignore_brush_marks_pixels_to_leave_out(window, stack_file):
+    path, _, _ = stack_file
+    window.open_image(path)
+    window.choose_tool("ignore")
+    window.tools_panel.set_radius(4)
+    drag(window.canvas, [(50, 50), (50, 70)])
+    ignore = np.asarray(window.document.ignore_of(0))
+    assert ignore[50, 50:71].all() and not ignore[10, 10]
+    assert window.canvas.ignore_item.image[50, 60] > 0
+
+
+def test_weight_map_layer_shows_what_the_core_computes(window, stack_file, qtbot):
+    path, _, labels = stack_file
+    window.open_image(path)
+    window.document.set_plane_labels(0, labels[0])
+    window.weights_panel.w0.setValue(8.0)
+    window.layers_panel.visible["weights"].setChecked(True)
+    qtbot.waitUntil(lambda: window.canvas.weights_item.image is not None, timeout=10000)
+    expected = weight_map(labels[0].astype(np.uint32), np.zeros(labels[0].shape, bool), w0=8.0, sigma=5.0)
+    np.testing.assert_allclose(window.canvas.weights_item.image, expected, rtol=1e-6)
+
+
+def test_autosave_then_reopen_restores_exactly(qtbot, settings, stack_file):
+    from unetgui.gui.main_window import MainWindow
+
+    path, _, labels = stack_file
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    first.open_image(path)
+    first.document.set_plane_labels(1, labels[1])
+    first.choose_tool("ignore")
+    first.show_plane(2)
+    drag(first.canvas, [(5, 5), (5, 20)])
+    first.document.set_role(1, "validation")
+    first.weights_panel.sigma.setValue(3.5)
+    qtbot.waitUntil(lambda: not first.autosaver.dirty, timeout=15000)
+    expected = first.document.to_arrays()
+    first.close()
+
+    second = MainWindow(settings=settings)
+    qtbot.addWidget(second)
+    second.open_image(path)
+    restored = second.document.to_arrays()
+    assert restored.roles == expected.roles and restored.roles[1] == "validation"
+    empty = np.zeros((96, 128), np.uint32)
+    assert expected.labels[1].any() and expected.ignore[2].any()
+    for plane in range(3):
+        np.testing.assert_array_equal(second.document.labels_of(plane), expected.labels.get(plane, empty))
+        np.testing.assert_array_equal(second.document.ignore_of(plane), expected.ignore.get(plane, empty > 0))
+    assert second.weights_panel.sigma.value() == 3.5
+    second.close()
+
+
+def test_export_labels_and_masks_read_back(window, stack_file, tmp_path):
+    path, _, labels = stack_file
+    window.open_image(path)
+    for plane in range(3):
+        window.document.set_plane_labels(plane, labels[plane])
+    out = window.export.export(tmp_path / "out_labels.tif", "labels", whole_stack=True)
+    with tifffile.TiffFile(out) as tif:
+        assert tif.is_imagej and tif.series[0].axes == "TYX"
+        np.testing.assert_array_equal(tif.asarray(), labels)
+    assert str(out) in window.statusBar().currentMessage()
+    window.show_plane(1)
+    mask = tifffile.imread(window.export.export(tmp_path / "mask1.tif", "mask", whole_stack=False))
+    np.testing.assert_array_equal(mask, np.where(labels[1] > 0, 255, 0))
+
+
+def test_import_labels_from_another_tool(window, stack_file, tmp_path):
+    path, _, labels = stack_file
+    write_labels(tmp_path / "fiji_labels.tif", labels, plane_axis="T")
+    window.open_image(path)
+    assert window.import_labels(tmp_path / "fiji_labels.tif")
+    np.testing.assert_array_equal(window.document.labels_of(2), labels[2])
+    write_labels(tmp_path / "wrong.tif", labels[:, :50])
+    assert not window.import_labels(tmp_path / "wrong.tif")
+    assert error_dialogs(window)
+
+
+def test_auto_segment_fills_the_current_plane(window, stack_file, qtbot):
+    path, _, _ = stack_file
+    window.open_image(path)
+    window.auto_segment(False)
+    qtbot.waitUntil(lambda: np.asarray(window.document.labels_of(0)).any(), timeout=15000)
+    assert len(np.unique(window.document.labels_of(0))) > 3
+    assert not np.asarray(window.document.labels_of(1)).any()
+    window.undo()
+    assert not np.asarray(window.document.labels_of(0)).any()
+
+
+def test_bad_files_show_a_dialog_and_the_window_survives(window, stack_file, tmp_path):
+    text = tmp_path / "notes.tif"
+    text.write_text("not an image")
+    assert not window.open_image(text)
+    dialogs = error_dialogs(window)
+    assert dialogs and "notes.tif" in dialogs[0].text()
+    dialogs[0].close()
+    path, _, _ = stack_file
+    assert window.open_image(path)  # still usable
+    assert window.stack is not None
+
+
+def test_drop_a_file_and_recent_files(window, stack_file):
+    path, _, _ = stack_file
+    window.open_image(path)
+    assert str(path.resolve()) in window._recent()
+    assert window.recent_menu.actions()[0].text() == str(path.resolve())

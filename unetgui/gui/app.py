@@ -1,0 +1,27 @@
+"""Starting the window: QApplication, the main window, the file from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import unetgui.gui  # noqa: F401  (pins the Qt binding before pyqtgraph loads)
+
+
+def run_app(argv: list[str]) -> int:
+    """Open the window (with ``argv[0]`` as the image, if given) and run until it closes."""
+    import pyqtgraph as pg
+    from PySide6 import QtWidgets
+
+    from unetgui.gui.main_window import MainWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0], *argv[1:]])
+    app.setApplicationName("unetgui")
+    app.setOrganizationName("unetgui")
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    window = MainWindow()
+    window.show()
+    if argv:
+        window.open_image(argv[0])
+    else:
+        window.offer_recovery()
+    return app.exec()

@@ -1,0 +1,112 @@
+"""Autosave: a few seconds after each change, the annotations are written beside the image.
+
+Writing happens in a worker thread on a copy of the document (copying allocated planes
+is fast; compressing and writing them is not), atomically, through
+:mod:`unetgui.core.annotations`. ``dirty`` stays True until a save of the latest change
+has succeeded, so closing the window knows whether to ask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore
+
+from unetgui.core.annotations import AnnotationState, save_annotations
+from unetgui.core.labels import LabelDocument, LabelSnapshot
+from unetgui.gui.workers import LatestOnly
+
+AUTOSAVE_DELAY_MS = 3000
+
+
+def snapshot_to_state(snapshot: LabelSnapshot, image_shape: tuple[int, int, int, int], settings: dict) -> AnnotationState:
+    roles = {p: r for p, r in enumerate(snapshot.roles or ()) if r != "none"}
+    ignore = {p: m for p, m in snapshot.ignore.items() if m.any()}
+    return AnnotationState(image_shape, dict(snapshot.labels), ignore, roles, dict(settings))
+
+
+def state_to_document(state: AnnotationState) -> LabelDocument:
+    n_planes, _, rows, cols = state.image_shape
+    roles = ["none"] * n_planes
+    for plane, role in state.roles.items():
+        roles[plane] = role
+    return LabelDocument.from_arrays(LabelSnapshot(n_planes, (rows, cols), state.labels, state.ignore, roles))
+
+
+class Autosaver(QtCore.QObject):
+    saved = QtCore.Signal(str)  # path of the sidecar
+    failed = QtCore.Signal(str)  # message
+
+    def __init__(self, jobs: LatestOnly, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs = jobs
+        self._timer = QtCore.QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._timer.timeout.connect(self.save_soon)
+        self._change = 0  # counts changes; a save records the count it covered
+        self._saved_change = 0
+        self._target = None
+        jobs.finished.connect(self._done)
+        jobs.failed.connect(self._failed)
+
+    def attach(self, image_path: Path, document: LabelDocument, image_shape, settings) -> None:
+        """Start watching a freshly opened image (its state counts as saved)."""
+        self._timer.stop()
+        self._target = (Path(image_path), document, tuple(image_shape), settings)
+        self._change = self._saved_change = 0
+
+    def detach(self) -> None:
+        self._timer.stop()
+        self._target = None
+
+    @property
+    def dirty(self) -> bool:
+        return self._target is not None and self._change != self._saved_change
+
+    def changed(self) -> None:
+        """Something changed: save a few seconds from now (restarting the countdown)."""
+        if self._target is None:
+            return
+        self._change += 1
+        self._timer.start()
+
+    def save_soon(self) -> None:
+        if self._target is None:
+            return
+        path, document, image_shape, settings = self._target
+        state = snapshot_to_state(document.to_arrays(), image_shape, settings())
+        self._jobs.submit("autosave", _save, path, state, self._change)
+
+    def save_now(self) -> str | None:
+        """Save synchronously (closing the window); returns an error message or None."""
+        if self._target is None:
+            return None
+        self._timer.stop()
+        # An autosave of an older snapshot must not land after this one.
+        self._jobs.cancel("autosave")
+        self._jobs.wait()
+        path, document, image_shape, settings = self._target
+        try:
+            save_annotations(path, snapshot_to_state(document.to_arrays(), image_shape, settings()))
+        except Exception as error:  # shown to the user by the caller
+            from unetgui.gui.workers import describe_error
+
+            return describe_error(error)
+        self._saved_change = self._change
+        return None
+
+    def _done(self, purpose: str, result) -> None:
+        if purpose != "autosave":
+            return
+        sidecar, change = result
+        self._saved_change = max(self._saved_change, change)
+        self.saved.emit(str(sidecar))
+
+    def _failed(self, purpose: str, message: str) -> None:
+        if purpose == "autosave":
+            self.failed.emit(message)
+
+
+def _save(path: Path, state: AnnotationState, change: int):
+    return save_annotations(path, state), change

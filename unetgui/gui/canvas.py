@@ -1,0 +1,269 @@
+"""The image view: one pyqtgraph ViewBox with the image and its overlay layers.
+
+Layers, bottom to top: the image (one channel with a grey map, or an RGB composite),
+the weight map (heat map), the prediction (probability heat map), the labels (uint8
+colour indices through a 256-entry lookup table, as performance-notes recommends: real
+ids stay in the label document), and the ignore mask (a tint). Label edits redraw only
+the changed box; the canvas never owns label data, it mirrors the document.
+
+Every layer has the plane's pixel grid: item coordinates are pixels, pixel (r, c) covering
+[c, c+1) x [r, r+1), so no layer needs a transform.
+
+Mouse: left drags and clicks go to the active tool (a callable the window sets); the
+right or middle button pans, the wheel zooms, as in napari and Fiji.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from unetgui.gui.colors import label_lookup_table, overlay_lookup_table
+
+Box = tuple[int, int, int, int]  # row0, row1, col0, col1 (half-open)
+
+
+class _ToolImageItem(pg.ImageItem):
+    """The top image item: passes left-button drags and clicks to the active tool."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        super().__init__()
+        self._canvas = canvas
+
+    def mouseDragEvent(self, ev) -> None:
+        tool = self._canvas.tool
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton or tool is None or not tool.wants_drag:
+            ev.ignore()
+            return
+        ev.accept()
+        row, col = _row_col(ev.pos())
+        if ev.isStart():
+            start_row, start_col = _row_col(ev.buttonDownPos())
+            tool.press(start_row, start_col)
+        tool.move(row, col)
+        if ev.isFinish():
+            tool.release(row, col)
+
+    def mouseClickEvent(self, ev) -> None:
+        tool = self._canvas.tool
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton or tool is None:
+            ev.ignore()
+            return
+        ev.accept()
+        row, col = _row_col(ev.pos())
+        tool.click(row, col)
+
+    def hoverEvent(self, ev) -> None:
+        if ev.isExit():
+            self._canvas.cursorMoved.emit(-1, -1)
+            return
+        row, col = _row_col(ev.pos())
+        self._canvas.cursorMoved.emit(int(np.floor(row)), int(np.floor(col)))
+
+
+def _row_col(pos: QtCore.QPointF) -> tuple[float, float]:
+    """Item coordinates (x = col, y = row; pixel (r, c) spans [c, c+1) x [r, r+1))."""
+    return pos.y() - 0.5, pos.x() - 0.5
+
+
+class Canvas(pg.GraphicsView):
+    """What the user looks at and paints on."""
+
+    cursorMoved = QtCore.Signal(int, int)  # row, col under the mouse (-1, -1 outside)
+
+    LAYERS = ("image", "weights", "prediction", "labels", "ignore")
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent, background="k")
+        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setMouseMode(pg.ViewBox.PanMode)
+        self.setCentralItem(self.view)
+        self.tool = None  # a gui.tools.Tool, set by the window
+
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.weights_item = pg.ImageItem(axisOrder="row-major")
+        self.prediction_item = pg.ImageItem(axisOrder="row-major")
+        self.labels_item = pg.ImageItem(axisOrder="row-major")
+        self.ignore_item = _ToolImageItem(self)
+        self.ignore_item.axisOrder = "row-major"
+        self.layers = {
+            "image": self.image_item,
+            "weights": self.weights_item,
+            "prediction": self.prediction_item,
+            "labels": self.labels_item,
+            "ignore": self.ignore_item,
+        }
+        for z, name in enumerate(self.LAYERS):
+            item = self.layers[name]
+            item.setZValue(z)
+            self.view.addItem(item)
+
+        self.labels_item.setLookupTable(label_lookup_table())
+        self.ignore_item.setLookupTable(overlay_lookup_table((255, 200, 0), alpha=110))
+        self.prediction_colormap = pg.colormap.get("magma")
+        self.weights_colormap = pg.colormap.get("inferno")
+        self.prediction_item.setLookupTable(self.prediction_colormap.getLookupTable(nPts=256, alpha=False))
+        self.prediction_item.setLevels((0.0, 1.0))
+        self.weights_item.setLookupTable(self.weights_colormap.getLookupTable(nPts=256, alpha=False))
+        self.labels_item.setOpacity(0.5)
+        self.prediction_item.setOpacity(0.5)
+        self.weights_item.setOpacity(0.7)
+
+        self._labels: np.ndarray | None = None  # the document's labels of the shown plane
+        self._label_display: np.ndarray | None = None  # uint8 colour index per pixel
+        self._ignore_display: np.ndarray | None = None
+        self._outlines = False
+        self._shape: tuple[int, int] | None = None
+        self._brush_cursor = QtWidgets.QGraphicsEllipseItem()
+        self._brush_cursor.setPen(pg.mkPen((255, 255, 255, 200), width=1, cosmetic=True))
+        self._brush_cursor.setZValue(100)
+        self._brush_cursor.setVisible(False)
+        self.view.addItem(self._brush_cursor, ignoreBounds=True)
+        self.cursorMoved.connect(self._move_brush_cursor)
+        self._brush_radius = 0.0
+
+    # ------------------------------------------------------------------ image
+
+    def set_image(self, display: np.ndarray, levels: tuple[float, float] | None) -> None:
+        """Show a (Y, X) plane with contrast ``levels`` or a (Y, X, 3) uint8 composite."""
+        new_shape = display.shape[:2]
+        if display.ndim == 2:
+            self.image_item.setImage(display, autoLevels=False, levels=levels)
+        else:
+            self.image_item.setImage(display, autoLevels=False, levels=(0, 255))
+        first = self._shape is None
+        self._shape = new_shape
+        if first:
+            self.fit()
+
+    def set_levels(self, levels: tuple[float, float]) -> None:
+        self.image_item.setLevels(levels)
+
+    # ------------------------------------------------------------------ labels
+
+    def set_labels(self, labels: np.ndarray, ignore: np.ndarray) -> None:
+        """Mirror a new plane of the document: (Y, X) labels and ignore mask."""
+        self._labels = labels
+        self._label_display = np.zeros(labels.shape, dtype=np.uint8)
+        self._ignore_display = np.zeros(labels.shape, dtype=np.uint8)
+        full = (0, labels.shape[0], 0, labels.shape[1])
+        self._redraw_labels(full, ignore)
+
+    def labels_changed(self, box: Box, labels: np.ndarray) -> None:
+        """Redraw only ``box`` of the labels layer (labels: the plane's current labels)."""
+        self._labels = labels
+        self._redraw_labels(box, None)
+
+    def ignore_changed(self, box: Box, ignore: np.ndarray) -> None:
+        r0, r1, c0, c1 = box
+        self._ignore_display[r0:r1, c0:c1] = ignore[r0:r1, c0:c1]
+        self.ignore_item.setImage(self._ignore_display, autoLevels=False, levels=(0, 255))
+
+    def set_outlines(self, outlines: bool) -> None:
+        self._outlines = outlines
+        if self._labels is not None:
+            self._redraw_labels((0, self._labels.shape[0], 0, self._labels.shape[1]), None)
+
+    def _redraw_labels(self, box: Box, ignore: np.ndarray | None) -> None:
+        r0, r1, c0, c1 = box
+        if self._outlines:  # outlines depend on neighbours: redraw a 1-px wider box
+            r0, c0 = max(r0 - 1, 0), max(c0 - 1, 0)
+            r1, c1 = min(r1 + 1, self._labels.shape[0]), min(c1 + 1, self._labels.shape[1])
+        region = self._labels[r0:r1, c0:c1]
+        colour = np.where(region > 0, (region % 255 + 1), 0).astype(np.uint8)
+        if self._outlines:
+            colour[~_outline_mask(self._labels, (r0, r1, c0, c1))] = 0
+        self._label_display[r0:r1, c0:c1] = colour
+        self.labels_item.setImage(self._label_display, autoLevels=False, levels=(0, 255))
+        if ignore is not None:
+            self._ignore_display[r0:r1, c0:c1] = ignore[r0:r1, c0:c1]
+            self.ignore_item.setImage(self._ignore_display, autoLevels=False, levels=(0, 255))
+
+    # ------------------------------------------------------------------ heat maps
+
+    def set_weights(self, weights: np.ndarray | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
+        if weights is None:
+            self.weights_item.clear()
+            return
+        self.weights_item.setImage(weights, autoLevels=False, levels=levels)
+
+    def set_prediction(self, probability: np.ndarray | None) -> None:
+        """Foreground probability (Y, X) as uint8 0..255 or float 0..1; None clears it."""
+        if probability is None:
+            self.prediction_item.clear()
+            return
+        levels = (0, 255) if probability.dtype == np.uint8 else (0.0, 1.0)
+        self.prediction_item.setImage(probability, autoLevels=False, levels=levels)
+
+    # ------------------------------------------------------------------ layers and view
+
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        self.layers[name].setVisible(visible)
+
+    def set_layer_opacity(self, name: str, opacity: float) -> None:
+        self.layers[name].setOpacity(opacity)
+
+    def reset_view(self) -> None:
+        """Forget the last image's size, so the next one is fitted to the window."""
+        self._shape = None
+
+    def fit(self) -> None:
+        """Zoom so the whole plane is in view."""
+        if self._shape is not None:
+            self.view.setRange(QtCore.QRectF(0, 0, self._shape[1], self._shape[0]), padding=0.02)
+
+    def actual_size(self) -> None:
+        """1:1: one image pixel per screen pixel, keeping the centre."""
+        center = self.view.viewRect().center()
+        width, height = self.view.width(), self.view.height()
+        if width <= 0 or height <= 0:
+            return
+        self.view.setRange(
+            QtCore.QRectF(center.x() - width / 2, center.y() - height / 2, width, height), padding=0
+        )
+
+    def visible_box(self) -> Box | None:
+        """The part of the plane on screen (row0, row1, col0, col1), for predicting it first."""
+        if self._shape is None:
+            return None
+        rect = self.view.viewRect()
+        r0 = int(np.clip(np.floor(rect.top()), 0, self._shape[0]))
+        r1 = int(np.clip(np.ceil(rect.bottom()), 0, self._shape[0]))
+        c0 = int(np.clip(np.floor(rect.left()), 0, self._shape[1]))
+        c1 = int(np.clip(np.ceil(rect.right()), 0, self._shape[1]))
+        return r0, r1, c0, c1
+
+    def set_brush_radius(self, radius: float | None) -> None:
+        """Show a circle of the brush size under the mouse (None hides it)."""
+        self._brush_radius = radius or 0.0
+        self._brush_cursor.setVisible(radius is not None)
+
+    def _move_brush_cursor(self, row: int, col: int) -> None:
+        if row < 0 or not self._brush_radius:
+            self._brush_cursor.setVisible(False)
+            return
+        r = self._brush_radius + 0.5
+        self._brush_cursor.setRect(QtCore.QRectF(col + 0.5 - r, row + 0.5 - r, 2 * r, 2 * r))
+        self._brush_cursor.setVisible(True)
+
+    def grab_png(self, path: str) -> None:
+        """Save what is on screen (for documentation and tests)."""
+        self.grab().save(path)
+
+
+def _outline_mask(labels: np.ndarray, box: Box) -> np.ndarray:
+    """Pixels of ``labels[box]`` whose 4-neighbour (inside the plane) has another value."""
+    r0, r1, c0, c1 = box
+    pr0, pr1 = max(r0 - 1, 0), min(r1 + 1, labels.shape[0])
+    pc0, pc1 = max(c0 - 1, 0), min(c1 + 1, labels.shape[1])
+    padded = np.pad(labels[pr0:pr1, pc0:pc1], 1, mode="edge")
+    center = padded[1:-1, 1:-1]
+    edge = (
+        (center != padded[:-2, 1:-1])
+        | (center != padded[2:, 1:-1])
+        | (center != padded[1:-1, :-2])
+        | (center != padded[1:-1, 2:])
+    )
+    return edge[r0 - pr0 : r0 - pr0 + (r1 - r0), c0 - pc0 : c0 - pc0 + (c1 - c0)]
+

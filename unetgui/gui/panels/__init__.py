@@ -1,0 +1,1 @@
+"""Dock panels, one widget per file; each talks to the window through signals."""

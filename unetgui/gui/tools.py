@@ -1,0 +1,181 @@
+"""Painting tools: turn mouse presses, drags and clicks into label-document edits.
+
+A tool never touches pixels or widgets itself; it calls :class:`core.labels.LabelDocument`
+and the canvas redraws the box the document reports. What a tool needs to know (the
+document, plane, current label, brush size) lives in a :class:`ToolState` the window
+keeps up to date, so no tool reaches back into the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from unetgui.core.labels import LabelDocument
+
+
+@dataclass
+class ToolState:
+    """What the tools act on; the window owns it and updates it."""
+
+    document: LabelDocument | None = None
+    plane: int = 0
+    label: int = 1  # the id the brush and fill paint
+    radius: float = 4.0  # brush radius in pixels
+    only_background: bool = False  # paint only where there is no cell yet
+    on_pick: Callable[[int], None] = field(default=lambda label: None)
+    on_message: Callable[[str], None] = field(default=lambda text: None)
+
+
+class Tool:
+    """Base tool: left clicks and drags arrive in image (row, col) coordinates."""
+
+    name = "pan"
+    title = "Pan / zoom"
+    key = "Space"
+    wants_drag = False  # False: left-drags pan the view
+    shows_brush = False
+
+    def __init__(self, state: ToolState) -> None:
+        self.state = state
+
+    def press(self, row: float, col: float) -> None: ...
+
+    def move(self, row: float, col: float) -> None: ...
+
+    def release(self, row: float, col: float) -> None: ...
+
+    def click(self, row: float, col: float) -> None: ...
+
+    def _inside(self, row: float, col: float) -> tuple[int, int] | None:
+        doc = self.state.document
+        r, c = int(round(row)), int(round(col))
+        if doc is None or not (0 <= r < doc.shape[0] and 0 <= c < doc.shape[1]):
+            return None
+        return r, c
+
+
+class BrushTool(Tool):
+    """Paints a smooth stroke (the document interpolates between mouse positions)."""
+
+    name, title, key = "paint", "Paint", "2"
+    layer = "labels"
+    wants_drag = True
+    shows_brush = True
+
+    def value(self):
+        return self.state.label
+
+    def press(self, row: float, col: float) -> None:
+        if self.state.document is None:
+            return
+        self.state.document.begin_stroke(
+            self.state.plane,
+            value=self.value(),
+            radius=self.state.radius,
+            layer=self.layer,
+            only_background=self.state.only_background and self.layer == "labels",
+        )
+        self.state.document.stroke_to(row, col)
+
+    def move(self, row: float, col: float) -> None:
+        if self.state.document is not None and self.state.document.in_stroke:
+            self.state.document.stroke_to(row, col)
+
+    def release(self, row: float, col: float) -> None:
+        if self.state.document is not None:
+            self.state.document.end_stroke()
+
+    def click(self, row: float, col: float) -> None:
+        self.press(row, col)
+        self.release(row, col)
+
+
+class EraserTool(BrushTool):
+    name, title, key = "erase", "Erase", "1"
+
+    def value(self):
+        return 0
+
+
+class IgnoreBrushTool(BrushTool):
+    """Marks pixels to leave out of training (not annotated yet, or unsure)."""
+
+    name, title, key = "ignore", "Mark ignore", "I"
+    layer = "ignore"
+
+    def value(self):
+        return True
+
+
+class IgnoreEraserTool(IgnoreBrushTool):
+    name, title, key = "unignore", "Unmark ignore", "Shift+I"
+
+    def value(self):
+        return False
+
+
+class FillTool(Tool):
+    """Fills the 4-connected region under the click with the current label."""
+
+    name, title, key = "fill", "Fill", "3"
+
+    def click(self, row: float, col: float) -> None:
+        pixel = self._inside(row, col)
+        if pixel is not None:
+            self.state.document.fill(self.state.plane, *pixel, self.state.label)
+
+
+class PickTool(Tool):
+    """Makes the label under the click the current label."""
+
+    name, title, key = "pick", "Pick label", "4"
+
+    def click(self, row: float, col: float) -> None:
+        pixel = self._inside(row, col)
+        if pixel is not None:
+            self.state.on_pick(self.state.document.pick(self.state.plane, *pixel))
+
+
+class DeleteCellTool(Tool):
+    """Removes the whole cell under the click."""
+
+    name, title, key = "delete", "Delete cell", "Del"
+
+    def click(self, row: float, col: float) -> None:
+        pixel = self._inside(row, col)
+        if pixel is None:
+            return
+        cell = self.state.document.pick(self.state.plane, *pixel)
+        if cell:
+            self.state.document.delete_cell(self.state.plane, cell)
+            self.state.on_message(f"Deleted cell {cell}.")
+
+
+class MergeTool(Tool):
+    """First click: the cell to keep; second click: the cell merged into it."""
+
+    name, title, key = "merge", "Merge cells", "G"
+
+    def __init__(self, state: ToolState) -> None:
+        super().__init__(state)
+        self.first: int | None = None
+
+    def click(self, row: float, col: float) -> None:
+        pixel = self._inside(row, col)
+        if pixel is None:
+            return
+        cell = self.state.document.pick(self.state.plane, *pixel)
+        if not cell:
+            self.first = None
+            self.state.on_message("Merge: click a cell, then the cell to merge into it.")
+        elif self.first is None or self.first == cell:
+            self.first = cell
+            self.state.on_message(f"Merge: now click the cell to merge into cell {cell}.")
+        else:
+            self.state.document.merge_cells(self.state.plane, self.first, cell)
+            self.state.on_message(f"Merged cell {cell} into cell {self.first}.")
+            self.first = None
+
+
+TOOL_TYPES = (Tool, EraserTool, BrushTool, FillTool, PickTool, DeleteCellTool, MergeTool, IgnoreBrushTool, IgnoreEraserTool)
