@@ -67,7 +67,7 @@ def _row_col(pos: QtCore.QPointF) -> tuple[float, float]:
     return pos.y() - 0.5, pos.x() - 0.5
 
 
-class Canvas(pg.GraphicsView):
+class Canvas(pg.GraphicsLayoutWidget):
     """What the user looks at and paints on."""
 
     cursorMoved = QtCore.Signal(int, int)  # row, col under the mouse (-1, -1 outside)
@@ -75,10 +75,10 @@ class Canvas(pg.GraphicsView):
     LAYERS = ("image", "weights", "prediction", "labels", "ignore")
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent, background="k")
-        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        super().__init__(parent)
+        self.setBackground("k")
+        self.view = self.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
         self.view.setMouseMode(pg.ViewBox.PanMode)
-        self.setCentralItem(self.view)
         self.tool = None  # a gui.tools.Tool, set by the window
 
         self.image_item = pg.ImageItem(axisOrder="row-major")
@@ -105,7 +105,12 @@ class Canvas(pg.GraphicsView):
         self.weights_colormap = pg.colormap.get("inferno")
         self.prediction_item.setLookupTable(self.prediction_colormap.getLookupTable(nPts=256, alpha=False))
         self.prediction_item.setLevels((0.0, 1.0))
-        self.weights_item.setLookupTable(self.weights_colormap.getLookupTable(nPts=256, alpha=False))
+        self.weights_bar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=self.weights_colormap, interactive=False, width=14, label="weight"
+        )
+        self.weights_bar.setImageItem(self.weights_item)
+        self.addItem(self.weights_bar, row=0, col=1)
+        self.weights_bar.setVisible(False)
         self.labels_item.setOpacity(0.5)
         self.prediction_item.setOpacity(0.5)
         self.weights_item.setOpacity(0.7)
@@ -186,7 +191,8 @@ class Canvas(pg.GraphicsView):
         if weights is None:
             self.weights_item.clear()
             return
-        self.weights_item.setImage(weights, autoLevels=False, levels=levels)
+        self.weights_item.setImage(weights, autoLevels=False)
+        self.weights_bar.setLevels(levels)
 
     def set_prediction(self, probability: np.ndarray | None) -> None:
         """Foreground probability (Y, X) as uint8 0..255 or float 0..1; None clears it."""
@@ -200,6 +206,8 @@ class Canvas(pg.GraphicsView):
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
         self.layers[name].setVisible(visible)
+        if name == "weights":
+            self.weights_bar.setVisible(visible)
 
     def set_layer_opacity(self, name: str, opacity: float) -> None:
         self.layers[name].setOpacity(opacity)

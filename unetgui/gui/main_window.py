@@ -322,7 +322,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if self.plane_slider.value() != self.plane:
             self.plane_slider.setValue(self.plane)
-        self.plane_label.setText(f"{self._axis_name()} {self.plane + 1} / {self.stack.n_planes}")
+        # 0-based like napari and the command line's --planes; the range says so
+        self.plane_label.setText(f"{self._axis_name()} {self.plane} (0-{self.stack.n_planes - 1})")
         self.planes_panel.set_current(self.plane)
         self._show_image()
         self.canvas.set_labels(self.document.labels_of(self.plane), self.document.ignore_of(self.plane))
