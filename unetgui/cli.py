@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from unetgui import __version__
+from unetgui.core import runtime
 from unetgui.core.errors import UnetguiError
 
 SUBCOMMANDS = ("train", "predict", "weights", "evaluate")
@@ -30,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return _open_window(argv)
     args = _parser().parse_args(argv)
+    runtime.tune_allocator()
     try:
         return args.run(args)
     except UnetguiError as error:

@@ -30,18 +30,27 @@ def stack_file(tmp_path):
     return path, image, labels
 
 
-@pytest.fixture
-def window(qtbot, settings):
+def add_window(qtbot, settings):
+    """A MainWindow that pytest-qt closes after the test without asking about unsaved
+    changes (pytest-qt closes widgets in its own teardown, before fixtures finish)."""
     from unetgui.gui.main_window import MainWindow
 
+    def quiet(win):
+        win.autosaver.detach()
+        win.jobs.wait(10000)
+
     win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
+    qtbot.addWidget(win, before_close_func=quiet)
+    return win
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    win = add_window(qtbot, settings)
     win.resize(1000, 700)
     win.show()
     qtbot.waitExposed(win)
-    yield win
-    win.autosaver.detach()
-    win.jobs.wait(10000)
+    return win
 
 
 def viewport_point(canvas, row: float, col: float) -> QtCore.QPoint:

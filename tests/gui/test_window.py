@@ -6,7 +6,7 @@ import numpy as np
 import tifffile
 from PySide6 import QtCore, QtWidgets
 
-from tests.gui.conftest import click, drag
+from tests.gui.conftest import add_window, click, drag
 from unetgui.core.io import write_labels
 from unetgui.core.weightmap import weight_map
 
@@ -141,11 +141,9 @@ def test_weight_map_layer_shows_what_the_core_computes(window, stack_file, qtbot
 
 
 def test_autosave_then_reopen_restores_exactly(qtbot, settings, stack_file):
-    from unetgui.gui.main_window import MainWindow
 
     path, _, labels = stack_file
-    first = MainWindow(settings=settings)
-    qtbot.addWidget(first)
+    first = add_window(qtbot, settings)
     first.open_image(path)
     first.document.set_plane_labels(1, labels[1])
     first.choose_tool("ignore")
@@ -157,8 +155,7 @@ def test_autosave_then_reopen_restores_exactly(qtbot, settings, stack_file):
     expected = first.document.to_arrays()
     first.close()
 
-    second = MainWindow(settings=settings)
-    qtbot.addWidget(second)
+    second = add_window(qtbot, settings)
     second.open_image(path)
     restored = second.document.to_arrays()
     assert restored.roles == expected.roles and restored.roles[1] == "validation"
@@ -220,8 +217,79 @@ def test_bad_files_show_a_dialog_and_the_window_survives(window, stack_file, tmp
     assert window.stack is not None
 
 
-def test_drop_a_file_and_recent_files(window, stack_file):
+def test_recent_files(window, stack_file):
     path, _, _ = stack_file
     window.open_image(path)
     assert str(path.resolve()) in window._recent()
     assert window.recent_menu.actions()[0].text() == str(path.resolve())
+
+
+def test_closing_with_unsaved_changes_asks(qtbot, settings, stack_file, monkeypatch):
+    from unetgui.gui import main_window
+    path, _, _ = stack_file
+    answers = []
+
+    def answer(choice):
+        def ask(parent, name):
+            answers.append(name)
+            return choice
+        return ask
+
+    win = add_window(qtbot, settings)
+    win.open_image(path)
+    win.document.set_plane_labels(0, np.ones((96, 128), np.uint32))
+    assert win.autosaver.dirty
+    monkeypatch.setattr(main_window, "ask_unsaved", answer("cancel"))
+    assert not win.close()
+    assert win.document is not None  # cancelled: still open
+    monkeypatch.setattr(main_window, "ask_unsaved", answer("save"))
+    assert win.close()
+    assert answers == ["cells.tif", "cells.tif"]
+
+    again = add_window(qtbot, settings)
+    again.open_image(path)
+    assert np.all(again.document.labels_of(0) == 1)  # saved on close
+    again.document.set_plane_labels(0, np.zeros((96, 128), np.uint32))
+    monkeypatch.setattr(main_window, "ask_unsaved", answer("discard"))
+    assert again.close()
+    third = add_window(qtbot, settings)
+    third.open_image(path)
+    assert np.all(third.document.labels_of(0) == 1)  # the discarded change is gone
+    third.close()
+
+
+def test_after_a_crash_the_next_start_offers_to_recover(qtbot, settings, stack_file, monkeypatch):
+    from unetgui.core import annotations
+
+    path, _, labels = stack_file
+    crashed = add_window(qtbot, settings)
+    crashed.open_image(path)
+    crashed.document.set_plane_labels(0, labels[0])
+    qtbot.waitUntil(lambda: not crashed.autosaver.dirty, timeout=15000)
+    # simulate a crash: the session marker stays, as if the process had died
+    monkeypatch.setattr(annotations, "unclean_session", lambda: path)
+    asked = []
+    monkeypatch.setattr(
+        QtWidgets.QMessageBox, "question",
+        lambda *args, **kwargs: asked.append(args[2]) or QtWidgets.QMessageBox.StandardButton.Yes,
+    )
+    fresh = add_window(qtbot, settings)
+    fresh.offer_recovery()
+    assert asked and "did not close properly" in asked[0]
+    assert fresh.image_path == path
+    np.testing.assert_array_equal(fresh.document.labels_of(0), labels[0])
+    crashed.autosaver.detach()
+
+
+def test_dropping_a_file_opens_it(window, stack_file):
+    from PySide6 import QtGui
+
+    path, _, _ = stack_file
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(path))])
+    event = QtGui.QDropEvent(
+        QtCore.QPointF(10, 10), QtCore.Qt.DropAction.CopyAction, mime,
+        QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert window.image_path == path and window.stack.n_planes == 3

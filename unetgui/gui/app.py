@@ -12,8 +12,10 @@ def run_app(argv: list[str]) -> int:
     import pyqtgraph as pg
     from PySide6 import QtWidgets
 
+    from unetgui.core import runtime
     from unetgui.gui.main_window import MainWindow
 
+    runtime.tune_allocator()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0], *argv[1:]])
     app.setApplicationName("unetgui")
     app.setOrganizationName("unetgui")

@@ -530,18 +530,15 @@ class MainWindow(QtWidgets.QMainWindow):
         return {"weightmap": self.weights_panel.parameters()}
 
     def maybe_save(self) -> bool:
-        """Before closing an image: save pending changes, or ask if that fails."""
+        """Before closing an image with changes not yet autosaved: Save, Discard or Cancel."""
         if not self.autosaver.dirty:
             return True
-        message = self.autosaver.save_now()
-        if message is None:
+        choice = ask_unsaved(self, self.image_path.name)
+        if choice == "discard":
             return True
-        answer = QtWidgets.QMessageBox.warning(
-            self, "Unsaved annotations",
-            f"Your annotations could not be saved:\n{message}\n\nClose anyway and lose the latest changes?",
-            QtWidgets.QMessageBox.StandardButton.Discard | QtWidgets.QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QtWidgets.QMessageBox.StandardButton.Discard
+        if choice == "save":
+            return self.save_annotations()
+        return False
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
         if not self.maybe_save():
@@ -586,6 +583,17 @@ class MainWindow(QtWidgets.QMainWindow):
             f"unetgui {__version__}\n\nSegment cells with a U-Net you fine-tune on your own "
             "corrections (Ronneberger, Fischer & Brox, MICCAI 2015).",
         )
+
+
+def ask_unsaved(parent: QtWidgets.QWidget, name: str) -> str:
+    """Ask what to do with changes made since the last autosave: save, discard or cancel."""
+    buttons = QtWidgets.QMessageBox.StandardButton
+    answer = QtWidgets.QMessageBox.question(
+        parent, "Unsaved annotations",
+        f"The latest changes to the annotations of {name} are not saved yet. Save them?",
+        buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
+    )
+    return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
 
 def _weights_job(plane: int, labels: np.ndarray, ignore: np.ndarray, params: dict):
