@@ -61,6 +61,11 @@ def test_progress_is_reported_per_tile_and_can_be_stopped():
     assert [p.done for p in steps] == list(range(1, len(steps) + 1))
     assert all(p.total == len(steps) for p in steps)
     assert steps[-1].probabilities is not None and all(p.probabilities is None for p in steps[:-1])
+    covered = np.zeros((90, 90), int)
+    for p in steps:
+        for r0, r1, c0, c1 in p.boxes:
+            covered[r0:r1, c0:c1] += 1
+    assert covered.min() >= 1  # the reported boxes cover the plane
     generator = iter_predict(model, plane, tile_size=60)
     first = next(generator)
     generator.close()  # a stop between tiles leaves nothing running

@@ -37,6 +37,8 @@ def add_window(qtbot, settings):
 
     def quiet(win):
         win.autosaver.detach()
+        win.model_controller.model_dirty = False
+        win.model_controller.shutdown()
         win.jobs.wait(10000)
 
     win = MainWindow(settings=settings)

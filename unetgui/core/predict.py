@@ -24,11 +24,18 @@ DEFAULT_MAX_TILE = {"cpu": 572, "mps": 572, "cuda": 1084}
 
 @dataclass(frozen=True)
 class PredictionProgress:
-    """Tiles done so far; the last item of the generator carries the probabilities."""
+    """Tiles done so far; the last item of the generator carries the probabilities.
+
+    ``partial`` is the result array being filled (read it only between items) and
+    ``boxes`` the (row0, row1, col0, col1) regions the last batch wrote, so a viewer can
+    show tiles as they arrive.
+    """
 
     done: int
     total: int
     probabilities: np.ndarray | None = None  # (n_classes, Y, X) float32, softmax
+    partial: np.ndarray | None = None
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def choose_tile_size(config: UNetConfig, image_shape: tuple[int, int], max_tile: int) -> tuple[int, int]:
@@ -104,13 +111,15 @@ def iter_predict(
             inputs = np.stack([padded[:, t.row : t.row + in_size[0], t.col : t.col + in_size[1]] for t in batch])
             x = torch.from_numpy(inputs).to(device, memory_format=torch.channels_last)
             probs = torch.softmax(net(x).float(), dim=1).cpu().numpy()
+            boxes = []
             for tile, prob in zip(batch, probs):
                 rows, cols, tile_rows, tile_cols = plan.output_window(tile)
                 result[:, rows, cols] = prob[:, tile_rows, tile_cols]
+                boxes.append((rows.start, rows.stop, cols.start, cols.stop))
             done = start + len(batch)
             if done < len(tiles):
-                yield PredictionProgress(done, len(tiles))
-    yield PredictionProgress(len(tiles), len(tiles), result)
+                yield PredictionProgress(done, len(tiles), None, result, tuple(boxes))
+    yield PredictionProgress(len(tiles), len(tiles), result, result, tuple(boxes))
 
 
 def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:

@@ -104,7 +104,6 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.prediction_colormap = pg.colormap.get("magma")
         self.weights_colormap = pg.colormap.get("inferno")
         self.prediction_item.setLookupTable(self.prediction_colormap.getLookupTable(nPts=256, alpha=False))
-        self.prediction_item.setLevels((0.0, 1.0))
         self.weights_bar = pg.ColorBarItem(
             values=(0.0, 1.0), colorMap=self.weights_colormap, interactive=False, width=14, label="weight"
         )
@@ -115,6 +114,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.prediction_item.setOpacity(0.5)
         self.weights_item.setOpacity(0.7)
 
+        self._prediction: np.ndarray | None = None  # uint8 foreground probability shown
         self._labels: np.ndarray | None = None  # the document's labels of the shown plane
         self._label_display: np.ndarray | None = None  # uint8 colour index per pixel
         self._ignore_display: np.ndarray | None = None
@@ -153,24 +153,30 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._label_display = np.zeros(labels.shape, dtype=np.uint8)
         self._ignore_display = np.zeros(labels.shape, dtype=np.uint8)
         full = (0, labels.shape[0], 0, labels.shape[1])
-        self._redraw_labels(full, ignore)
+        if _never_drawn(labels):  # nothing to convert on a plane never painted
+            _show(self.labels_item, self._label_display, None)
+        else:
+            self._redraw_labels(full)
+        if not _never_drawn(ignore):
+            self._ignore_display[...] = ignore
+        _show(self.ignore_item, self._ignore_display, None)
 
     def labels_changed(self, box: Box, labels: np.ndarray) -> None:
         """Redraw only ``box`` of the labels layer (labels: the plane's current labels)."""
         self._labels = labels
-        self._redraw_labels(box, None)
+        self._redraw_labels(box)
 
     def ignore_changed(self, box: Box, ignore: np.ndarray) -> None:
         r0, r1, c0, c1 = box
         self._ignore_display[r0:r1, c0:c1] = ignore[r0:r1, c0:c1]
-        self.ignore_item.setImage(self._ignore_display, autoLevels=False, levels=(0, 255))
+        _show(self.ignore_item, self._ignore_display, box)
 
     def set_outlines(self, outlines: bool) -> None:
         self._outlines = outlines
         if self._labels is not None:
-            self._redraw_labels((0, self._labels.shape[0], 0, self._labels.shape[1]), None)
+            self._redraw_labels((0, self._labels.shape[0], 0, self._labels.shape[1]))
 
-    def _redraw_labels(self, box: Box, ignore: np.ndarray | None) -> None:
+    def _redraw_labels(self, box: Box) -> None:
         r0, r1, c0, c1 = box
         if self._outlines:  # outlines depend on neighbours: redraw a 1-px wider box
             r0, c0 = max(r0 - 1, 0), max(c0 - 1, 0)
@@ -180,10 +186,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         if self._outlines:
             colour[~_outline_mask(self._labels, (r0, r1, c0, c1))] = 0
         self._label_display[r0:r1, c0:c1] = colour
-        self.labels_item.setImage(self._label_display, autoLevels=False, levels=(0, 255))
-        if ignore is not None:
-            self._ignore_display[r0:r1, c0:c1] = ignore[r0:r1, c0:c1]
-            self.ignore_item.setImage(self._ignore_display, autoLevels=False, levels=(0, 255))
+        _show(self.labels_item, self._label_display, (r0, r1, c0, c1))
 
     # ------------------------------------------------------------------ heat maps
 
@@ -195,12 +198,23 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.weights_bar.setLevels(levels)
 
     def set_prediction(self, probability: np.ndarray | None) -> None:
-        """Foreground probability (Y, X) as uint8 0..255 or float 0..1; None clears it."""
+        """Foreground probability (Y, X) as uint8 0..255; None clears the layer."""
         if probability is None:
+            self._prediction = None
             self.prediction_item.clear()
             return
-        levels = (0, 255) if probability.dtype == np.uint8 else (0.0, 1.0)
-        self.prediction_item.setImage(probability, autoLevels=False, levels=levels)
+        self._prediction = np.array(probability, dtype=np.uint8)
+        self.prediction_item.setImage(self._prediction, autoLevels=False, levels=(0, 255))
+
+    def set_prediction_tile(self, box: Box, patch: np.ndarray) -> None:
+        """Show one freshly predicted tile (uint8) in place, as it arrives."""
+        if self._shape is None:
+            return
+        if self._prediction is None or self._prediction.shape != self._shape:
+            self._prediction = np.zeros(self._shape, dtype=np.uint8)
+        r0, r1, c0, c1 = box
+        self._prediction[r0:r1, c0:c1] = patch
+        _show(self.prediction_item, self._prediction, box)
 
     # ------------------------------------------------------------------ layers and view
 
@@ -258,6 +272,22 @@ class Canvas(pg.GraphicsLayoutWidget):
     def grab_png(self, path: str) -> None:
         """Save what is on screen (for documentation and tests)."""
         self.grab().save(path)
+
+
+def _show(item: pg.ImageItem, buffer: np.ndarray, box: Box | None) -> None:
+    """Show ``buffer`` (uint8, LUT) in ``item``; if the item already shows this very array,
+    repaint only ``box``: pyqtgraph wraps a uint8 + lookup-table image without copying it,
+    so an in-place edit plus a box update is all a brush needs (no full-canvas repaint)."""
+    if box is not None and item.image is buffer:
+        r0, r1, c0, c1 = box
+        item.update(QtCore.QRectF(c0, r0, c1 - c0, r1 - r0))
+    else:
+        item.setImage(buffer, autoLevels=False, levels=(0, 255))
+
+
+def _never_drawn(plane: np.ndarray) -> bool:
+    """The label document hands out a zero-stride view of zeros for untouched planes."""
+    return plane.strides == (0, 0)
 
 
 def _outline_mask(labels: np.ndarray, box: Box) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6 import QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
-from unetgui.core.io import write_image, write_labels
+from unetgui.core.io import write_image, write_labels, write_probabilities
 
 TIFF_FILTER = "TIFF (*.tif *.tiff)"
 
@@ -32,6 +32,7 @@ class ExportController:
             ("Labels of all planes...", lambda: self.export_dialog("labels", whole_stack=True)),
             ("Binary masks of this plane...", lambda: self.export_dialog("mask", whole_stack=False)),
             ("Binary masks of all planes...", lambda: self.export_dialog("mask", whole_stack=True)),
+            ("Cell probabilities of predicted planes...", lambda: self.export_dialog("probabilities", whole_stack=True)),
         ):
             action = export.addAction(text)
             action.triggered.connect(lambda _=False, s=slot: s())
@@ -43,16 +44,19 @@ class ExportController:
         if window.image_path is None:
             return
         stem = window.image_path.name.split(".")[0]
-        suffix = "_labels" if kind == "labels" else "_mask"
+        suffix = {"labels": "_labels", "mask": "_mask", "probabilities": "_probabilities"}[kind]
         default = window.image_path.with_name(f"{stem}{suffix}{'' if whole_stack else f'_{window.plane}'}.tif")
         path, _ = QtWidgets.QFileDialog.getSaveFileName(window, "Export", str(default), TIFF_FILTER)
         if path:
             self.export(path, kind, whole_stack=whole_stack)
 
     def export(self, path: str | Path, kind: str, *, whole_stack: bool) -> Path | None:
-        """Write labels ("labels") or 0/255 masks ("mask"); returns the path or None."""
+        """Write labels ("labels"), 0/255 masks ("mask") or the predicted cell probability
+        ("probabilities", float32, 0 on planes not predicted); returns the path or None."""
         window = self.window
         planes = list(range(window.document.n_planes)) if whole_stack else [window.plane]
+        if kind == "probabilities":
+            return self._export_probabilities(path, planes)
         labels = stack_labels(window.document, planes)
         plane_axis = "T" if window.stack.plane_axes == "T" else "Z"
         try:
@@ -66,4 +70,24 @@ class ExportController:
             window.show_error("Export failed", str(error))
             return None
         window.statusBar().showMessage(f"Exported {kind} of {len(planes)} plane(s) to {written}", 8000)
+        return Path(written)
+
+    def _export_probabilities(self, path, planes: list[int]) -> Path | None:
+        window = self.window
+        predictions = window.model_controller.predictions
+        if not any(p in predictions for p in planes):
+            window.show_error("Nothing to export", "Predict the plane or the stack first.")
+            return None
+        shape = (window.stack.height, window.stack.width)
+        stack = np.stack([predictions[p].astype(np.float32) / 255 if p in predictions else np.zeros(shape, np.float32)
+                          for p in planes])
+        plane_axis = "T" if window.stack.plane_axes == "T" else "Z"
+        try:
+            written = write_probabilities(path, stack if len(planes) > 1 else stack[0], plane_axis=plane_axis)
+        except UnetguiError as error:
+            window.show_error("Export failed", str(error))
+            return None
+        window.statusBar().showMessage(
+            f"Exported the cell probability of {sum(p in predictions for p in planes)} predicted plane(s) to {written}", 8000
+        )
         return Path(written)

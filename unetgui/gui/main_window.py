@@ -22,6 +22,8 @@ from unetgui.gui import display
 from unetgui.gui.autosave import Autosaver, state_to_document
 from unetgui.gui.canvas import Canvas
 from unetgui.gui.export import ExportController
+from unetgui.gui.model_controller import ModelController
+from unetgui.gui.panels.model import ModelPanel
 from unetgui.gui.panels.layers import DEFAULT_VISIBLE, LayersPanel
 from unetgui.gui.panels.planes import PlanesPanel
 from unetgui.gui.panels.tools import ToolsPanel
@@ -99,7 +101,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.layers_panel = LayersPanel()
         self.weights_panel = WeightMapPanel()
         self.planes_panel = PlanesPanel()
+        self.model_panel = ModelPanel()
+        self.model_controller = ModelController(
+            self.model_panel, self._focus_point, self.weights_panel.parameters, parent=self
+        )
         for title, widget, area in (
+            ("Model", self._scrolling(self.model_panel), QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Tools", self.tools_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Layers", self.layers_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
             ("Weight map", self.weights_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
@@ -127,7 +134,31 @@ class MainWindow(QtWidgets.QMainWindow):
         self.layers_panel.autoContrastRequested.connect(self.auto_contrast)
         self.weights_panel.parametersChanged.connect(self._weights_parameters_changed)
         self.planes_panel.planeChosen.connect(self.plane_slider.setValue)
+        mc = self.model_controller
+        mc.predictionTile.connect(lambda plane, box, patch: self.canvas.set_prediction_tile(box, patch))
+        mc.predictionReady.connect(self._prediction_ready)
+        mc.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        mc.error.connect(self.show_error)
         self.planes_panel.roleChosen.connect(self._role_chosen)
+
+    @staticmethod
+    def _scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+        area = QtWidgets.QScrollArea()
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        return area
+
+    def _focus_point(self) -> tuple[float, float] | None:
+        box = self.canvas.visible_box()
+        return None if box is None else ((box[0] + box[1]) / 2, (box[2] + box[3]) / 2)
+
+    def _prediction_ready(self, plane: int, probability) -> None:
+        if plane != self.plane:
+            return
+        self.canvas.set_prediction(probability)
+        if probability is not None and not self.layers_panel.visible["prediction"].isChecked():
+            self.layers_panel.set_layer_visible("prediction", True)
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -165,6 +196,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(view, "Show labels", self._toggle_labels, "L")
 
         segment = menu.addMenu("&Segment")
+        self.fine_tune_action = self._action(segment, "&Fine-tune", self.model_controller.fine_tune, "Ctrl+T")
+        self.predict_action = self._action(segment, "&Predict this plane", self.model_controller.predict_plane, "Ctrl+P")
+        segment.addSeparator()
         self.autoseg_action = self._action(segment, "Auto-segment this plane", lambda: self.auto_segment(False))
         self.autoseg_all_action = self._action(segment, "Auto-segment all planes...", lambda: self.auto_segment(True))
 
@@ -183,7 +217,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _set_enabled(self, enabled: bool) -> None:
         for action in (self.import_action, self.save_action, self.undo_action, self.redo_action,
-                       self.autoseg_action, self.autoseg_all_action, *self.export_actions):
+                       self.autoseg_action, self.autoseg_all_action, self.fine_tune_action, self.predict_action,
+                       *self.export_actions):
             action.setEnabled(enabled)
 
     # ------------------------------------------------------------------ opening
@@ -218,9 +253,11 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             document = LabelDocument(shape[0], (shape[2], shape[3]))
         self._attach_document(document)
+        self.model_controller.set_image(stack, document)
         self.levels = [None] * stack.n_channels
         self.channel = display.COMPOSITE if stack.is_rgb else 0
         self.layers_panel.set_channels(stack.n_channels, stack.is_rgb)
+        self.model_controller.set_channel(None if self.channel == display.COMPOSITE else self.channel)
         self.plane_slider.blockSignals(True)
         self.plane_slider.setRange(0, stack.n_planes - 1)
         self.plane_slider.setValue(0)
@@ -330,6 +367,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.set_weights(None)
         self._schedule_weights()
         self._update_undo_actions()
+        self.model_controller.set_plane(self.plane)
         self.planeShown.emit(self.plane)
 
     def _show_image(self) -> None:
@@ -347,6 +385,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _set_channel(self, channel: int) -> None:
         self.channel = channel
+        self.model_controller.set_channel(None if channel == display.COMPOSITE else channel)
         if self._plane_data is not None:
             self._show_image()
 
@@ -461,8 +500,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _compute_weights(self) -> None:
         if self.document is None:
             return
+        # copies: the worker must not read arrays the brush is changing
         labels = np.array(self.document.labels_of(self.plane))
-        ignore = np.array(self.document.ignore_of(self.plane))
+        has_ignore = self.plane in self.document.allocated_planes("ignore")
+        ignore = np.array(self.document.ignore_of(self.plane)) if has_ignore else None
         params = self.weights_panel.parameters()
         self.jobs.submit("weights", _weights_job, self.plane, labels, ignore, params)
 
@@ -540,10 +581,21 @@ class MainWindow(QtWidgets.QMainWindow):
             return self.save_annotations()
         return False
 
+    def _maybe_save_model(self) -> bool:
+        """A fine-tuned model that was not saved: Save, Discard or Cancel."""
+        if not self.model_controller.model_dirty:
+            return True
+        choice = ask_unsaved_model(self)
+        if choice == "save":
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", "model.unet", "unetgui models (*.unet)")
+            return bool(path) and self.model_controller.save_model(path)
+        return choice == "discard"
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
-        if not self.maybe_save():
+        if not self.maybe_save() or not self._maybe_save_model():
             event.ignore()
             return
+        self.model_controller.shutdown()
         self._close_image()
         self.jobs.wait(10000)
         sidecar.mark_session_closed()
@@ -596,7 +648,17 @@ def ask_unsaved(parent: QtWidgets.QWidget, name: str) -> str:
     return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
 
-def _weights_job(plane: int, labels: np.ndarray, ignore: np.ndarray, params: dict):
+def ask_unsaved_model(parent: QtWidgets.QWidget) -> str:
+    """Ask what to do with a fine-tuned model that was not saved: save, discard or cancel."""
+    buttons = QtWidgets.QMessageBox.StandardButton
+    answer = QtWidgets.QMessageBox.question(
+        parent, "Unsaved model", "The fine-tuned model is not saved. Save it before closing?",
+        buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
+    )
+    return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+
+def _weights_job(plane: int, labels: np.ndarray, ignore: np.ndarray | None, params: dict):
     return plane, weight_map(labels, ignore, **params)
 
 

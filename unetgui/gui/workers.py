@@ -143,12 +143,16 @@ class GeneratorWorker(QtCore.QThread):
     def stopping(self) -> bool:
         return self._stop
 
+    def after_item(self, value) -> None:
+        """Runs in the worker thread after each item, while the generator is suspended."""
+
     def run(self) -> None:
         generator = None
         try:
             generator = self._make()
             for value in generator:
                 self.item.emit(value)
+                self.after_item(value)
                 with QtCore.QMutexLocker(self._mutex):
                     while self._paused and not self._stop:
                         self._resumed.wait(self._mutex)

@@ -1,0 +1,193 @@
+"""Fine-tuning in the window: training in a worker, live predictions, stop, accept, save."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6 import QtCore, QtWidgets
+
+from unetgui.core.model import load_model, new_model
+from unetgui.core.predict import predict
+from unetgui.core.unet import UNetConfig
+
+TINY = UNetConfig(depth=2, base_channels=4, dropout=0.0)
+
+
+class EventLoopProbe:
+    """A 10 ms QTimer; the longest gap between its ticks is the worst GUI freeze."""
+
+    def __init__(self) -> None:
+        self.timer = QtCore.QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.last = None
+        self.worst = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.last is not None:
+            self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+@pytest.fixture
+def annotated(window, stack_file):
+    """The window with a 3-plane stack, planes 0 and 1 annotated, a tiny network active."""
+    path, image, labels = stack_file
+    window.open_image(path)
+    window.document.set_plane_labels(0, labels[0])
+    window.document.set_plane_labels(1, labels[1])
+    controller = window.model_controller
+    controller.set_model(new_model(TINY, seed=0, info={"name": "tiny"}), "tiny")
+    panel = window.model_panel
+    panel.tile_size.setValue(92)
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
+    panel.learning_rate.setValue(0.01)
+    panel.refresh_seconds.setValue(1)
+    return window, image, labels
+
+
+def points(panel) -> int:
+    """How many steps the loss curve shows."""
+    x, _ = panel.loss_curve.getData()
+    return 0 if x is None else len(x)
+
+
+def wait_for_training(qtbot, controller, timeout=120_000):
+    qtbot.waitUntil(lambda: not controller.training and controller._trainer is None, timeout=timeout)
+
+
+def test_fine_tune_trains_in_the_background_and_predictions_refresh(annotated, qtbot):
+    window, image, labels = annotated
+    controller, panel = window.model_controller, window.model_panel
+    panel.steps.setValue(40)
+    window.canvas.set_prediction(None)
+    probe = EventLoopProbe()
+    probe.start()
+    qtbot.mouseClick(panel.fine_tune_button, QtCore.Qt.MouseButton.LeftButton)
+    assert controller.training
+    assert not panel.fine_tune_button.isEnabled() and panel.stop_button.isEnabled()
+    # the user keeps painting while it trains
+    window.choose_tool("paint")
+    window.tools_panel.set_label(99)
+    from tests.gui.conftest import click
+
+    click(window.canvas, 5, 5)
+    assert window.document.labels_of(0)[5, 5] == 99
+    wait_for_training(qtbot, controller)
+    probe.stop()
+    qtbot.waitUntil(lambda: 0 in controller.predictions, timeout=30_000)
+
+    assert points(panel) == 40
+    assert controller.model.history[-1]["ended"] == "finished"
+    assert controller.model_dirty
+    shown = window.canvas.prediction_item.image
+    assert shown is not None and shown.dtype == np.uint8 and shown.max() > 0
+    np.testing.assert_array_equal(shown, controller.predictions[0])
+    # the window never froze: a blocked event loop would stall for the whole run
+    assert probe.worst < 1.0, f"the GUI event loop paused for {probe.worst:.2f} s"
+
+
+def test_live_predictions_arrive_during_training(annotated, qtbot):
+    window, _, _ = annotated
+    controller, panel = window.model_controller, window.model_panel
+    panel.steps.setValue(100_000)
+    arrived = []
+    controller.predictionReady.connect(lambda plane, prob: prob is not None and arrived.append(plane))
+    assert controller.fine_tune()
+    qtbot.waitUntil(lambda: len(arrived) >= 1, timeout=60_000)
+    assert window.layers_panel.visible["prediction"].isChecked()
+    steps_before_stop = points(panel)
+    qtbot.mouseClick(panel.stop_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_for_training(qtbot, controller, timeout=30_000)
+    entry = controller.model.history[-1]
+    assert entry["ended"] == "stopped"
+    assert entry["steps"] <= steps_before_stop + 2  # the stop lands within a step or two
+    assert panel.fine_tune_button.isEnabled()
+
+
+def test_pause_and_resume(annotated, qtbot):
+    window, _, _ = annotated
+    controller, panel = window.model_controller, window.model_panel
+    panel.steps.setValue(100_000)
+    panel.live.setChecked(False)
+    assert controller.fine_tune()
+    qtbot.waitUntil(lambda: points(panel) >= 2, timeout=30_000)
+    panel.pause_button.setChecked(True)
+    qtbot.wait(300)
+    paused_at = points(panel)
+    qtbot.wait(700)
+    assert points(panel) <= paused_at + 1
+    panel.pause_button.setChecked(False)
+    qtbot.waitUntil(lambda: points(panel) > paused_at + 2, timeout=30_000)
+    controller.stop()
+    wait_for_training(qtbot, controller)
+
+
+def test_saved_model_reloads_and_predicts_the_same(annotated, qtbot, tmp_path):
+    window, image, _ = annotated
+    controller, panel = window.model_controller, window.model_panel
+    panel.steps.setValue(5)
+    assert controller.fine_tune()
+    wait_for_training(qtbot, controller)
+    assert controller.save_model(tmp_path / "tuned")
+    assert not controller.model_dirty
+    loaded = load_model(tmp_path / "tuned.unet")
+    plane = image[2][None]
+    np.testing.assert_array_equal(predict(loaded, plane), predict(controller.model, plane))
+    assert loaded.history[-1]["steps"] == 5
+
+
+def test_accept_prediction_is_one_undoable_edit_and_probabilities_export(annotated, qtbot, tmp_path):
+    window, _, _ = annotated
+    controller = window.model_controller
+    controller.set_model(new_model(TINY, seed=0), "tiny")
+    window.show_plane(2)
+    controller.predict_plane()
+    qtbot.waitUntil(lambda: 2 in controller.predictions, timeout=30_000)
+    # an untrained network predicts roughly uniform probabilities: make the test independent of it
+    probability = np.zeros_like(controller.predictions[2])
+    probability[10:30, 10:30] = 255
+    probability[50:70, 60:90] = 255
+    controller.predictions[2] = probability
+    assert controller.accept("plane") == 1
+    labels = np.asarray(window.document.labels_of(2))
+    assert len(np.unique(labels)) == 3 and labels[20, 20] > 0 and labels[40, 40] == 0
+    window.undo()
+    assert not np.asarray(window.document.labels_of(2)).any()
+
+    out = window.export.export(tmp_path / "probs.tif", "probabilities", whole_stack=True)
+    probs = tifffile.imread(out)
+    assert probs.shape == (3, 96, 128) and probs.dtype == np.float32
+    assert probs[2, 20, 20] == 1.0 and probs[0].max() == 0.0
+
+
+def test_a_training_error_shows_a_message_and_the_window_stays_usable(annotated, qtbot):
+    window, _, _ = annotated
+    controller = window.model_controller
+    window.document.set_role(2, "train")  # plane 2 has no cells
+    assert not controller.fine_tune()
+    dialogs = [w for w in window.findChildren(QtWidgets.QMessageBox, "error-dialog") if w.isVisible()]
+    assert dialogs and "no cells" in dialogs[-1].text()
+    assert not controller.training and window.model_panel.fine_tune_button.isEnabled()
+    window.document.set_role(2, "none")
+    window.model_panel.steps.setValue(2)
+    assert controller.fine_tune()
+    wait_for_training(qtbot, controller)
+
+
+def test_nothing_marked_for_training_says_what_to_do(window, stack_file):
+    path, _, _ = stack_file
+    window.open_image(path)
+    assert not window.model_controller.fine_tune()
+    dialogs = [w for w in window.findChildren(QtWidgets.QMessageBox, "error-dialog") if w.isVisible()]
+    assert dialogs and "Mark at least one plane for training" in dialogs[-1].text()

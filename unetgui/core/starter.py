@@ -1,0 +1,53 @@
+"""The starter model that ships with unetgui, so a first prediction is useful at once.
+
+``resources/starter.unet`` is a U-Net (16 base channels) trained on synthetic
+fluorescence nuclei by ``packaging/train_starter_model.py``, which records its whole
+recipe in the file (``UNetModel.info["recipe"]``). It is installed as package data of
+``unetgui.resources``, so an installed wheel finds it as well as a source checkout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unetgui.core.errors import ModelFileError
+
+STARTER_FILE = "starter.unet"
+_RESOURCE_PACKAGE = "unetgui.resources"
+_SOURCE_TREE_FILE = Path(__file__).resolve().parents[2] / "resources" / STARTER_FILE
+
+
+def starter_model_path() -> Path:
+    """Where the bundled starter model file is (whether or not it exists).
+
+    The installed package data (``unetgui.resources``) first; in a source checkout whose
+    install predates that package, the repository's ``resources/`` folder.
+    """
+    from importlib import resources
+
+    try:
+        candidate = Path(str(resources.files(_RESOURCE_PACKAGE) / STARTER_FILE))
+    except (ModuleNotFoundError, TypeError, ValueError):
+        candidate = None
+    if candidate is not None and candidate.is_file():
+        return candidate
+    if _SOURCE_TREE_FILE.is_file() or candidate is None:
+        return _SOURCE_TREE_FILE
+    return candidate
+
+
+def load_starter_model(device="cpu"):
+    """The bundled starter model, as a :class:`~unetgui.core.model.UNetModel` on ``device``.
+
+    Raises ModelFileError with a plain explanation when the file is missing (an
+    incomplete installation) or damaged.
+    """
+    from unetgui.core.model import load_model
+
+    path = starter_model_path()
+    if not path.is_file():
+        raise ModelFileError(
+            f"The bundled starter model is missing (looked for '{path}'). The installation is "
+            "incomplete: reinstall unetgui, or open a model file of your own."
+        )
+    return load_model(path, device=device)

@@ -1,0 +1,431 @@
+"""The active model, fine-tuning in a worker thread, live and whole-stack predictions.
+
+The window tells the controller what is open (:meth:`set_image`, :meth:`set_plane`,
+:meth:`set_channel`) and listens to its signals; the controller never touches the
+window's widgets other than its own panel. Training reads copies of the labels made when
+Fine-tune is pressed: labels edited during training are used by the next run (the panel
+says so).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from unetgui.core.augment import AugmentConfig
+from unetgui.core.device import describe_device, resolve_device
+from unetgui.core.errors import ModelFileError, UnetguiError
+from unetgui.core.model import UNetModel, load_model, new_model, save_model
+from unetgui.core.postprocess import probabilities_to_labels
+from unetgui.core.train import TrainingConfig, TrainingPlane, train
+from unetgui.core.unet import UNetConfig, parameter_count
+from unetgui.gui.panels.model import ModelPanel
+from unetgui.gui.prediction import LivePredictor, PredictionRequest, TrainingWorker, model_input, predict_planes
+from unetgui.gui.workers import GeneratorWorker
+
+MODEL_FILTER = "unetgui models (*.unet);;All files (*)"
+
+
+def starter_or_new() -> tuple[UNetModel, str]:
+    """The bundled starter model, or a new 16-channel network if it is not installed."""
+    try:
+        from unetgui.core.starter import load_starter_model
+
+        return load_starter_model(), "starter model"
+    except (ImportError, ModelFileError):
+        return new_model(UNetConfig(base_channels=16), seed=0, info={"name": "new network"}), "new network"
+
+
+class ModelController(QtCore.QObject):
+    predictionTile = QtCore.Signal(int, object, object)  # plane, box, uint8 patch
+    predictionReady = QtCore.Signal(int, object)  # plane, uint8 (Y, X) or None to clear
+    message = QtCore.Signal(str)
+    error = QtCore.Signal(str, str)  # title, text
+    trainingRunning = QtCore.Signal(bool)
+
+    def __init__(
+        self,
+        panel: ModelPanel,
+        focus: Callable[[], tuple[float, float] | None],
+        weight_parameters: Callable[[], dict],
+        parent: QtCore.QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self._focus = focus  # (row, col) the user looks at, predicted first
+        self._weight_parameters = weight_parameters  # w0, sigma, class_balance of the panel
+        self.stack = None
+        self.document = None
+        self.plane = 0
+        self.channel: int | None = None
+        self.device = resolve_device("auto")
+        self.model, origin = starter_or_new()
+        self.model_path: Path | None = None
+        self.model_dirty = False
+        self.predictions: dict[int, np.ndarray] = {}  # plane -> uint8 foreground, current model
+        self._trainer: TrainingWorker | None = None
+        self._live_model: UNetModel | None = None  # CPU snapshot used for live predictions
+        self._stack_worker: GeneratorWorker | None = None
+        self._training_started = 0.0
+        self._losses: list[float] = []
+        self._steps: list[int] = []
+        self._val_steps: list[int] = []
+        self._val_scores: list[float] = []
+        self.live = LivePredictor(self)
+        self.live.tile.connect(self._tile)
+        self.live.done.connect(self._prediction_done)
+        self.live.failed.connect(lambda text: self.error.emit("Prediction failed", text))
+        self._connect_panel()
+        self._describe(origin)
+        self._show_device()
+
+    # ------------------------------------------------------------------ wiring
+
+    def _connect_panel(self) -> None:
+        p = self.panel
+        p.newRequested.connect(self.new_network)
+        p.openRequested.connect(self.open_dialog)
+        p.saveRequested.connect(self.save_dialog)
+        p.starterRequested.connect(self.use_starter)
+        p.deviceChosen.connect(self.choose_device)
+        p.fineTuneRequested.connect(self.fine_tune)
+        p.pauseToggled.connect(self._pause)
+        p.stopRequested.connect(self.stop)
+        p.predictPlaneRequested.connect(self.predict_plane)
+        p.predictStackRequested.connect(self.predict_stack)
+        p.cancelPredictionRequested.connect(self.cancel_predictions)
+        p.acceptRequested.connect(self.accept)
+
+    def set_image(self, stack, document) -> None:
+        self.cancel_predictions()
+        self.stack, self.document = stack, document
+        self.predictions.clear()
+        self.predictionReady.emit(self.plane, None)
+
+    def set_plane(self, plane: int) -> None:
+        self.plane = plane
+        if plane in self.predictions:
+            self.predictionReady.emit(plane, self.predictions[plane])
+        else:
+            self.predictionReady.emit(plane, None)
+            if self.training:  # follow the user: predict the new plane with the latest weights
+                self._request_live(self._live_model)
+
+    def set_channel(self, channel: int | None) -> None:
+        self.channel = channel
+
+    @property
+    def training(self) -> bool:
+        return self._trainer is not None and self._trainer.isRunning()
+
+    # ------------------------------------------------------------------ the active model
+
+    def set_model(self, model: UNetModel, origin: str, path: Path | None = None) -> None:
+        self.model = model
+        self.model.net.to(self.device)
+        self.model_path = path
+        self.model_dirty = False
+        self.predictions.clear()
+        self.predictionReady.emit(self.plane, None)
+        self._describe(origin)
+
+    def new_network(self, base_channels: int) -> None:
+        in_channels = self.stack.n_channels if self.stack is not None and self.channel is None else 1
+        config = UNetConfig(in_channels=in_channels, base_channels=base_channels)
+        self.set_model(new_model(config, seed=0, info={"name": f"new network ({base_channels} channels)"}), "new network")
+
+    def use_starter(self) -> None:
+        model, origin = starter_or_new()
+        self.set_model(model, origin)
+
+    def open_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.panel, "Open model", "", MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str | Path) -> bool:
+        try:
+            model = load_model(path)
+        except UnetguiError as error:
+            self.error.emit("Cannot open model", str(error))
+            return False
+        self.set_model(model, Path(path).name, Path(path))
+        self.message.emit(f"Opened model {Path(path).name}.")
+        return True
+
+    def save_dialog(self) -> None:
+        start = str(self.model_path or "model.unet")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.panel, "Save model", start, MODEL_FILTER)
+        if path:
+            self.save_model(path)
+
+    def save_model(self, path: str | Path) -> bool:
+        path = Path(path)
+        if path.suffix == "":
+            path = path.with_suffix(".unet")
+        try:
+            save_model(self.model, path)
+        except (UnetguiError, OSError) as error:
+            self.error.emit("Cannot save model", str(error))
+            return False
+        self.model_path, self.model_dirty = path, False
+        self._describe(path.name)
+        self.message.emit(f"Saved model to {path}")
+        return True
+
+    def choose_device(self, name: str) -> None:
+        try:
+            self.device = resolve_device(name)
+        except UnetguiError as error:
+            self.error.emit("Device not available", str(error))
+            self.panel.device.setCurrentIndex(0)
+            self.device = resolve_device("auto")
+        self.model.net.to(self.device)
+        self._show_device()
+
+    def _show_device(self) -> None:
+        self.panel.device_label.setText(f"Using {describe_device(self.device)}")
+
+    def _describe(self, origin: str) -> None:
+        config = self.model.config
+        steps = sum(int(entry.get("steps", 0)) for entry in self.model.history)
+        name = self.model.info.get("name", origin)
+        unsaved = " (not saved)" if self.model_dirty else ""
+        self.panel.set_model_description(
+            f"<b>{name}</b>{unsaved}<br>U-Net, {config.base_channels} base channels, depth {config.depth}, "
+            f"{parameter_count(self.model.net) / 1e6:.1f} M parameters, {config.in_channels} input channel(s); "
+            f"trained {steps} steps in {len(self.model.history)} run(s)"
+        )
+
+    # ------------------------------------------------------------------ training
+
+    def training_config(self) -> TrainingConfig:
+        p = self.panel
+        minutes = p.minutes.value()
+        return TrainingConfig(
+            steps=p.steps.value(),
+            max_seconds=minutes * 60 if minutes else None,
+            optimizer=p.optimizer.currentData(),
+            learning_rate=p.learning_rate.value() or None,
+            tile_size=p.tile_size.value() or None,
+            batch_size=p.batch_size.value(),
+            augment=AugmentConfig().scaled(p.augmentation.value() / 100),
+            validation_every=p.validation_every.value(),
+            **self._weight_parameters(),
+        )
+
+    def _planes(self, role: str) -> list[TrainingPlane]:
+        doc = self.document
+        return [
+            TrainingPlane(
+                model_input(self.stack.read_plane(p), self.model, self.channel),
+                np.array(doc.labels_of(p)),
+                np.array(doc.ignore_of(p)) if np.asarray(doc.ignore_of(p)).any() else None,
+                f"plane {p}",
+            )
+            for p in doc.planes_with_role(role)
+        ]
+
+    def fine_tune(self) -> bool:
+        """Start training on the planes marked for training; returns False with a message
+        (and nothing started) when that is not possible."""
+        if self.training or self.stack is None:
+            return False
+        if not self.document.planes_with_role("train"):
+            self.error.emit(
+                "Nothing to train on",
+                "Mark at least one plane for training: paint cells on it, or choose Training "
+                "in the Planes panel.",
+            )
+            return False
+        try:
+            config = self.training_config()
+            training, validation = self._planes("train"), self._planes("validation")
+            self.model.net.to(self.device)
+            run = train(self.model, training, config, validation=validation,
+                        note={"image": self.stack.path.name, "init": self.panel.model_name.text()})
+        except (UnetguiError, RuntimeError) as error:
+            self.error.emit("Cannot start training", str(error))
+            return False
+        snapshot_every = self.panel.refresh_seconds.value() if self.panel.live.isChecked() else 0
+        self._trainer = TrainingWorker(run, self.model, snapshot_every, self)
+        self._trainer.item.connect(self._progress)
+        self._trainer.snapshot.connect(self._snapshot)
+        self._trainer.failed.connect(lambda text: self.error.emit("Training stopped", text))
+        self._trainer.finished.connect(self._training_finished)
+        self._losses.clear(), self._steps.clear(), self._val_steps.clear(), self._val_scores.clear()
+        self.panel.loss_curve.setData([], [])
+        self.panel.validation_curve.setData([], [])
+        self.panel.progress.setRange(0, config.steps)
+        self.panel.progress.setValue(0)
+        self.panel.progress.setFormat("starting...")
+        self.panel.training_status.setText(
+            f"Training on {len(training)} plane(s), validating on {len(validation)}. Labels you edit now "
+            "are used by the next run."
+        )
+        self.panel.set_training(True)
+        self._training_started = time.perf_counter()
+        self._live_model = self.model.snapshot()
+        self._trainer.start()
+        self.trainingRunning.emit(True)
+        return True
+
+    def _pause(self, paused: bool) -> None:
+        if self._trainer is not None:
+            (self._trainer.pause if paused else self._trainer.resume)()
+
+    def stop(self) -> None:
+        if self._trainer is not None:
+            self._trainer.stop()
+            self.panel.progress.setFormat("stopping after this step...")
+
+    def _progress(self, progress) -> None:
+        if progress.message:
+            self.message.emit(progress.message)
+        if not np.isfinite(progress.loss):
+            return
+        self._steps.append(progress.step)
+        self._losses.append(progress.loss)
+        self.panel.loss_curve.setData(self._steps, self._losses)
+        self.panel.progress.setValue(progress.step)
+        per_step = progress.elapsed / max(progress.step, 1)
+        remaining = per_step * (progress.total_steps - progress.step)
+        self.panel.progress.setFormat(f"step %v / %m, {_duration(remaining)} left")
+        if progress.validation is not None:
+            self._val_steps.append(progress.step)
+            self._val_scores.append(progress.validation.ap50)
+            # validation AP on the loss axis's scale: both are shown on 0..~1
+            self.panel.validation_curve.setData(self._val_steps, self._val_scores)
+            best = progress.best_validation
+            self.panel.training_status.setText(
+                f"Validation AP@0.5 {progress.validation.ap50:.3f}, foreground IoU "
+                f"{progress.validation.foreground_iou:.3f} (best AP {best.ap50:.3f})"
+            )
+
+    def _snapshot(self, model: UNetModel) -> None:
+        self._live_model = model
+        self._request_live(model)
+
+    def _training_finished(self) -> None:
+        worker = self._trainer
+        self._trainer = None
+        self.panel.set_training(False)
+        self.trainingRunning.emit(False)
+        if not self.model.history or self.model.history[-1].get("steps", 0) == 0:
+            self.panel.progress.setFormat("idle")
+            return
+        self.model_dirty = True
+        entry = self.model.history[-1]
+        self.panel.progress.setFormat(f"{entry['ended']} after {entry['steps']} steps ({_duration(entry['seconds'])})")
+        self._describe("fine-tuned model")
+        self.predictions.clear()
+        self.message.emit("Training ended; the best model so far is active. Save it with Save... in the Model panel.")
+        if worker is not None:
+            worker.deleteLater()
+        self.predict_plane()
+
+    # ------------------------------------------------------------------ predictions
+
+    def _request_live(self, model: UNetModel) -> None:
+        if self.stack is None:
+            return
+        try:
+            image = model_input(self.stack.read_plane(self.plane), model, self.channel)
+        except UnetguiError as error:
+            self.error.emit("Cannot predict", str(error))
+            return
+        self.live.request(PredictionRequest(self.plane, image, model, self._focus()))
+
+    def predict_plane(self) -> None:
+        if self.training:
+            self._request_live(self._live_model)
+        else:  # a copy: the worker must never share a module with a training run
+            snapshot = self.model.snapshot()
+            snapshot.net.to(self.device)
+            self._request_live(snapshot)
+        self.panel.prediction_status.setText(f"Predicting plane {self.plane}...")
+
+    def _tile(self, plane: int, box, patch) -> None:
+        if plane == self.plane:
+            self.predictionTile.emit(plane, box, patch)
+
+    def _prediction_done(self, plane: int, probability: np.ndarray) -> None:
+        if not self.training:
+            self.predictions[plane] = probability
+        self.predictionReady.emit(plane, probability)
+        self.panel.prediction_status.setText(f"Predicted plane {plane}.")
+
+    def predict_stack(self) -> None:
+        if self.stack is None or self.training or (self._stack_worker and self._stack_worker.isRunning()):
+            return
+        planes = list(range(self.stack.n_planes))
+        model, stack, channel = self.model.snapshot(), self.stack, self.channel
+        model.net.to(self.device)
+        self._stack_worker = GeneratorWorker(lambda: predict_planes(model, stack, planes, channel), self)
+        self._stack_worker.item.connect(self._stack_item)
+        self._stack_worker.failed.connect(lambda text: self.error.emit("Prediction failed", text))
+        self._stack_worker.finished.connect(self._stack_finished)
+        self.panel.cancel_prediction_button.setEnabled(True)
+        self.panel.prediction_status.setText(f"Predicting {len(planes)} planes...")
+        self._stack_worker.start()
+
+    def _stack_item(self, item) -> None:
+        plane, probability, done, total = item
+        self.predictions[plane] = probability
+        if plane == self.plane:
+            self.predictionReady.emit(plane, probability)
+        self.panel.prediction_status.setText(f"Predicted {done} of {total} planes.")
+
+    def _stack_finished(self) -> None:
+        self.panel.cancel_prediction_button.setEnabled(False)
+        if self._stack_worker is not None and self._stack_worker.stopping:
+            self.panel.prediction_status.setText(f"Cancelled; {len(self.predictions)} plane(s) predicted.")
+
+    def cancel_predictions(self) -> None:
+        self.live.cancel()
+        if self._stack_worker is not None and self._stack_worker.isRunning():
+            self._stack_worker.stop()
+
+    def accept(self, which: str) -> int:
+        """Copy predicted cells into the labels; one undoable edit per plane. Returns planes changed."""
+        if self.document is None:
+            return 0
+        if which == "plane":
+            planes = [self.plane]
+        else:
+            planes = [p for p in sorted(self.predictions) if self.document.role(p) == "none"]
+        missing = [p for p in planes if p not in self.predictions]
+        if missing:
+            self.error.emit("No prediction yet", "Predict this plane first (Predict plane), then accept it.")
+            return 0
+        for plane in planes:
+            labels = probabilities_to_labels(self.predictions[plane].astype(np.float32) / 255.0)
+            self.document.set_plane_labels(plane, labels)
+        self.message.emit(f"Accepted the prediction of {len(planes)} plane(s); Ctrl+Z undoes it per plane.")
+        return len(planes)
+
+    def shutdown(self) -> None:
+        """Stop every worker (closing the window); the model stays as it is."""
+        if self._trainer is not None:
+            self._trainer.stop()
+            self._trainer.wait()
+        if self._stack_worker is not None:
+            self._stack_worker.stop()
+            self._stack_worker.wait()
+        self.live.shutdown()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+

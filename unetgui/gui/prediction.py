@@ -1,0 +1,136 @@
+"""Background workers for the model: live prediction, whole-stack prediction, training.
+
+:class:`LivePredictor` keeps one request at a time: a newer request makes the running one
+stale, and it is abandoned between tiles (never shown). It reports each finished tile so
+the prediction layer fills in where the user is looking first. :class:`TrainingWorker`
+runs the core training generator and, between steps, hands out CPU snapshots of the
+weights for live predictions (the only moment the weights are not being changed).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6 import QtCore
+
+from unetgui.core.model import UNetModel
+from unetgui.core.postprocess import foreground_probability
+from unetgui.core.predict import iter_predict
+from unetgui.gui.workers import GeneratorWorker, describe_error
+
+
+def model_input(plane: np.ndarray, model: UNetModel, channel: int | None) -> np.ndarray:
+    """The (C, Y, X) plane as the model takes it: a one-channel model on a multi-channel
+    image gets the channel on screen (or the channels' mean on a composite)."""
+    wanted = model.config.in_channels
+    if plane.shape[0] == wanted:
+        return plane
+    if wanted == 1:
+        if channel is not None and 0 <= channel < plane.shape[0]:
+            return plane[channel : channel + 1]
+        return plane.astype(np.float32).mean(axis=0, keepdims=True)
+    model.check_channels(plane.shape[0])  # raises with a clear message
+    return plane
+
+
+def to_uint8(probability: np.ndarray) -> np.ndarray:
+    """Probability 0..1 -> uint8 0..255: a quarter of the memory, cheap to display."""
+    return np.clip(np.rint(probability * 255.0), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    plane: int
+    image: np.ndarray  # (C, Y, X), already what the model takes
+    model: UNetModel
+    focus: tuple[float, float] | None = None
+
+
+class LivePredictor(QtCore.QThread):
+    """Predicts the newest requested plane; stale requests are dropped between tiles."""
+
+    tile = QtCore.Signal(int, object, object)  # plane, box, uint8 patch of the foreground
+    done = QtCore.Signal(int, object)  # plane, (Y, X) uint8 foreground probability
+    failed = QtCore.Signal(str)
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._mutex = QtCore.QMutex()
+        self._wake = QtCore.QWaitCondition()
+        self._pending: PredictionRequest | None = None
+        self._quit = False
+
+    def request(self, request: PredictionRequest) -> None:
+        with QtCore.QMutexLocker(self._mutex):
+            self._pending = request
+            self._wake.wakeAll()
+        if not self.isRunning():
+            self.start()
+
+    def cancel(self) -> None:
+        with QtCore.QMutexLocker(self._mutex):
+            self._pending = None
+
+    def shutdown(self) -> None:
+        with QtCore.QMutexLocker(self._mutex):
+            self._quit = True
+            self._pending = None
+            self._wake.wakeAll()
+        self.wait()
+
+    def _take(self) -> PredictionRequest | None:
+        with QtCore.QMutexLocker(self._mutex):
+            while self._pending is None and not self._quit:
+                self._wake.wait(self._mutex)
+            request, self._pending = self._pending, None
+            return None if self._quit else request
+
+    def _superseded(self) -> bool:
+        with QtCore.QMutexLocker(self._mutex):
+            return self._pending is not None or self._quit
+
+    def run(self) -> None:
+        while (request := self._take()) is not None:
+            try:
+                for progress in iter_predict(request.model, request.image, focus=request.focus):
+                    if self._superseded():
+                        break  # a newer request came: this result would be stale
+                    for r0, r1, c0, c1 in progress.boxes:
+                        patch = foreground_probability(progress.partial[:, r0:r1, c0:c1])
+                        self.tile.emit(request.plane, (r0, r1, c0, c1), to_uint8(patch))
+                    if progress.probabilities is not None:
+                        self.done.emit(request.plane, to_uint8(foreground_probability(progress.probabilities)))
+            except Exception as error:  # shown to the user; the thread keeps serving
+                traceback.print_exc()
+                self.failed.emit(describe_error(error))
+
+
+def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | None):
+    """Generator for whole-stack prediction: yields (plane, uint8 foreground, done, total)."""
+    for done, plane in enumerate(planes, start=1):
+        image = model_input(stack.read_plane(plane), model, channel)
+        probability = None
+        for progress in iter_predict(model, image):
+            probability = progress.probabilities
+        yield plane, to_uint8(foreground_probability(probability)), done, len(planes)
+
+
+class TrainingWorker(GeneratorWorker):
+    """Runs ``train(...)``; emits progress per step and a weight snapshot every few seconds."""
+
+    snapshot = QtCore.Signal(object)  # UNetModel on the CPU
+
+    def __init__(self, run, model: UNetModel, snapshot_every: float, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(lambda: run, parent)
+        self._model = model
+        self.snapshot_every = snapshot_every
+        self._last_snapshot = time.perf_counter()
+
+    def after_item(self, value) -> None:
+        if self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every:
+            self._last_snapshot = time.perf_counter()
+            self.snapshot.emit(self._model.snapshot())
+
