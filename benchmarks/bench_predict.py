@@ -43,7 +43,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unetgui.core import runtime  # noqa: E402
+from _common import minor_faults, sync, tune_malloc  # noqa: E402
 from unetgui.core import tiling  # noqa: E402
 from unetgui.core.device import describe_device, resolve_device  # noqa: E402
 from unetgui.core.model import new_model  # noqa: E402
@@ -52,18 +52,6 @@ from unetgui.core.synthetic import SyntheticConfig, synthetic_cells  # noqa: E40
 from unetgui.core.unet import UNetConfig, input_step, output_size, parameter_count  # noqa: E402
 
 TARGET = 1.15
-def tune_malloc() -> str:
-    """The allocator settings the command line and the window use (unetgui.core.runtime)."""
-    return runtime.DESCRIPTION if runtime.tune_allocator() else "default (mallopt not available)"
-
-
-def minor_faults() -> int:
-    """Minor page faults of this process so far (0 where getrusage is missing)."""
-    try:
-        import resource
-    except ImportError:
-        return 0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def make_plane(size: int, seed: int = 0) -> np.ndarray:
@@ -82,9 +70,7 @@ def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+
 
 
 def run_predict(model, plane, tile_size, batch_size, device) -> tuple[float, int, int]:

@@ -49,7 +49,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unetgui.core import runtime  # noqa: E402
+from _common import minor_faults, sync, tune_malloc  # noqa: E402
 from unetgui.core import weightmap  # noqa: E402
 from unetgui.core.device import describe_device, resolve_device  # noqa: E402
 from unetgui.core.model import new_model  # noqa: E402
@@ -58,23 +58,6 @@ from unetgui.core.train import TrainingConfig, TrainingPlane, _PreparedPlane, tr
 from unetgui.core.unet import UNetConfig, output_size, parameter_count  # noqa: E402
 
 TARGET = 0.10
-def tune_malloc() -> str:
-    """The allocator settings the command line and the window use (unetgui.core.runtime)."""
-    return runtime.DESCRIPTION if runtime.tune_allocator() else "default (mallopt not available)"
-
-
-def minor_faults() -> int:
-    """Minor page faults of this process so far (0 where getrusage is missing)."""
-    try:
-        import resource
-    except ImportError:
-        return 0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
