@@ -22,6 +22,7 @@ from unetgui.core import runtime
 from unetgui.core.errors import UnetguiError
 
 SUBCOMMANDS = ("train", "predict", "weights", "evaluate")
+STARTER = "starter"  # names the bundled starter model where a model file is expected
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -65,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
     train.add_argument("--planes", type=_plane_list, help="planes to train on, e.g. 0,4,7 (default: all with cells)")
     train.add_argument("--validation-planes", type=_plane_list, default=[], help="planes held back for scoring")
-    train.add_argument("--init", type=Path, help="model file to fine-tune (default: train from scratch)")
+    train.add_argument("--init", nargs="?", const=STARTER, metavar="MODEL",
+                       help="fine-tune this model file; --init alone: the bundled starter model "
+                            "(without --init: train from scratch)")
     train.add_argument("--steps", type=_positive_int, default=500, help="training steps (default 500)")
     train.add_argument("--minutes", type=float, help="stop after this many minutes at the latest")
     _add_device(train)
@@ -81,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     predict = sub.add_parser("predict", help="segment every plane of an image with a model")
-    predict.add_argument("model", type=Path, help="model file")
+    predict.add_argument("model", help=f"model file, or '{STARTER}' for the bundled starter model")
     predict.add_argument("image", type=Path, help="image file")
     predict.add_argument("-o", "--output", type=Path, required=True, help="labels TIFF to write")
     predict.add_argument("--probabilities", type=Path, help="also write the cell probability (float32 TIFF)")
@@ -138,7 +141,7 @@ def _train(args: argparse.Namespace) -> int:
     from unetgui.core.device import describe_device, resolve_device
     from unetgui.core.errors import InvalidInputError
     from unetgui.core.io import open_image, read_labels
-    from unetgui.core.model import load_model, new_model, save_model
+    from unetgui.core.model import new_model, save_model
     from unetgui.core.train import TrainingConfig, TrainingPlane, train
     from unetgui.core.unet import UNetConfig
 
@@ -171,9 +174,9 @@ def _train(args: argparse.Namespace) -> int:
         n_channels = stack.n_channels
 
     if args.init is not None:
-        model = load_model(args.init, device)
+        model = _load_model_argument(args.init, device)
         model.check_channels(n_channels)
-        origin = f"fine-tuned from {args.init.name}"
+        origin = f"fine-tuned from {_model_name(args.init)}"
     else:
         net_config = UNetConfig(in_channels=n_channels, base_channels=args.base_channels, depth=args.depth)
         model = new_model(net_config, seed=args.seed)
@@ -208,12 +211,11 @@ def _predict(args: argparse.Namespace) -> int:
 
     from unetgui.core.device import resolve_device
     from unetgui.core.io import open_image, write_labels, write_probabilities
-    from unetgui.core.model import load_model
     from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
     from unetgui.core.predict import iter_predict
 
     device = resolve_device(args.device)
-    model = load_model(args.model, device)
+    model = _load_model_argument(args.model, device)
     with open_image(args.image) as stack:
         model.check_channels(stack.n_channels)
         labels = np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.uint32)
@@ -271,6 +273,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     for threshold, value in scores.ap.items():
         print(f"AP@{threshold:.2f}: {value:.4f}")
     return 0
+
+
+def _load_model_argument(text: str, device):
+    """A model file, or the bundled starter model for the word 'starter'."""
+    if text == STARTER:
+        from unetgui.core.starter import load_starter_model
+
+        return load_starter_model(device)
+    from unetgui.core.model import load_model
+
+    return load_model(Path(text), device)
+
+
+def _model_name(text: str) -> str:
+    return "the starter model" if text == STARTER else Path(text).name
 
 
 def _plane_axis(plane_axes: str) -> str:
