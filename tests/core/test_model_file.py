@@ -116,3 +116,15 @@ def test_newer_format_is_refused(tmp_path, small_model):
     save_file(tensors, str(path), metadata={"format": "unetgui-model", "format_version": "99"})
     with pytest.raises(ModelFileError, match="newer"):
         load_model(path)
+
+
+def test_a_saved_model_gets_ordinary_file_permissions(tmp_path, small_model):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = save_model(small_model, tmp_path / "shared.unet")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -366,11 +366,14 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{path.suffix}")
     try:
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # umask applies
+        mode = tmp.stat().st_mode
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         if path.exists():
             shutil.copymode(path, tmp)
+        else:  # some writers (safetensors) replace the file with a private 0600 one
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
