@@ -27,7 +27,10 @@ off):
 - **Interior**: a dome profile (``edge_darkening``: a nucleus is thicker in the middle,
   so its rim is dimmer and two touching nuclei show a darker seam), a smooth mottled
   texture (``texture``, ``texture_scale``), bright chromatin granules (``chromatin``) and
-  dim round nucleoli, 1-3 in a fraction ``nucleoli`` of the cells.
+  dark round nucleoli, 1-5 in a fraction ``nucleoli`` of the cells.
+- **Cytoplasm**: a dim, unlabelled, irregular glow around each nucleus (``cytoplasm``:
+  its brightness relative to the nucleus's rim), as when a nuclear marker also lights
+  the cytoplasm a little. The labels stay the nuclei.
 - **Background**: a constant level (``background``; the camera offset and the diffuse
   glow of the medium), a linear gradient across the field (``gradient``), cloudy
   autofluorescence with a few small unlabelled specks of debris (``autofluorescence``),
@@ -37,9 +40,10 @@ off):
   Poisson shot noise (``noise``: relative std at intensity 1, i.e. ``1 / noise**2``
   photons), Gaussian read noise (``read_noise``), and the integer range actually used
   (``white``: the fraction of the 8- or 16-bit range that intensity 1 maps to; a 12-bit
-  camera in a 16-bit file uses about 0.06).
+  camera in a 16-bit file uses about 0.06; above 1, an over-exposed image in which the
+  brightest cells are clipped flat).
 
-Not modelled: cytoplasm around the nuclei, out-of-focus cells, photobleaching, saturated
+Not modelled: out-of-focus cells, cell membranes, photobleaching, saturated
 pixels beyond the odd one, and structure in the labels' meaning (a dividing cell is one
 label).
 
@@ -93,7 +97,8 @@ class SyntheticConfig:
     texture_scale: float = 2.0  # px, size of that texture's blobs
     edge_darkening: float = 0.0  # 0 flat cells; 1 dome profile falling to 0 at the rim
     chromatin: float = 0.0  # strength of bright chromatin granules (relative)
-    nucleoli: float = 0.0  # fraction of cells with 1-3 dim nucleoli
+    nucleoli: float = 0.0  # fraction of cells with 1-5 dark nucleoli
+    cytoplasm: float = 0.0  # unlabelled glow around nuclei, relative to the nucleus's rim
     dividing: float = 0.0  # fraction of cells in mitosis (bright, condensed)
     # -- background and illumination
     gradient: float = 0.0  # additive linear ramp across the field, peak-to-peak
@@ -124,7 +129,7 @@ class SyntheticConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise InvalidInputError(f"{name} must be a number >= 0, not {value}.")
-        for name in ("edge_darkening", "nucleoli", "dividing", "vignetting"):
+        for name in ("edge_darkening", "nucleoli", "dividing", "vignetting", "cytoplasm"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InvalidInputError(f"{name} must be in [0, 1], not {value}.")
@@ -139,8 +144,8 @@ class SyntheticConfig:
             )
         if not self.texture_scale > 0:
             raise InvalidInputError(f"texture_scale must be > 0, not {self.texture_scale}.")
-        if not 0 < self.white <= 1:
-            raise InvalidInputError(f"white must be in (0, 1], not {self.white}.")
+        if not 0 < self.white <= 2:
+            raise InvalidInputError(f"white must be in (0, 2], not {self.white}.")
 
 
 def synthetic_cells(
@@ -193,7 +198,8 @@ class SyntheticDomain:
     texture_scale: tuple[float, float] = (1.0, 4.0)
     edge_darkening: tuple[float, float] = (0.0, 0.7)
     chromatin: tuple[float, float] = (0.0, 0.5)
-    nucleoli: tuple[float, float] = (0.0, 0.7)
+    nucleoli: tuple[float, float] = (0.0, 0.8)
+    cytoplasm: tuple[float, float] = (0.0, 0.45)
     dividing: tuple[float, float] = (0.0, 0.08)
     background: tuple[float, float] = (0.02, 0.25)
     gradient: tuple[float, float] = (0.0, 0.15)
@@ -203,8 +209,8 @@ class SyntheticDomain:
     noise: tuple[float, float] = (0.01, 0.1)
     read_noise: tuple[float, float] = (0.0, 0.02)
     dtypes: tuple[str, ...] = ("uint8", "uint16", "uint16", "float32")
-    white_uint8: tuple[float, float] = (0.25, 0.85)
-    white_uint16: tuple[float, float] = (0.03, 0.8)
+    white_uint8: tuple[float, float] = (0.25, 1.4)  # > 1: over-exposed, bright cells clipped
+    white_uint16: tuple[float, float] = (0.03, 1.2)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -262,6 +268,7 @@ class SyntheticDomain:
             edge_darkening=uniform(self.edge_darkening),
             chromatin=uniform(self.chromatin),
             nucleoli=uniform(self.nucleoli),
+            cytoplasm=uniform(self.cytoplasm),
             dividing=uniform(self.dividing),
             gradient=uniform(self.gradient),
             autofluorescence=uniform(self.autofluorescence),
@@ -437,15 +444,19 @@ def render_cells(
         brightness[mitotic] *= rng.uniform(1.5, 2.5, size=int(mitotic.sum()))
         granules[mitotic] = 4 * max(config.chromatin, 0.3)  # condensed: coarse bright clumps
     cells = brightness[labels] * (1 + texture)
+    rim = brightness.copy()  # per-cell intensity at the edge
     if n and (config.edge_darkening > 0 or config.nucleoli > 0):
         depth, deepest = _depth(labels)
         if config.edge_darkening > 0:
             strength = np.where(mitotic, 0.3, 1.0) * config.edge_darkening
             cells *= _dome(depth, deepest[labels], strength[labels])
+            rim *= 1 - strength
         if config.nucleoli > 0:
             cells *= _nucleoli(labels, depth, deepest, config.nucleoli, mitotic, rng)
     if n and granules.any():
         cells *= 1 + granules[labels] * _granules(labels.shape, rng)
+    if n and config.cytoplasm > 0:
+        cells += _cytoplasm(labels, config.cytoplasm * rim, rng)
     image = config.background + cells
     if config.gradient > 0:
         image = image + config.gradient * _ramp(labels.shape, rng)
@@ -492,7 +503,7 @@ def _dome(depth: np.ndarray, deepest: np.ndarray, strength: np.ndarray) -> np.nd
 
 
 def _nucleoli(labels, depth, deepest, fraction, mitotic, rng) -> np.ndarray:
-    """(Y, X) factor <= 1: 1-3 dim round spots in the inner half of a ``fraction`` of the
+    """(Y, X) factor <= 1: 1-5 dark round spots in the inner half of a ``fraction`` of the
     cells (not mitotic ones, nor cells too small to show any)."""
     factor = np.ones(labels.shape)
     has = np.concatenate([[False], rng.random(len(deepest) - 1) < fraction])
@@ -501,12 +512,12 @@ def _nucleoli(labels, depth, deepest, fraction, mitotic, rng) -> np.ndarray:
     for cell in np.flatnonzero(has):
         box = boxes[cell - 1]
         rows, cols = np.nonzero((labels[box] == cell) & (depth[box] >= 0.5 * deepest[cell]))
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(1, 6))):
             k = int(rng.integers(len(rows)))
-            radius = deepest[cell] * rng.uniform(0.12, 0.3)
+            radius = deepest[cell] * rng.uniform(0.08, 0.25)
             _stamp_spot(factor, rows[k] + box[0].start, cols[k] + box[1].start, radius,
-                        -rng.uniform(0.3, 0.7))
-    return np.clip(factor, 0.2, 1.0)
+                        -rng.uniform(0.3, 0.85))
+    return np.clip(factor, 0.1, 1.0)
 
 
 def _stamp_spot(field: np.ndarray, row: int, col: int, radius: float, amount: float) -> None:
@@ -541,6 +552,33 @@ def _falloff(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     y, x = np.ogrid[: shape[0], : shape[1]]
     r2 = ((y - cy) / max(shape[0], 1)) ** 2 + ((x - cx) / max(shape[1], 1)) ** 2
     return r2 / max(float(r2.max()), 1e-12)
+
+
+def _cytoplasm(labels: np.ndarray, level: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(Y, X) >= 0 on background pixels: a glow of ``level[id]`` next to each cell, fading
+    to 0 over 0.4-1.2 cell radii, with an irregular, lumpy outline (not labelled)."""
+    distance, (rows, cols) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+    nearest = labels[rows, cols]
+    n = len(level) - 1
+    radius = np.sqrt(np.bincount(labels.ravel(), minlength=n + 1) / np.pi)
+    reach = radius * rng.uniform(0.4, 1.2, size=n + 1)
+    lumpy = 1 + 0.35 * _smooth_noise(labels.shape, rng, 8)
+    s = distance / np.maximum(reach[nearest] * np.clip(lumpy, 0.3, None), 1.0)
+    glow = level[nearest] * np.clip(1 - s, 0.0, 1.0) ** 0.7
+    glow[labels > 0] = 0.0
+    return glow
+
+
+def _smooth_noise(shape: tuple[int, int], rng: np.random.Generator, cell: int) -> np.ndarray:
+    """(Y, X) zero-mean, unit-std noise, smooth over ~``cell`` px (made coarse, then zoomed)."""
+    coarse = (max(shape[0] // cell, 2), max(shape[1] // cell, 2))
+    field = ndimage.gaussian_filter(rng.standard_normal(coarse), 1.0)
+    field = ndimage.zoom(field, (shape[0] / coarse[0], shape[1] / coarse[1]), order=1)
+    field = np.pad(field[: shape[0], : shape[1]],
+                   [(0, max(shape[0] - field.shape[0], 0)), (0, max(shape[1] - field.shape[1], 0))],
+                   mode="edge")
+    field -= field.mean()
+    return field / max(float(field.std()), 1e-12)
 
 
 def _autofluorescence(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -22,6 +22,8 @@ def run_app(argv: list[str]) -> int:
     app.setOrganizationName("unetgui")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     window = MainWindow()
+    # however the application ends, worker threads stop before Qt tears them down
+    app.aboutToQuit.connect(window.model_controller.shutdown)
     window.show()
     if argv:
         window.open_image(argv[0])

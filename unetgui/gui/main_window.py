@@ -117,7 +117,8 @@ class MainWindow(QtWidgets.QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
         docks = self.findChildren(QtWidgets.QDockWidget)
-        self.resizeDocks(docks, [230] * len(docks), QtCore.Qt.Orientation.Horizontal)
+        widths = [340 if self.dockWidgetArea(d) == QtCore.Qt.DockWidgetArea.LeftDockWidgetArea else 300 for d in docks]
+        self.resizeDocks(docks, widths, QtCore.Qt.Orientation.Horizontal)
         for name, visible in DEFAULT_VISIBLE.items():
             self.canvas.set_layer_visible(name, visible)
 
@@ -146,6 +147,8 @@ class MainWindow(QtWidgets.QMainWindow):
         area = QtWidgets.QScrollArea()
         area.setWidget(widget)
         area.setWidgetResizable(True)
+        area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setMinimumWidth(widget.minimumSizeHint().width() + 20)
         area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         return area
 

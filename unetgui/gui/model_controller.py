@@ -416,7 +416,8 @@ class ModelController(QtCore.QObject):
         if self._stack_worker is not None:
             self._stack_worker.stop()
             self._stack_worker.wait()
-        self.live.shutdown()
+        if self.live.isRunning():
+            self.live.shutdown()
 
 
 def _duration(seconds: float) -> str:
