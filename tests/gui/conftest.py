@@ -49,7 +49,7 @@ def add_window(qtbot, settings):
 @pytest.fixture
 def window(qtbot, settings):
     win = add_window(qtbot, settings)
-    win.resize(1000, 700)
+    win.resize(1400, 900)  # the window's default size
     win.show()
     qtbot.waitExposed(win)
     return win
