@@ -166,3 +166,17 @@ def test_the_installed_command_runs(stack_files, tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "missing.tif" in result.stderr
     assert read_labels(folder / "labels.tif").shape == (3, 96, 110)
+
+
+def test_the_starter_model_predicts_and_fine_tunes(stack_files, tmp_path):
+    folder, image, labels = stack_files
+    pred = tmp_path / "starter_pred.tif"
+    assert main(["predict", "starter", str(folder / "image.tif"), "-o", str(pred)]) == 0
+    from unetgui.core.metrics import evaluate
+
+    scores = evaluate(labels, read_labels(pred))
+    assert scores.ap[0.5] > 0.5  # useful before any training
+    tuned = tmp_path / "tuned.unet"
+    assert main(["train", str(folder / "image.tif"), str(folder / "labels.tif"), "-o", str(tuned),
+                 "--planes", "0", "--steps", "1", "--tile-size", "188", "--init"]) == 0
+    assert load_model(tuned).history[-1]["init"] == "fine-tuned from the starter model"
