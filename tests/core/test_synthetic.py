@@ -20,7 +20,7 @@ from unetgui.core.synthetic import (
 REALISTIC = dict(
     irregularity=0.06, max_aspect=1.6, brightness_range=(0.3, 1.0), edge_darkening=0.6,
     chromatin=0.4, nucleoli=0.8, dividing=0.1, gradient=0.1, autofluorescence=0.08,
-    vignetting=0.3, read_noise=0.01, texture_scale=3.0,
+    vignetting=0.3, read_noise=0.01, texture_scale=3.0, cytoplasm=0.3,
 )
 
 
@@ -113,6 +113,8 @@ def test_stack_has_independent_planes():
         {"brightness_range": (0.0, 1.0)},
         {"max_aspect": 0.5},
         {"white": 0.0},
+        {"white": 2.5},
+        {"cytoplasm": 1.2},
         {"irregularity": 0.5},
         {"autofluorescence": float("nan")},
     ],
@@ -198,6 +200,28 @@ def test_white_sets_the_used_integer_range():
     config = SyntheticConfig(shape=(96, 96), n_cells=10, white=0.0625, **{"dtype": "uint16"})
     image, _ = synthetic_cells(config, np.random.default_rng(8))
     assert 0.03 * 65535 < image.max() < 0.1 * 65535  # like a 12-bit camera
+
+
+def test_cytoplasm_is_a_dim_unlabelled_glow_next_to_cells():
+    base = dict(shape=(160, 160), n_cells=6, radius_range=(10, 14), touching=0.0, texture=0.0,
+                blur_sigma=0, noise=0, background=0.0, dtype="float32")
+    bare, labels = synthetic_cells(SyntheticConfig(**base), np.random.default_rng(11))
+    glow, _ = synthetic_cells(SyntheticConfig(**base, cytoplasm=0.4), np.random.default_rng(11))
+    inside, ring = labels > 0, ndimage.binary_dilation(labels > 0, iterations=3) & (labels == 0)
+    far = ~ndimage.binary_dilation(labels > 0, iterations=40)
+    assert np.array_equal(glow[inside], bare[inside])
+    assert np.all(bare[ring] == 0) and glow[ring].mean() > 0.1
+    assert glow[ring].max() <= 0.4 * 1.0 + 1e-6  # never as bright as the nucleus's rim
+    if far.any():
+        assert np.all(glow[far] == 0)
+
+
+def test_white_above_one_over_exposes_the_brightest_cells():
+    config = SyntheticConfig(shape=(128, 128), n_cells=20, dtype="uint8", white=1.6)
+    image, labels = synthetic_cells(config, np.random.default_rng(12))
+    saturated = image == 255
+    assert saturated.mean() > 0.02
+    assert np.all(labels[saturated] > 0) or saturated[labels == 0].mean() < 0.01
 
 
 def test_max_aspect_keeps_sizes_in_range_and_elongation_bounded():
