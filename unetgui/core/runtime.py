@@ -1,12 +1,14 @@
 """Process-wide settings for long numeric work, applied once by the entry points.
 
 Not applied on import: they change the whole process, which a library must not do to
-its host. The command line and the window call :func:`tune_allocator` at start-up.
+its host. The command line and the window call :func:`quiet_openmp` and
+:func:`tune_allocator` at start-up.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc mallopt parameters
@@ -32,3 +34,18 @@ def tune_allocator() -> bool:
     applied = bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30) and libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20))
     libc.mallopt(_M_ARENA_MAX, 1)  # worker threads share the main, untrimmed heap
     return applied
+
+
+def quiet_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spinning (must run before torch loads).
+
+    With the default spin-waiting, torch's threads burn the CPU they wait on; on a busy
+    2-core machine that made a training step 5-30x slower (benchmarks/bench_finetune.py,
+    what-if OMP_WAIT_POLICY=PASSIVE). A user's own setting wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def training_threads() -> int:
+    """Threads for training beside a window: all cores but one, which the GUI keeps."""
+    return max(1, (os.cpu_count() or 2) - 1)

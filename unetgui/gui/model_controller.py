@@ -9,6 +9,7 @@ says so).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -284,6 +285,11 @@ class ModelController(QtCore.QObject):
             self.panel.progress.setFormat("stopping after this step...")
 
     def _progress(self, progress) -> None:
+        if progress.step == 1:
+            # Starting to train imports ~800 modules (torch._dynamo, sympy); move their
+            # objects out of the collector's way, as the app did at start-up, or each full
+            # collection pauses the window for 60-120 ms.
+            gc.freeze()
         if progress.message:
             self.message.emit(progress.message)
         if not np.isfinite(progress.loss):

@@ -14,8 +14,10 @@ import traceback
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PySide6 import QtCore
 
+from unetgui.core import runtime
 from unetgui.core.model import UNetModel
 from unetgui.core.postprocess import foreground_probability
 from unetgui.core.predict import iter_predict
@@ -119,7 +121,11 @@ def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | No
 
 
 class TrainingWorker(GeneratorWorker):
-    """Runs ``train(...)``; emits progress per step and a weight snapshot every few seconds."""
+    """Runs ``train(...)``; emits progress per step and a weight snapshot every few seconds.
+
+    It trains with all cores but one (torch's thread count is process-wide, so this also
+    leaves that core to the GUI and live predictions) and restores the count afterwards.
+    """
 
     snapshot = QtCore.Signal(object)  # UNetModel on the CPU
 
@@ -128,6 +134,14 @@ class TrainingWorker(GeneratorWorker):
         self._model = model
         self.snapshot_every = snapshot_every
         self._last_snapshot = time.perf_counter()
+
+    def run(self) -> None:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(runtime.training_threads())
+        try:
+            super().run()
+        finally:
+            torch.set_num_threads(previous)
 
     def after_item(self, value) -> None:
         if self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every:
