@@ -10,9 +10,10 @@ metadata (``info["recipe"]``; ``history`` has one entry per training phase).
 
 The recipe (``RECIPE`` below):
 - network: the paper's U-Net layout (depth 4, valid convolutions, dropout, no batch norm)
-  with 16 base channels: 1.9 M parameters, a 7.5 MB file; predicting a 1024 x 1024 plane
-  takes about 1-2 s on a 2-core laptop CPU (32 channels: ~4x slower to run and ~3.4x
-  slower to fine-tune, for a model that has to be adapted in minutes on a CPU);
+  with 16 base channels: 1.9 M parameters, a 7.8 MB file; predicting a 1024 x 1024 plane
+  took 0.4 s on an idle 2-core CPU (2.2 s while the machine was busy with other work);
+  32 channels took 1.6 s (7.4 s busy), ~3.5x slower, and a training step ~3.4x slower:
+  too slow to fine-tune in a few minutes on a laptop CPU (benchmarks/quality.py, part 3);
 - input: percentile normalisation (1 -> 0, 99.8 -> 1 per plane and channel), so 8-bit,
   16-bit and float images look alike to the network;
 - data: training planes from seeds ``[1, k]``, validation planes from ``[2, k]``

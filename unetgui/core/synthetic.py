@@ -27,7 +27,7 @@ off):
 - **Interior**: a dome profile (``edge_darkening``: a nucleus is thicker in the middle,
   so its rim is dimmer and two touching nuclei show a darker seam), a smooth mottled
   texture (``texture``, ``texture_scale``), bright chromatin granules (``chromatin``) and
-  dark round nucleoli, 1-5 in a fraction ``nucleoli`` of the cells.
+  dim round nucleoli, 1-3 in a fraction ``nucleoli`` of the cells.
 - **Cytoplasm**: a dim, unlabelled, irregular glow around each nucleus (``cytoplasm``:
   its brightness relative to the nucleus's rim), as when a nuclear marker also lights
   the cytoplasm a little. The labels stay the nuclei.
@@ -97,7 +97,7 @@ class SyntheticConfig:
     texture_scale: float = 2.0  # px, size of that texture's blobs
     edge_darkening: float = 0.0  # 0 flat cells; 1 dome profile falling to 0 at the rim
     chromatin: float = 0.0  # strength of bright chromatin granules (relative)
-    nucleoli: float = 0.0  # fraction of cells with 1-5 dark nucleoli
+    nucleoli: float = 0.0  # fraction of cells with 1-3 dim nucleoli
     cytoplasm: float = 0.0  # unlabelled glow around nuclei, relative to the nucleus's rim
     dividing: float = 0.0  # fraction of cells in mitosis (bright, condensed)
     # -- background and illumination
@@ -181,7 +181,10 @@ class SyntheticDomain:
     as cells that do not fit are dropped). ``shape`` None draws a square side in
     ``side``, at least ``min_diameters`` typical diameters. The defaults are the spread of
     images the bundled starter model is trained on: nuclei 8 to 80 px across, sparse to
-    crowded, 8-bit, 16-bit (full range or 12-bit camera) and float.
+    crowded, 8-bit, 16-bit (full range or 12-bit camera) and float. Two effects the
+    generator can render are off in these defaults, because the starter model was trained
+    without them: a cytoplasmic glow around nuclei (``cytoplasm``, e.g. (0, 0.45)) and
+    over-exposure (``white_uint8`` / ``white_uint16`` above 1, e.g. up to 1.4).
     """
 
     shape: tuple[int, int] | None = None
@@ -198,8 +201,8 @@ class SyntheticDomain:
     texture_scale: tuple[float, float] = (1.0, 4.0)
     edge_darkening: tuple[float, float] = (0.0, 0.7)
     chromatin: tuple[float, float] = (0.0, 0.5)
-    nucleoli: tuple[float, float] = (0.0, 0.8)
-    cytoplasm: tuple[float, float] = (0.0, 0.45)
+    nucleoli: tuple[float, float] = (0.0, 0.7)
+    cytoplasm: tuple[float, float] = (0.0, 0.0)  # off: see the class docstring
     dividing: tuple[float, float] = (0.0, 0.08)
     background: tuple[float, float] = (0.02, 0.25)
     gradient: tuple[float, float] = (0.0, 0.15)
@@ -209,8 +212,8 @@ class SyntheticDomain:
     noise: tuple[float, float] = (0.01, 0.1)
     read_noise: tuple[float, float] = (0.0, 0.02)
     dtypes: tuple[str, ...] = ("uint8", "uint16", "uint16", "float32")
-    white_uint8: tuple[float, float] = (0.25, 1.4)  # > 1: over-exposed, bright cells clipped
-    white_uint16: tuple[float, float] = (0.03, 1.2)
+    white_uint8: tuple[float, float] = (0.25, 0.85)  # > 1 would over-expose (bright cells clipped)
+    white_uint16: tuple[float, float] = (0.03, 0.8)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -251,7 +254,7 @@ class SyntheticDomain:
         dtype = self.dtypes[int(rng.integers(len(self.dtypes)))]
         white = {"uint8": uniform(self.white_uint8), "uint16": log_uniform(self.white_uint16)}.get(
             dtype, _WHITE)
-        return SyntheticConfig(
+        config = SyntheticConfig(
             shape=shape,
             n_cells=max(n_cells, 1),
             radius_range=radius_range,
@@ -268,7 +271,6 @@ class SyntheticDomain:
             edge_darkening=uniform(self.edge_darkening),
             chromatin=uniform(self.chromatin),
             nucleoli=uniform(self.nucleoli),
-            cytoplasm=uniform(self.cytoplasm),
             dividing=uniform(self.dividing),
             gradient=uniform(self.gradient),
             autofluorescence=uniform(self.autofluorescence),
@@ -276,6 +278,9 @@ class SyntheticDomain:
             read_noise=uniform(self.read_noise),
             white=white,
         )
+        if self.cytoplasm[1] > 0:  # drawn last and only when on: older draws stay as they were
+            config = dataclasses.replace(config, cytoplasm=uniform(self.cytoplasm))
+        return config
 
 
 def domain_images(
@@ -427,8 +432,8 @@ def render_cells(
     """(Y, X) int labels -> (Y, X) float32 relative intensity (cells ~0.4..1, plus background).
 
     Each cell gets its own brightness and a smooth texture (and, where the config asks,
-    a dome profile, chromatin granules, nucleoli, mitotic condensation); the background
-    its level, gradient and autofluorescence; the illumination may be uneven; the optics
+    a dome profile, chromatin granules, nucleoli, mitotic condensation, an unlabelled
+    cytoplasmic glow around it); the background its level, gradient and autofluorescence; the illumination may be uneven; the optics
     blur it; shot noise follows Poisson statistics with ``1 / noise**2`` photons at
     intensity 1, read noise is Gaussian. Extra effects that are off draw no random numbers.
     """
@@ -503,7 +508,7 @@ def _dome(depth: np.ndarray, deepest: np.ndarray, strength: np.ndarray) -> np.nd
 
 
 def _nucleoli(labels, depth, deepest, fraction, mitotic, rng) -> np.ndarray:
-    """(Y, X) factor <= 1: 1-5 dark round spots in the inner half of a ``fraction`` of the
+    """(Y, X) factor <= 1: 1-3 dim round spots in the inner half of a ``fraction`` of the
     cells (not mitotic ones, nor cells too small to show any)."""
     factor = np.ones(labels.shape)
     has = np.concatenate([[False], rng.random(len(deepest) - 1) < fraction])
@@ -512,12 +517,12 @@ def _nucleoli(labels, depth, deepest, fraction, mitotic, rng) -> np.ndarray:
     for cell in np.flatnonzero(has):
         box = boxes[cell - 1]
         rows, cols = np.nonzero((labels[box] == cell) & (depth[box] >= 0.5 * deepest[cell]))
-        for _ in range(int(rng.integers(1, 6))):
+        for _ in range(int(rng.integers(1, 4))):
             k = int(rng.integers(len(rows)))
-            radius = deepest[cell] * rng.uniform(0.08, 0.25)
+            radius = deepest[cell] * rng.uniform(0.12, 0.3)
             _stamp_spot(factor, rows[k] + box[0].start, cols[k] + box[1].start, radius,
-                        -rng.uniform(0.3, 0.85))
-    return np.clip(factor, 0.1, 1.0)
+                        -rng.uniform(0.3, 0.7))
+    return np.clip(factor, 0.2, 1.0)
 
 
 def _stamp_spot(field: np.ndarray, row: int, col: int, radius: float, amount: float) -> None:

@@ -1,0 +1,218 @@
+"""Segmentation quality: the bundled starter model against a classical baseline, and the
+value of fine-tuning it, in one run.
+
+Prints a table of foreground IoU and AP at IoU 0.5 and 0.75 (DSB 2018 / StarDist /
+Cellpose definition, TP / (TP + FP + FN), summed over the planes of a set) on synthetic
+images from seeds never used to train the starter model (packaging/train_starter_model.py
+trains on seeds [1, k] and validates on [2, k]):
+
+1. Synthetic test set: the starter model's own domain (``SyntheticDomain()``), seeds [3, k].
+   (a) classical baseline: ``auto_segment`` (percentile normalisation, Gaussian smoothing,
+       Otsu threshold, distance-transform watershed);
+   (b) the starter model alone.
+2. Shifted domain (``SHIFTED`` below: settings outside the training ranges: cells
+   ~90-120 px across instead of 8-80, crowded (55-70 % cover, nearly all touching), dim
+   cells on a bright background with fewer photons). One annotated 768 x 768 plane,
+   seed [4, 0], to fine-tune on; test planes from seeds [5, k].
+   (a) classical baseline; (b) the starter model alone;
+   (c) the starter model fine-tuned on that one plane for ``--minutes`` of wall time;
+   (d) a new network of the same shape trained the same way, for the same time, from scratch.
+   (c) and (d) share everything (``--optimizer``, learning rate, tiles, augmentation,
+   seed) except the initial weights. They run side by side, one step each in turn, each
+   until its own steps have taken ``--minutes`` (so a busy machine slows both alike;
+   the whole takes twice that). The steps each got are printed.
+3. Speed: predicting one 1024 x 1024 plane with the starter model (and, for the choice of
+   width, with an untrained network of 32 base channels).
+
+    python benchmarks/quality.py [--minutes 2] [--threads 2] [--model resources/starter.unet]
+        [--optimizer adam|sgd] [--lr LR] [--test-planes 16] [--shifted-test-planes 4]
+        [--no-timing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from unetgui.core import runtime  # noqa: E402
+from unetgui.core.autoseg import auto_segment  # noqa: E402
+from unetgui.core.metrics import match_instances, matched_count  # noqa: E402
+from unetgui.core.model import load_model, new_model  # noqa: E402
+from unetgui.core.postprocess import foreground_probability, probabilities_to_labels  # noqa: E402
+from unetgui.core.predict import predict  # noqa: E402
+from unetgui.core.starter import starter_model_path  # noqa: E402
+from unetgui.core.synthetic import SyntheticConfig, SyntheticDomain, domain_images, synthetic_cells  # noqa: E402
+from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
+from unetgui.core.unet import UNetConfig  # noqa: E402
+
+TEST_SEED, SHIFTED_TUNE_SEED, SHIFTED_TEST_SEED = 3, 4, 5
+THRESHOLDS = (0.5, 0.75)
+
+#: Outside the starter model's training ranges (SyntheticDomain() defaults in brackets).
+SHIFTED = SyntheticDomain(
+    shape=(768, 768),
+    diameter=(90.0, 120.0),  # [11, 62] typical, cells up to ~80 px
+    size_spread=(0.1, 0.2),
+    coverage=(0.55, 0.7),  # [0.03, 0.45]
+    touching=(0.85, 1.0),  # [0, 0.8]
+    brightness_low=(0.15, 0.3),  # [0.35, 0.9]: some cells much dimmer than others
+    background=(0.3, 0.45),  # [0.02, 0.25]
+    noise=(0.12, 0.2),  # [0.01, 0.1]: fewer photons
+)
+
+
+def segment_with(model, image: np.ndarray) -> np.ndarray:
+    """(Y, X) image -> (Y, X) labels, the way the window and `unetgui predict` do it."""
+    probs = predict(model, image[None])
+    return probabilities_to_labels(foreground_probability(probs))
+
+
+def scores(truths, preds) -> dict:
+    """Foreground IoU and AP (TP / (TP + FP + FN)) over a set of planes of any sizes."""
+    inter = union = 0
+    tp = {t: 0 for t in THRESHOLDS}
+    n_true = n_pred = 0
+    for truth, pred in zip(truths, preds):
+        a, b = truth > 0, pred > 0
+        inter += np.count_nonzero(a & b)
+        union += np.count_nonzero(a | b)
+        iou, truth_ids, pred_ids = match_instances(truth, pred)
+        n_true += len(truth_ids)
+        n_pred += len(pred_ids)
+        for t in THRESHOLDS:
+            tp[t] += matched_count(iou, t) if iou.size else 0
+    ap = {t: tp[t] / max(n_true + n_pred - tp[t], 1) for t in THRESHOLDS}
+    return {"iou": inter / max(union, 1), "ap": ap, "n_true": n_true, "n_pred": n_pred}
+
+
+def row(name: str, s: dict, extra: str = "") -> str:
+    return (f"| {name:<46} | {s['iou']:.3f} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} "
+            f"| {s['n_true']:>5} | {s['n_pred']:>5} | {extra:<22} |")
+
+
+HEADER = (f"| {'method':<46} | fg IoU | AP@0.5 | AP@0.75 | cells | found | {'training':<22} |\n"
+          f"|{'-' * 48}|--------|--------|---------|-------|-------|{'-' * 24}|")
+
+
+def fine_tune_side_by_side(models, plane: TrainingPlane, args) -> list[dict]:
+    """Train each model on ``plane`` for ``args.minutes`` of its own time, in turns.
+
+    The runs take one step each in turn, and each stops when the time spent in its own
+    steps (plane preparation included) reaches the budget. On a machine shared with other
+    work, a run made after another would meet a different load; taking turns exposes
+    them to the same one. Returns per run: steps and seconds.
+    """
+    config = TrainingConfig(steps=10**6, optimizer=args.optimizer, learning_rate=args.lr, seed=0)
+    budget = args.minutes * 60
+    runs = [{"generator": train(model, [plane], config), "seconds": 0.0, "steps": 0} for model in models]
+    active = list(runs)
+    while active:
+        for run in list(active):
+            start = time.perf_counter()
+            next(run["generator"])
+            run["seconds"] += time.perf_counter() - start
+            run["steps"] += 1
+            if run["seconds"] >= budget:
+                run["generator"].close()  # keeps the latest weights (no validation plane)
+                active.remove(run)
+    return [{"steps": run["steps"], "seconds": run["seconds"]} for run in runs]
+
+
+def timing(args) -> list[str]:
+    image, _ = synthetic_cells(SyntheticConfig(shape=(1024, 1024), n_cells=300, radius_range=(8, 16)),
+                               np.random.default_rng(0))
+    lines = []
+    models = [("starter model (16 base channels)", load_model(args.model)),
+              ("untrained, 32 base channels", new_model(UNetConfig(base_channels=32), seed=0))]
+    for name, model in models:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            predict(model, image[None])
+            times.append(time.perf_counter() - start)
+        lines.append(f"predict 1024x1024, {name}: best {min(times):.2f} s, median "
+                     f"{np.median(times):.2f} s ({torch.get_num_threads()} threads)")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=2.0, help="fine-tuning budget, wall time (default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, a laptop)")
+    parser.add_argument("--model", type=Path, default=None, help="starter model (default: the bundled one)")
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimiser's)")
+    parser.add_argument("--test-planes", type=int, default=16)
+    parser.add_argument("--shifted-test-planes", type=int, default=4)
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args()
+    args.model = args.model or starter_model_path()
+
+    runtime.tune_allocator()
+    torch.set_num_threads(args.threads)
+    command = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
+    starter = load_model(args.model)
+    recipe = starter.info.get("recipe", {})
+    print(f"command: {command}")
+    print(f"starter model: {args.model} ({args.model.stat().st_size / 1e6:.1f} MB; "
+          f"{starter.config.base_channels} base channels, depth {starter.config.depth}; "
+          f"trained {starter.info.get('training_steps', '?')} steps)")
+    lr = args.lr or TrainingConfig(optimizer=args.optimizer).lr
+    print(f"fine-tuning / from scratch: {args.minutes:g} min of CPU steps each on one plane, {args.optimizer} "
+          f"lr {lr:g}, default tiles and augmentation; {torch.get_num_threads()} torch threads, CPU")
+
+    # 1. The starter model's own domain, unseen seeds.
+    test = domain_images(SyntheticDomain(), ([TEST_SEED, k] for k in range(args.test_planes)))
+    truths = [labels for _, labels in test]
+    base = scores(truths, [auto_segment(image) for image, _ in test])
+    start = time.perf_counter()
+    own = scores(truths, [segment_with(starter, image) for image, _ in test])
+    own_seconds = time.perf_counter() - start
+    lines = [f"\n1. Synthetic test set: {len(test)} planes of the training domain, seeds "
+             f"[{TEST_SEED}, 0..{len(test) - 1}] (never used in training), {base['n_true']} cells",
+             HEADER,
+             row("(a) classical: threshold + watershed", base),
+             row("(b) starter model alone", own, f"({own_seconds:.0f} s to predict)")]
+    print("\n".join(lines), flush=True)
+
+    # 2. A shifted domain: one annotated plane to adapt on.
+    (tune_image, tune_labels), = domain_images(SHIFTED, [[SHIFTED_TUNE_SEED, 0]])
+    shifted = domain_images(SHIFTED, ([SHIFTED_TEST_SEED, k] for k in range(args.shifted_test_planes)))
+    truths = [labels for _, labels in shifted]
+    plane = TrainingPlane(tune_image[None], tune_labels, name="shifted [4, 0]")
+    s_base = scores(truths, [auto_segment(image) for image, _ in shifted])
+    s_own = scores(truths, [segment_with(starter, image) for image, _ in shifted])
+    tuned = load_model(args.model)
+    scratch = new_model(starter.config, starter.normalization, seed=0)
+    h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], plane, args)
+    tile = tuned.history[-1]["tile_size"]
+    s_tuned = scores(truths, [segment_with(tuned, image) for image, _ in shifted])
+    s_scratch = scores(truths, [segment_with(scratch, image) for image, _ in shifted])
+    lines = [f"\n2. Shifted domain (larger, crowded, dimmer; outside the training ranges): "
+             f"fine-tuned on 1 plane {tune_image.shape[0]}x{tune_image.shape[1]} "
+             f"({tune_labels.max()} cells), tested on {len(shifted)} planes, seeds "
+             f"[{SHIFTED_TEST_SEED}, 0..{len(shifted) - 1}], {s_base['n_true']} cells",
+             HEADER,
+             row("(a) classical: threshold + watershed", s_base),
+             row("(b) starter model alone", s_own),
+             row(f"(c) starter + fine-tuning {args.minutes:g} min on 1 plane", s_tuned,
+                 f"{h_tuned['steps']} steps, tile {tile}"),
+             row(f"(d) from scratch {args.minutes:g} min on 1 plane", s_scratch,
+                 f"{h_scratch['steps']} steps, tile {tile}")]
+    print("\n".join(lines), flush=True)
+
+    if not args.no_timing:
+        print("\n3. Speed")
+        for line in timing(args):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
