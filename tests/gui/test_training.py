@@ -106,7 +106,7 @@ def test_live_predictions_arrive_during_training(annotated, qtbot):
     assert controller.fine_tune()
     qtbot.waitUntil(lambda: len(arrived) >= 1, timeout=60_000)
     assert window.layers_panel.visible["prediction"].isChecked()
-    steps_before_stop = points(panel)
+    steps_before_stop = controller.steps_done
     qtbot.mouseClick(panel.stop_button, QtCore.Qt.MouseButton.LeftButton)
     wait_for_training(qtbot, controller, timeout=30_000)
     entry = controller.model.history[-1]
@@ -121,14 +121,14 @@ def test_pause_and_resume(annotated, qtbot):
     panel.steps.setValue(100_000)
     panel.live.setChecked(False)
     assert controller.fine_tune()
-    qtbot.waitUntil(lambda: points(panel) >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
     panel.pause_button.setChecked(True)
     qtbot.wait(300)
-    paused_at = points(panel)
+    paused_at = controller.steps_done
     qtbot.wait(700)
-    assert points(panel) <= paused_at + 1
+    assert controller.steps_done <= paused_at + 1
     panel.pause_button.setChecked(False)
-    qtbot.waitUntil(lambda: points(panel) > paused_at + 2, timeout=30_000)
+    qtbot.waitUntil(lambda: controller.steps_done > paused_at + 2, timeout=30_000)
     controller.stop()
     wait_for_training(qtbot, controller)
 
