@@ -159,7 +159,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     command = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
     starter = load_model(args.model)
-    recipe = starter.info.get("recipe", {})
     print(f"command: {command}")
     print(f"starter model: {args.model} ({args.model.stat().st_size / 1e6:.1f} MB; "
           f"{starter.config.base_channels} base channels, depth {starter.config.depth}; "

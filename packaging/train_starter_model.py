@@ -39,7 +39,6 @@ a given torch version and thread count on the CPU.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as _dt
 import json
 import platform

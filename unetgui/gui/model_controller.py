@@ -74,7 +74,6 @@ class ModelController(QtCore.QObject):
         self._last_redraw = 0.0
         self._last_progress = None
         self._stack_worker: GeneratorWorker | None = None
-        self._training_started = 0.0
         self._losses: list[float] = []
         self._steps: list[int] = []
         self._val_steps: list[int] = []
@@ -277,7 +276,6 @@ class ModelController(QtCore.QObject):
             "are used by the next run."
         )
         self.panel.set_training(True)
-        self._training_started = time.perf_counter()
         self._last_redraw = 0.0
         self._last_progress = None
         self._live_model = self.model.snapshot()
