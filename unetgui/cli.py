@@ -211,7 +211,7 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from unetgui.core.device import resolve_device
-    from unetgui.core.io import open_image, write_labels, write_probabilities
+    from unetgui.core.io import open_image, plane_axis_for, write_labels, write_probabilities
     from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
     from unetgui.core.predict import iter_predict
 
@@ -233,7 +233,7 @@ def _predict(args: argparse.Namespace) -> int:
                 if probabilities is not None:
                     probabilities[i] = foreground
                 bar.update(1)
-        plane_axis = _plane_axis(stack.plane_axes)
+        plane_axis = plane_axis_for(stack.plane_axes)
     write_labels(args.output, labels if labels.shape[0] > 1 else labels[0], plane_axis=plane_axis)
     if probabilities is not None:
         write_probabilities(
@@ -289,11 +289,6 @@ def _load_model_argument(text: str, device):
 
 def _model_name(text: str) -> str:
     return "the starter model" if text == STARTER else Path(text).name
-
-
-def _plane_axis(plane_axes: str) -> str:
-    """The axis letter for the planes of a written stack: T for a time-lapse, else Z."""
-    return "T" if plane_axes == "T" else "Z"
 
 
 def _progress(total: int, what: str, unit: str):

@@ -54,6 +54,12 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def cuda_amp_dtype() -> torch.dtype:
+    """The mixed-precision type on this CUDA GPU: bfloat16 where supported (no loss
+    scaling needed), else float16."""
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())

@@ -384,6 +384,12 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def plane_axis_for(plane_axes: str) -> str:
+    """The plane axis letter to write for an image whose planes came from ``plane_axes``
+    (ImageStack.plane_axes): T for a time-lapse, else Z."""
+    return "T" if plane_axes == "T" else "Z"
+
+
 def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str = "Z") -> Path:
     """Save ``(Y, X)`` or ``(P, Y, X)`` integer labels as TIFF; returns the path.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from unetgui.core.errors import InvalidInputError
+from unetgui.core.io import check_finite
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,7 @@ class Normalization:
         if plane.ndim != 3:
             raise InvalidInputError(f"Expected a (channels, rows, cols) plane, got shape {plane.shape}.")
         data = np.asarray(plane, dtype=np.float32)
-        if not np.isfinite(data).all():
-            raise InvalidInputError(
-                "The image contains NaN or infinite pixel values; replace them (e.g. in Fiji: "
-                "Process > Math > Remove NaNs) before predicting or training."
-            )
+        check_finite(data, "The image")
         flat = data.reshape(data.shape[0], -1)
         # Percentiles on a strided subsample: identical for large planes to within noise
         # and ~10x cheaper on a 2048 x 2048 plane.

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from unetgui.core import tiling
+from unetgui.core.device import cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.model import UNetModel
 from unetgui.core.unet import UNetConfig, input_step, output_size, valid_input_sizes
@@ -133,5 +134,4 @@ def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
 def _autocast(device: torch.device, enabled: bool):
     if not enabled:
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type="cuda", dtype=cuda_amp_dtype())

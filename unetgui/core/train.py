@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from unetgui.core import weightmap
 from unetgui.core.augment import AugmentConfig, sample_tile
+from unetgui.core.device import cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.metrics import evaluate
 from unetgui.core.model import UNetModel
@@ -333,7 +334,7 @@ def _make_optimizer(net: torch.nn.Module, config: TrainingConfig) -> torch.optim
 def _amp_dtype(device: torch.device, config: TrainingConfig) -> torch.dtype | None:
     if device.type != "cuda" or config.mixed_precision is False:
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return cuda_amp_dtype()
 
 
 def _shrink_after_oom(model: UNetModel, in_size: int, batch_size: int, device: torch.device):

@@ -14,7 +14,7 @@ from PySide6 import QtCore
 
 from unetgui.core.annotations import AnnotationState, save_annotations
 from unetgui.core.labels import LabelDocument, LabelSnapshot
-from unetgui.gui.workers import LatestOnly
+from unetgui.gui.workers import LatestOnly, describe_error
 
 AUTOSAVE_DELAY_MS = 3000
 
@@ -90,8 +90,6 @@ class Autosaver(QtCore.QObject):
         try:
             save_annotations(path, snapshot_to_state(document.to_arrays(), image_shape, settings()))
         except Exception as error:  # shown to the user by the caller
-            from unetgui.gui.workers import describe_error
-
             return describe_error(error)
         self._saved_change = self._change
         return None

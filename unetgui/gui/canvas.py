@@ -269,10 +269,6 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._brush_cursor.setRect(QtCore.QRectF(col + 0.5 - r, row + 0.5 - r, 2 * r, 2 * r))
         self._brush_cursor.setVisible(True)
 
-    def grab_png(self, path: str) -> None:
-        """Save what is on screen (for documentation and tests)."""
-        self.grab().save(path)
-
 
 def _show(item: pg.ImageItem, buffer: np.ndarray, box: Box | None) -> None:
     """Show ``buffer`` (uint8, LUT) in ``item``; if the item already shows this very array,

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6 import QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
-from unetgui.core.io import write_image, write_labels, write_probabilities
+from unetgui.core.io import plane_axis_for, write_image, write_labels, write_probabilities
 
 TIFF_FILTER = "TIFF (*.tif *.tiff)"
 
@@ -58,7 +58,7 @@ class ExportController:
         if kind == "probabilities":
             return self._export_probabilities(path, planes)
         labels = stack_labels(window.document, planes)
-        plane_axis = "T" if window.stack.plane_axes == "T" else "Z"
+        plane_axis = plane_axis_for(window.stack.plane_axes)
         try:
             if kind == "labels":
                 written = write_labels(path, labels if whole_stack else labels[0], plane_axis=plane_axis)
@@ -81,7 +81,7 @@ class ExportController:
         shape = (window.stack.height, window.stack.width)
         stack = np.stack([predictions[p].astype(np.float32) / 255 if p in predictions else np.zeros(shape, np.float32)
                           for p in planes])
-        plane_axis = "T" if window.stack.plane_axes == "T" else "Z"
+        plane_axis = plane_axis_for(window.stack.plane_axes)
         try:
             written = write_probabilities(path, stack if len(planes) > 1 else stack[0], plane_axis=plane_axis)
         except UnetguiError as error:

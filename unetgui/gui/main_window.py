@@ -40,8 +40,6 @@ WEIGHTS_DELAY_MS = 250
 class MainWindow(QtWidgets.QMainWindow):
     """One image at a time: view, annotate, see the weight map, export."""
 
-    planeShown = QtCore.Signal(int)
-
     def __init__(self, settings: QtCore.QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("unetgui")
@@ -260,7 +258,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.levels = [None] * stack.n_channels
         self.channel = display.COMPOSITE if stack.is_rgb else 0
         self.layers_panel.set_channels(stack.n_channels, stack.is_rgb)
-        self.model_controller.set_channel(None if self.channel == display.COMPOSITE else self.channel)
+        self.model_controller.set_channel(self._model_channel())
         self.plane_slider.blockSignals(True)
         self.plane_slider.setRange(0, stack.n_planes - 1)
         self.plane_slider.setValue(0)
@@ -371,12 +369,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._schedule_weights()
         self._update_undo_actions()
         self.model_controller.set_plane(self.plane)
-        self.planeShown.emit(self.plane)
 
     def _show_image(self) -> None:
         data = self._plane_data
-        channels = range(data.shape[0]) if self.channel == display.COMPOSITE else [self.channel]
-        for c in channels:
+        for c in self._shown_channels():
             if self.levels[c] is None:  # first look at a channel: auto-contrast once
                 self.levels[c] = display.auto_levels(data[c])
         if self.channel == display.COMPOSITE:
@@ -386,25 +382,31 @@ class MainWindow(QtWidgets.QMainWindow):
         shown = self.levels[0 if self.channel == display.COMPOSITE else self.channel]
         self.layers_panel.set_levels(*shown)
 
+    def _shown_channels(self) -> list[int]:
+        """Every channel on the composite, else the one channel on screen."""
+        return list(range(len(self.levels))) if self.channel == display.COMPOSITE else [self.channel]
+
+    def _model_channel(self) -> int | None:
+        """The channel a one-channel model reads (None: the mean on the composite)."""
+        return None if self.channel == display.COMPOSITE else self.channel
+
     def _set_channel(self, channel: int) -> None:
         self.channel = channel
-        self.model_controller.set_channel(None if channel == display.COMPOSITE else channel)
+        self.model_controller.set_channel(self._model_channel())
         if self._plane_data is not None:
             self._show_image()
 
     def _set_levels(self, low: float, high: float) -> None:
         if self._plane_data is None or high <= low:
             return
-        channels = range(len(self.levels)) if self.channel == display.COMPOSITE else [self.channel]
-        for c in channels:
+        for c in self._shown_channels():
             self.levels[c] = (low, high)
         self._show_image()
 
     def auto_contrast(self) -> None:
         if self._plane_data is None:
             return
-        channels = range(len(self.levels)) if self.channel == display.COMPOSITE else [self.channel]
-        for c in channels:
+        for c in self._shown_channels():
             self.levels[c] = display.auto_levels(self._plane_data[c])
         self._show_image()
 
@@ -524,7 +526,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if answer != QtWidgets.QMessageBox.StandardButton.Yes:
                 return
         planes = list(range(self.stack.n_planes)) if all_planes else [self.plane]
-        channel = None if self.channel == display.COMPOSITE else self.channel
+        channel = self._model_channel()
         stack = self.stack
         self._segmenter = GeneratorWorker(lambda: _segment_planes(stack, planes, channel), self)
         self._segmenter.item.connect(self._segmented)
