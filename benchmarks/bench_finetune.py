@@ -21,7 +21,8 @@ Prints figures and PASS/MISS only (no timing asserts). Targets from the training
    blocked on the GIL); also the worst pause after the first --startup-s seconds, and the
    modules first imported during the run (lazily, after gc.freeze()). As in the app
    (unetgui.gui.app.run_app): glibc allocator tuned, pyqtgraph row-major without
-   antialiasing, gc.collect(); gc.freeze() once the window is up (--no-gc-freeze: not;
+   antialiasing, gc.collect(); gc.freeze() once the window is up (--no-gc-freeze: not),
+   then runtime.preload_training_modules() (its pauses are printed; --no-preload: not;
    --preimport, a what-if: first make a torch.optim.SGD, which imports torch._dynamo, sympy
    and ~800 modules, so that they are frozen too). Pauses are also shown without the time
    the GUI thread waited for a CPU (what machine load adds).
@@ -300,13 +301,17 @@ def install(log: CallLog, rec: Recorder) -> None:
     @functools.wraps(original_after)
     def after_item(self, value):  # runs in the training thread right after item.emit
         rec.records.append((time.perf_counter(), value.step, value.elapsed, value.loss))
-        if len(rec.records) == 1:  # what the training runs with (after the app's own choice)
-            if rec.worker_threads:  # what-if: from step 2 on
-                torch.set_num_threads(rec.worker_threads)
-            rec.training["threads"] = torch.get_num_threads()
         if value.step == rec.warm:
             rec.marks["warm"] = cpu_sample()
-        return original_after(self, value)
+        result = original_after(self, value)  # the app sets the next step's thread count here
+        if rec.worker_threads:  # what-if: a fixed count from step 2 on, whatever the app chose
+            torch.set_num_threads(rec.worker_threads)
+        threads = torch.get_num_threads()
+        if len(rec.records) == 1:  # what the training runs with (after the app's own choice)
+            rec.training["threads"] = threads
+        counts = rec.training.setdefault("thread_steps", {})
+        counts[threads] = counts.get(threads, 0) + 1
+        return result
 
     TrainingWorker.after_item = after_item
 
@@ -384,6 +389,7 @@ def start_training(win, rec: Recorder, live: bool) -> None:
     rec.records.clear()
     rec.marks.clear()
     rec.training.pop("end", None)
+    rec.training.pop("thread_steps", None)
     if not controller.fine_tune():
         raise SystemExit("fine_tune() refused to start")
 
@@ -425,6 +431,7 @@ def window_run(win, rec: Recorder, seconds: float, live: bool, threads: int | No
         "gui_cpu": gui_end[0] - gui[0],
         "live_passes": passes,
         "threads": rec.training.get("threads"),
+        "thread_steps": dict(rec.training.get("thread_steps", {})),
     }
 
 
@@ -727,6 +734,8 @@ def bench_throughput(args, win, rec: Recorder, log: CallLog, paths) -> dict:
                   f"{out['rate']:.3f} steps/s ({spread}); "
                   f"process CPU {cpu_step:.2f} s/step; other programs used {others:.2f} CPUs; "
                   f"torch threads {out.get('threads')}"
+                  + (" (steps per count " + ", ".join(f"{k}: {v}" for k, v in sorted(out["thread_steps"].items()))
+                     + ")" if out.get("thread_steps") else "")
                   + (f"; {out['live_passes']} live passes, GUI thread CPU {out['gui_cpu']:.1f} s = "
                      f"{out['gui_cpu'] / max(len(out['records']), 1) * 1e3:.1f} ms/step"
                      if "live_passes" in out else "") + f"; load avg {load:.1f}")
@@ -895,6 +904,21 @@ def compare_configs(win, tile_size: int) -> str:
     return "identical" if not diff else "; ".join(diff)
 
 
+def bench_preload(runtime) -> dict:
+    """Start runtime.preload_training_modules() as run_app does and probe the event loop
+    until its thread ends (a user may act during it: it starts as the window shows)."""
+    probe = Probe()
+    probe.start()
+    start = time.perf_counter()
+    thread = runtime.preload_training_modules()
+    while thread.is_alive():
+        run_loop(20)
+    seconds = time.perf_counter() - start
+    probe.stop()
+    pauses, _ = probe.pauses()
+    return {"seconds": seconds, "worst": float(pauses.max(initial=0.0)), "over_20ms": int((pauses > 0.020).sum())}
+
+
 def main_gui(args) -> None:
     import PySide6
     import pyqtgraph as pg
@@ -935,6 +959,9 @@ def main_gui(args) -> None:
         if not args.no_gc_freeze:
             gc.collect()
             gc.freeze()  # as run_app, once the window is up
+        preload = None
+        if hasattr(runtime, "preload_training_modules") and not args.no_preload:
+            preload = bench_preload(runtime)  # as run_app, right after the freeze
         cells = [len(np.unique(labels[p])) - 1 for p in range(args.planes)]
         omp = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}
         print(f"Qt platform offscreen, PySide6 {PySide6.__version__}, pyqtgraph {pg.__version__}, torch "
@@ -946,6 +973,10 @@ def main_gui(args) -> None:
               f"window {args.window[0]}x{args.window[1]}; gc.freeze(): "
               f"{'no' if args.no_gc_freeze else f'yes ({gc.get_freeze_count()} objects)'}, then a full "
               f"collection takes {ms(time_full_gc())}")
+        if preload is not None:
+            print(f"start-up preload of the training modules (runtime.preload_training_modules(), as run_app): "
+                  f"{ms(preload['seconds'])} in its thread; event-loop pauses meanwhile: worst "
+                  f"{ms(preload['worst'])}, {preload['over_20ms']} over 20 ms")
         if preimport is not None:
             print(f"WHAT-IF (this process only): a throwaway torch.optim.SGD made before gc.freeze(), so the "
                   f"modules training imports on its first step are frozen too ({ms(preimport)})")
@@ -1053,6 +1084,8 @@ def main() -> None:
     parser.add_argument("--window", type=size_arg, default=(1400, 900))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma list of pauses, throughput, cli, stop")
+    parser.add_argument("--no-preload", action="store_true",
+                        help="leave out run_app's runtime.preload_training_modules()")
     parser.add_argument("--no-gc-freeze", action="store_true", help="leave out run_app's gc.freeze()")
     parser.add_argument("--profile", action="store_true", help="cProfile the GUI thread in the probed run")
     parser.add_argument("--tmpdir", default=None)

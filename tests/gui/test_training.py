@@ -191,3 +191,32 @@ def test_nothing_marked_for_training_says_what_to_do(window, stack_file):
     assert not window.model_controller.fine_tune()
     dialogs = [w for w in window.findChildren(QtWidgets.QMessageBox, "error-dialog") if w.isVisible()]
     assert dialogs and "Mark at least one plane for training" in dialogs[-1].text()
+
+
+def test_training_takes_every_core_only_while_no_live_prediction_runs(qtbot):
+    import torch
+
+    from unetgui.core import runtime
+    from unetgui.gui.prediction import CpuShare, TrainingWorker
+
+    share = CpuShare()
+    seen: list[int] = []
+    prediction = share.computing()
+
+    def steps():  # runs in the worker thread; a live prediction starts after step 0, ends after 1
+        for step in range(3):
+            seen.append(torch.get_num_threads())
+            if step == 0:
+                prediction.__enter__()
+            elif step == 1:
+                prediction.__exit__(None, None, None)
+            yield step
+
+    before = torch.get_num_threads()
+    worker = TrainingWorker(steps(), new_model(TINY, seed=0), 0, share)
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        worker.start()
+    alone, beside = runtime.training_threads(alone=True), runtime.training_threads()
+    assert seen == [alone, beside, alone]
+    assert beside == max(1, alone - 1)
+    assert torch.get_num_threads() == before  # this thread's count is its own

@@ -2,14 +2,16 @@
 
 Not applied on import: they change the whole process, which a library must not do to
 its host. The command line and the window call :func:`quiet_openmp` and
-:func:`tune_allocator` at start-up.
+:func:`tune_allocator` at start-up; the window also :func:`preload_training_modules`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
+import threading
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc mallopt parameters
 DESCRIPTION = "glibc, tuned (trim threshold 1 GiB, mmap threshold 32 MiB, one arena)"
@@ -46,6 +48,38 @@ def quiet_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def training_threads() -> int:
-    """Threads for training beside a window: all cores but one, which the GUI keeps."""
-    return max(1, (os.cpu_count() or 2) - 1)
+def training_threads(*, alone: bool = False) -> int:
+    """Threads for training beside a window: every core while nothing else computes
+    (``alone``), else all cores but one, which the GUI and live predictions keep."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 2
+    return max(1, cores if alone else cores - 1)
+
+
+def preload_training_modules() -> threading.Thread:
+    """Import what the first optimiser pulls in, in a background thread; returns it.
+
+    Creating any torch optimiser imports torch._dynamo (about 800 modules, sympy among
+    them: 1-1.7 s on a 2-core CPU). Lazily, in the training thread, that work filled the
+    collector and its full collection paused the window for ~70 ms as training started
+    (benchmarks/bench_finetune.py). Done here right after start-up, the collector is off
+    while the modules load and their objects are then frozen (``gc.freeze``) with the
+    rest of start-up, so no collection ever walks them. A training run started meanwhile
+    waits on the import lock, as it would on its own import.
+    """
+
+    def load() -> None:
+        gc.disable()
+        try:
+            import torch._dynamo  # noqa: F401
+        except Exception:  # noqa: BLE001 - an optimisation only: training imports it again
+            pass
+        finally:
+            gc.freeze()
+            gc.enable()
+
+    thread = threading.Thread(target=load, name="unetgui-preload", daemon=True)
+    thread.start()
+    return thread

@@ -33,4 +33,5 @@ def run_app(argv: list[str]) -> int:
     # for 130-340 ms (a visible freeze). Move them out of the collector's way once.
     gc.collect()
     gc.freeze()
+    runtime.preload_training_modules()
     return app.exec()

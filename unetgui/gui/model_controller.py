@@ -25,7 +25,14 @@ from unetgui.core.postprocess import probabilities_to_labels
 from unetgui.core.train import TrainingConfig, TrainingPlane, train
 from unetgui.core.unet import UNetConfig, parameter_count
 from unetgui.gui.panels.model import ModelPanel
-from unetgui.gui.prediction import LivePredictor, PredictionRequest, TrainingWorker, model_input, predict_planes
+from unetgui.gui.prediction import (
+    CpuShare,
+    LivePredictor,
+    PredictionRequest,
+    TrainingWorker,
+    model_input,
+    predict_planes,
+)
 from unetgui.gui.workers import GeneratorWorker
 
 MODEL_FILTER = "unetgui models (*.unet);;All files (*)"
@@ -78,7 +85,8 @@ class ModelController(QtCore.QObject):
         self._steps: list[int] = []
         self._val_steps: list[int] = []
         self._val_scores: list[float] = []
-        self.live = LivePredictor(self)
+        self._cpu_share = CpuShare()
+        self.live = LivePredictor(self._cpu_share, self)
         self.live.tile.connect(self._tile)
         self.live.done.connect(self._prediction_done)
         self.live.failed.connect(lambda text: self.error.emit("Prediction failed", text))
@@ -260,7 +268,7 @@ class ModelController(QtCore.QObject):
             self.error.emit("Cannot start training", str(error))
             return False
         snapshot_every = self.panel.refresh_seconds.value() if self.panel.live.isChecked() else 0
-        self._trainer = TrainingWorker(run, self.model, snapshot_every, self)
+        self._trainer = TrainingWorker(run, self.model, snapshot_every, self._cpu_share, self)
         self._trainer.item.connect(self._progress)
         self._trainer.snapshot.connect(self._snapshot)
         self._trainer.failed.connect(lambda text: self.error.emit("Training stopped", text))

@@ -5,10 +5,13 @@ stale, and it is abandoned between tiles (never shown). It reports each finished
 the prediction layer fills in where the user is looking first. :class:`TrainingWorker`
 runs the core training generator and, between steps, hands out CPU snapshots of the
 weights for live predictions (the only moment the weights are not being changed).
+:class:`CpuShare` lets the two share the cores.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -43,6 +46,34 @@ def to_uint8(probability: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(probability * 255.0), 0, 255).astype(np.uint8)
 
 
+class CpuShare:
+    """How many threads training may use now: every core while it computes alone, one
+    fewer while a live prediction runs beside it.
+
+    Two torch (OpenMP) thread teams that together want more threads than there are cores
+    stall at each other's barriers; a team that leaves nothing free makes every prediction
+    pass slow. Training checks between steps, so it follows a prediction within one step.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._others = 0
+
+    @contextlib.contextmanager
+    def computing(self):
+        """Wrap work that runs beside training (a live prediction pass)."""
+        with self._lock:
+            self._others += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._others -= 1
+
+    def training_threads(self) -> int:
+        return runtime.training_threads(alone=self._others == 0)
+
+
 @dataclass(frozen=True)
 class PredictionRequest:
     plane: int
@@ -58,8 +89,9 @@ class LivePredictor(QtCore.QThread):
     done = QtCore.Signal(int, object)  # plane, (Y, X) uint8 foreground probability
     failed = QtCore.Signal(str)
 
-    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, share: CpuShare, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
+        self._share = share
         self._mutex = QtCore.QMutex()
         self._wake = QtCore.QWaitCondition()
         self._pending: PredictionRequest | None = None
@@ -97,17 +129,21 @@ class LivePredictor(QtCore.QThread):
     def run(self) -> None:
         while (request := self._take()) is not None:
             try:
-                for progress in iter_predict(request.model, request.image, focus=request.focus):
-                    if self._superseded():
-                        break  # a newer request came: this result would be stale
-                    for r0, r1, c0, c1 in progress.boxes:
-                        patch = foreground_probability(progress.partial[:, r0:r1, c0:c1])
-                        self.tile.emit(request.plane, (r0, r1, c0, c1), to_uint8(patch))
-                    if progress.probabilities is not None:
-                        self.done.emit(request.plane, to_uint8(foreground_probability(progress.probabilities)))
+                with self._share.computing():
+                    self._predict(request)
             except Exception as error:  # shown to the user; the thread keeps serving
                 traceback.print_exc()
                 self.failed.emit(describe_error(error))
+
+    def _predict(self, request: PredictionRequest) -> None:
+        for progress in iter_predict(request.model, request.image, focus=request.focus):
+            if self._superseded():
+                return  # a newer request came: this result would be stale
+            for r0, r1, c0, c1 in progress.boxes:
+                patch = foreground_probability(progress.partial[:, r0:r1, c0:c1])
+                self.tile.emit(request.plane, (r0, r1, c0, c1), to_uint8(patch))
+            if progress.probabilities is not None:
+                self.done.emit(request.plane, to_uint8(foreground_probability(progress.probabilities)))
 
 
 def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | None):
@@ -123,27 +159,35 @@ def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | No
 class TrainingWorker(GeneratorWorker):
     """Runs ``train(...)``; emits progress per step and a weight snapshot every few seconds.
 
-    It trains with all cores but one (torch's thread count is process-wide, so this also
-    leaves that core to the GUI and live predictions) and restores the count afterwards.
+    Between steps it sets its torch thread count from ``share`` (every core, or one fewer
+    while a live prediction runs) and restores the thread's count afterwards.
     """
 
     snapshot = QtCore.Signal(object)  # UNetModel on the CPU
 
-    def __init__(self, run, model: UNetModel, snapshot_every: float, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, run, model: UNetModel, snapshot_every: float, share: CpuShare,
+                 parent: QtCore.QObject | None = None) -> None:
         super().__init__(lambda: run, parent)
         self._model = model
+        self._share = share
         self.snapshot_every = snapshot_every
         self._last_snapshot = time.perf_counter()
 
     def run(self) -> None:
         previous = torch.get_num_threads()
-        torch.set_num_threads(runtime.training_threads())
+        self._set_threads()
         try:
             super().run()
         finally:
             torch.set_num_threads(previous)
 
+    def _set_threads(self) -> None:
+        threads = self._share.training_threads()
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+
     def after_item(self, value) -> None:
+        self._set_threads()
         if self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every:
             self._last_snapshot = time.perf_counter()
             self.snapshot.emit(self._model.snapshot())
