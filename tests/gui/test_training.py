@@ -9,6 +9,7 @@ import pytest
 import tifffile
 from PySide6 import QtCore, QtWidgets
 
+from tests.gui.conftest import drag
 from unetgui.core.model import load_model, new_model
 from unetgui.core.predict import predict
 from unetgui.core.unet import UNetConfig
@@ -220,3 +221,28 @@ def test_training_takes_every_core_only_while_no_live_prediction_runs(qtbot):
     assert seen == [alone, beside, alone]
     assert beside == max(1, alone - 1)
     assert torch.get_num_threads() == before  # this thread's count is its own
+
+
+def test_accept_in_a_box_copies_the_predicted_cells_dragged_around(annotated, qtbot):
+    window, _, _ = annotated
+    controller = window.model_controller
+    window.show_plane(2)
+    controller.predict_plane()
+    qtbot.waitUntil(lambda: 2 in controller.predictions, timeout=30_000)
+    probability = np.zeros_like(controller.predictions[2])  # independent of the untrained net
+    probability[10:30, 10:30] = 255  # inside the box below
+    probability[50:70, 60:90] = 255  # outside it
+    controller.predictions[2] = probability
+    window.document.set_plane_labels(2, np.pad(np.full((4, 4), 7), ((80, 12), (100, 24))))  # a cell of the user's
+    first = window.document.next_free_id()
+
+    window.model_panel.accept_box_button.click()
+    assert window.canvas.tool.name == "accept_box"
+    drag(window.canvas, [(5.0, 5.0), (20.0, 20.0), (36.0, 40.0)])
+
+    labels = np.asarray(window.document.labels_of(2))
+    assert set(np.unique(labels)) == {0, 7, first}
+    assert (labels[10:30, 10:30] == first).all() and labels[60, 70] == 0 and labels[81, 101] == 7
+    assert not window.canvas._box.isVisible()
+    window.undo()
+    assert set(np.unique(np.asarray(window.document.labels_of(2)))) == {0, 7}

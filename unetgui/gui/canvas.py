@@ -127,6 +127,11 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.view.addItem(self._brush_cursor, ignoreBounds=True)
         self.cursorMoved.connect(self._move_brush_cursor)
         self._brush_radius = 0.0
+        self._box = QtWidgets.QGraphicsRectItem()  # a box being dragged (accept prediction)
+        self._box.setPen(pg.mkPen((255, 255, 0, 230), width=1.5, cosmetic=True, style=QtCore.Qt.PenStyle.DashLine))
+        self._box.setZValue(101)
+        self._box.setVisible(False)
+        self.view.addItem(self._box, ignoreBounds=True)
 
     # ------------------------------------------------------------------ image
 
@@ -260,6 +265,13 @@ class Canvas(pg.GraphicsLayoutWidget):
         """Show a circle of the brush size under the mouse (None hides it)."""
         self._brush_radius = radius or 0.0
         self._brush_cursor.setVisible(radius is not None)
+
+    def show_box(self, box: Box | None) -> None:
+        """Outline a box of pixels (r0, r1, c0, c1); None hides it."""
+        if box is not None:
+            r0, r1, c0, c1 = box
+            self._box.setRect(QtCore.QRectF(c0, r0, c1 - c0, r1 - r0))
+        self._box.setVisible(box is not None)
 
     def _move_brush_cursor(self, row: int, col: int) -> None:
         if row < 0 or not self._brush_radius:

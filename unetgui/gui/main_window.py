@@ -138,6 +138,9 @@ class MainWindow(QtWidgets.QMainWindow):
         mc.predictionReady.connect(self._prediction_ready)
         mc.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         mc.error.connect(self.show_error)
+        self.tool_state.on_box = self.canvas.show_box
+        self.tool_state.on_accept_box = mc.accept_box
+        self.model_panel.acceptBoxRequested.connect(lambda: self.choose_tool("accept_box"))
         self.planes_panel.roleChosen.connect(self._role_chosen)
 
     @staticmethod

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from unetgui.core.accept import paste_cells
 from unetgui.core.augment import AugmentConfig
 from unetgui.core.device import describe_device, resolve_device
 from unetgui.core.errors import ModelFileError, UnetguiError
@@ -442,6 +443,29 @@ class ModelController(QtCore.QObject):
             self.document.set_plane_labels(plane, labels)
         self.message.emit(f"Accepted the prediction of {len(planes)} plane(s); Ctrl+Z undoes it per plane.")
         return len(planes)
+
+    def accept_box(self, box: tuple[int, int, int, int]) -> int:
+        """Copy the predicted cells lying mostly inside ``box`` (r0, r1, c0, c1) of the
+        current plane into its labels, with new ids, as one undoable edit. Returns cells copied."""
+        if self.document is None:
+            return 0
+        if self.plane not in self.predictions:
+            self.error.emit("No prediction yet", "Predict this plane first (Predict plane), then drag a box to accept.")
+            return 0
+        cells = probabilities_to_labels(self.predictions[self.plane].astype(np.float32) / 255.0)
+        try:
+            labels, count = paste_cells(self.document.labels_of(self.plane), cells, box,
+                                        first_id=self.document.next_free_id())
+            if count:
+                self.document.set_plane_labels(self.plane, labels)
+        except UnetguiError as error:  # e.g. every cell id taken
+            self.error.emit("Cannot accept the prediction", str(error))
+            return 0
+        if count:
+            self.message.emit(f"Accepted {count} predicted cell(s) in the box; Ctrl+Z undoes it.")
+        else:
+            self.message.emit("No predicted cell lies mostly inside that box.")
+        return count
 
     def shutdown(self) -> None:
         """Stop every worker (closing the window); the model stays as it is."""

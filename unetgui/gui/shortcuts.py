@@ -13,6 +13,7 @@ SHORTCUTS = (
     ("G", "Merge two cells (click the one to keep, then the other)"),
     ("I / Shift+I", "Mark / unmark pixels to ignore in training"),
     ("Space", "Pan and zoom tool"),
+    ("R", "Accept prediction in a box (drag it on the image)"),
     ("M", "New cell (next free label)"),
     ("[  ]", "Smaller / larger brush"),
     ("Ctrl+Z", "Undo (per plane)"),

@@ -8,10 +8,13 @@ keeps up to date, so no tool reaches back into the window.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from unetgui.core.labels import LabelDocument
+
+Box = tuple[int, int, int, int]  # r0, r1, c0, c1 (half-open)
 
 
 @dataclass
@@ -25,6 +28,8 @@ class ToolState:
     only_background: bool = False  # paint only where there is no cell yet
     on_pick: Callable[[int], None] = field(default=lambda label: None)
     on_message: Callable[[str], None] = field(default=lambda text: None)
+    on_box: Callable[[Box | None], None] = field(default=lambda box: None)  # show / hide a box
+    on_accept_box: Callable[[Box], None] = field(default=lambda box: None)  # accept prediction there
 
 
 class Tool:
@@ -178,4 +183,45 @@ class MergeTool(Tool):
             self.first = None
 
 
-TOOL_TYPES = (Tool, EraserTool, BrushTool, FillTool, PickTool, DeleteCellTool, MergeTool, IgnoreBrushTool, IgnoreEraserTool)
+class AcceptBoxTool(Tool):
+    """Drag a box: the predicted cells lying mostly inside it are copied into the labels."""
+
+    name, title, key = "accept_box", "Accept prediction in a box", "R"
+    wants_drag = True
+
+    def __init__(self, state: ToolState) -> None:
+        super().__init__(state)
+        self.start: tuple[float, float] | None = None
+
+    def press(self, row: float, col: float) -> None:
+        self.start = (row, col)
+
+    def move(self, row: float, col: float) -> None:
+        if self.start is not None:
+            self.state.on_box(self._box(row, col))
+
+    def release(self, row: float, col: float) -> None:
+        if self.start is None:
+            return
+        box = self._box(row, col)
+        self.start = None
+        self.state.on_box(None)
+        if box[1] > box[0] and box[3] > box[2]:
+            self.state.on_accept_box(box)
+
+    def click(self, row: float, col: float) -> None:
+        self.state.on_message("Accept prediction: drag a box around the predicted cells to copy into the labels.")
+
+    def _box(self, row: float, col: float) -> Box:
+        (r0, c0), doc = self.start, self.state.document
+        rows, cols = doc.shape if doc is not None else (0, 0)
+        top, bottom = sorted((r0, row))
+        left, right = sorted((c0, col))
+        def pixel(v: float) -> int:  # the pixel whose centre is nearest (as _inside)
+            return math.floor(v + 0.5)
+
+        return (max(0, pixel(top)), min(rows, pixel(bottom) + 1), max(0, pixel(left)), min(cols, pixel(right) + 1))
+
+
+TOOL_TYPES = (Tool, EraserTool, BrushTool, FillTool, PickTool, DeleteCellTool, MergeTool, IgnoreBrushTool,
+              IgnoreEraserTool, AcceptBoxTool)

@@ -25,6 +25,7 @@ class ModelPanel(QtWidgets.QWidget):
     predictStackRequested = QtCore.Signal()
     cancelPredictionRequested = QtCore.Signal()
     acceptRequested = QtCore.Signal(str)  # "plane" or "unannotated"
+    acceptBoxRequested = QtCore.Signal()  # choose the box tool
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -182,7 +183,12 @@ class ModelPanel(QtWidgets.QWidget):
         self.accept_button.clicked.connect(lambda: self.acceptRequested.emit("plane"))
         self.accept_rest_button = QtWidgets.QPushButton("Accept for planes not annotated")
         self.accept_rest_button.clicked.connect(lambda: self.acceptRequested.emit("unannotated"))
+        self.accept_box_button = QtWidgets.QPushButton("Accept in a box... (R)")
+        self.accept_box_button.setToolTip(
+            "Drag a box on the image: the predicted cells lying mostly inside it are copied into the labels")
+        self.accept_box_button.clicked.connect(self.acceptBoxRequested.emit)
         layout.addWidget(self.accept_button)
+        layout.addWidget(self.accept_box_button)
         layout.addWidget(self.accept_rest_button)
         self.prediction_status = QtWidgets.QLabel("")
         self.prediction_status.setWordWrap(True)

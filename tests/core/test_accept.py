@@ -1,0 +1,52 @@
+"""Accepting predicted cells inside a box into the labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unetgui.core.accept import cells_in_box, paste_cells
+from unetgui.core.errors import InvalidInputError
+
+
+def predicted() -> np.ndarray:
+    cells = np.zeros((40, 50), dtype=np.int32)
+    cells[2:8, 2:8] = 1  # wholly inside the box (0, 20, 0, 20)
+    cells[15:25, 5:10] = 2  # half inside (rows 15-19 of 15-24): not more than half
+    cells[16:26, 12:18] = 3  # 4 of 10 rows inside
+    cells[12:19, 14:18] = 4  # 5 of 7 rows inside: mostly
+    cells[30:35, 30:45] = 5  # outside
+    return cells
+
+
+def test_cells_in_box_are_those_mostly_inside():
+    assert cells_in_box(predicted(), (0, 20, 0, 20)).tolist() == [1, 4]
+    assert cells_in_box(predicted(), (0, 20, 0, 20), min_inside=0.0).tolist() == [1, 2, 3, 4]
+    assert cells_in_box(predicted(), (0, 0, 0, 0)).size == 0
+    assert cells_in_box(predicted(), (-10, 100, -5, 100)).tolist() == [1, 2, 3, 4, 5]  # clipped
+
+
+def test_paste_copies_whole_cells_with_new_ids_and_keeps_the_rest():
+    labels = np.zeros((40, 50), dtype=np.uint32)
+    labels[4:6, 4:6] = 9  # the user's cell, partly under predicted cell 1
+    labels[30:32, 0:3] = 8  # elsewhere
+    out, count = paste_cells(labels, predicted(), (0, 20, 0, 20), first_id=10)
+    assert count == 2
+    assert (out[2:8, 2:8] == 10).all()  # cell 1 overwrote the user's cell 9 where it lies
+    assert (out[12:19, 14:18] == 11).all()  # cell 4 copied whole, rows 19+ included
+    assert (out[30:32, 0:3] == 8).all() and not (out == 9).any()
+    assert out[20, 6] == 0 and out[32, 40] == 0  # cells 2 and 5 not copied
+    assert labels.max() == 9  # the input is untouched
+
+
+def test_paste_with_nothing_inside_changes_nothing():
+    labels = np.arange(2000, dtype=np.uint32).reshape(40, 50)
+    out, count = paste_cells(labels, predicted(), (36, 40, 0, 5), first_id=5000)
+    assert count == 0 and np.array_equal(out, labels)
+
+
+def test_paste_refuses_mismatched_shapes_and_bad_ids():
+    with pytest.raises(InvalidInputError, match="same shape"):
+        paste_cells(np.zeros((5, 5), np.uint32), predicted(), (0, 5, 0, 5), first_id=1)
+    with pytest.raises(InvalidInputError, match="start at 1"):
+        paste_cells(np.zeros((40, 50), np.uint32), predicted(), (0, 5, 0, 5), first_id=0)
