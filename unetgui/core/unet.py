@@ -183,7 +183,9 @@ class UNet(nn.Module):
             self.up.append(nn.ConvTranspose2d(width * 2, width, kernel_size=2, stride=2))
             self.up_conv.append(_DoubleConv(width * 2, width, config.batch_norm))
         self.head = nn.Conv2d(widths[0], config.n_classes, kernel_size=1)
-        self._init_weights()
+        if not self.head.weight.is_meta:  # on the meta device weights are only placeholders
+            # (model.py loads into them); normal_ there would also import torch._dynamo
+            self._init_weights()
 
     def _init_weights(self) -> None:
         """He initialisation: Gaussian with std sqrt(2 / N), N = inputs of one neuron."""
