@@ -3,8 +3,8 @@
 Pretrained weights cannot be downloaded at run time (users work offline), so the project
 makes its own, reproducibly: this script draws a fixed set of synthetic fluorescence
 images (``unetgui.core.synthetic.SyntheticDomain()``: nuclei 8-80 px across, sparse to
-crowded, textured, uneven brightness, gradients, autofluorescence, blur, shot and read
-noise, 8-bit / 16-bit / float) from fixed seeds, trains a U-Net on them with
+crowded, textured, uneven brightness, a cytoplasmic glow, gradients, autofluorescence,
+blur, shot and read noise, 8-bit / 16-bit / float, some over-exposed) from fixed seeds, trains a U-Net on them with
 ``unetgui.core.train`` and writes the model file with its whole recipe in the file's
 metadata (``info["recipe"]``; ``history`` has one entry per training phase).
 
@@ -78,9 +78,9 @@ RECIPE = {
     "training": {
         "optimizer": "adam",
         "phases": [  # (steps, learning rate): the rate steps down; Adam restarts per phase
-            {"steps": 4200, "learning_rate": 1e-3},
-            {"steps": 1200, "learning_rate": 3e-4},
-            {"steps": 600, "learning_rate": 1e-4},
+            {"steps": 6000, "learning_rate": 1e-3},
+            {"steps": 1800, "learning_rate": 3e-4},
+            {"steps": 900, "learning_rate": 1e-4},
         ],
         "tile_size": 444,
         "batch_size": 1,

@@ -27,7 +27,7 @@ off):
 - **Interior**: a dome profile (``edge_darkening``: a nucleus is thicker in the middle,
   so its rim is dimmer and two touching nuclei show a darker seam), a smooth mottled
   texture (``texture``, ``texture_scale``), bright chromatin granules (``chromatin``) and
-  dim round nucleoli, 1-3 in a fraction ``nucleoli`` of the cells.
+  round nucleoli, faint to nearly black, 1-5 in a fraction ``nucleoli`` of the cells.
 - **Cytoplasm**: a dim, unlabelled, irregular glow around each nucleus (``cytoplasm``:
   its brightness relative to the nucleus's rim), as when a nuclear marker also lights
   the cytoplasm a little. The labels stay the nuclei.
@@ -97,7 +97,7 @@ class SyntheticConfig:
     texture_scale: float = 2.0  # px, size of that texture's blobs
     edge_darkening: float = 0.0  # 0 flat cells; 1 dome profile falling to 0 at the rim
     chromatin: float = 0.0  # strength of bright chromatin granules (relative)
-    nucleoli: float = 0.0  # fraction of cells with 1-3 dim nucleoli
+    nucleoli: float = 0.0  # fraction of cells with 1-5 dark nucleoli
     cytoplasm: float = 0.0  # unlabelled glow around nuclei, relative to the nucleus's rim
     dividing: float = 0.0  # fraction of cells in mitosis (bright, condensed)
     # -- background and illumination
@@ -181,10 +181,11 @@ class SyntheticDomain:
     as cells that do not fit are dropped). ``shape`` None draws a square side in
     ``side``, at least ``min_diameters`` typical diameters. The defaults are the spread of
     images the bundled starter model is trained on: nuclei 8 to 80 px across, sparse to
-    crowded, 8-bit, 16-bit (full range or 12-bit camera) and float. Two effects the
-    generator can render are off in these defaults, because the starter model was trained
-    without them: a cytoplasmic glow around nuclei (``cytoplasm``, e.g. (0, 0.45)) and
-    over-exposure (``white_uint8`` / ``white_uint16`` above 1, e.g. up to 1.4).
+    crowded, 8-bit, 16-bit (full range or 12-bit camera) and float, with a cytoplasmic
+    glow around the nuclei of up to 45 % of their rim brightness (real stains leak into
+    the cytoplasm; a model that never saw it segments nucleus and glow as one cell), and
+    integer images exposed up to 1.4x the range, so the brightest nuclei saturate and their
+    dark nucleoli stand out as holes (as in many real time-lapses).
     """
 
     shape: tuple[int, int] | None = None
@@ -201,8 +202,8 @@ class SyntheticDomain:
     texture_scale: tuple[float, float] = (1.0, 4.0)
     edge_darkening: tuple[float, float] = (0.0, 0.7)
     chromatin: tuple[float, float] = (0.0, 0.5)
-    nucleoli: tuple[float, float] = (0.0, 0.7)
-    cytoplasm: tuple[float, float] = (0.0, 0.0)  # off: see the class docstring
+    nucleoli: tuple[float, float] = (0.0, 0.8)
+    cytoplasm: tuple[float, float] = (0.0, 0.45)
     dividing: tuple[float, float] = (0.0, 0.08)
     background: tuple[float, float] = (0.02, 0.25)
     gradient: tuple[float, float] = (0.0, 0.15)
@@ -212,8 +213,8 @@ class SyntheticDomain:
     noise: tuple[float, float] = (0.01, 0.1)
     read_noise: tuple[float, float] = (0.0, 0.02)
     dtypes: tuple[str, ...] = ("uint8", "uint16", "uint16", "float32")
-    white_uint8: tuple[float, float] = (0.25, 0.85)  # > 1 would over-expose (bright cells clipped)
-    white_uint16: tuple[float, float] = (0.03, 0.8)
+    white_uint8: tuple[float, float] = (0.25, 1.4)  # > 1 over-exposes: the brightest cells clip
+    white_uint16: tuple[float, float] = (0.03, 1.4)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -508,21 +509,26 @@ def _dome(depth: np.ndarray, deepest: np.ndarray, strength: np.ndarray) -> np.nd
 
 
 def _nucleoli(labels, depth, deepest, fraction, mitotic, rng) -> np.ndarray:
-    """(Y, X) factor <= 1: 1-3 dim round spots in the inner half of a ``fraction`` of the
-    cells (not mitotic ones, nor cells too small to show any)."""
+    """(Y, X) factor <= 1: 1-5 dark round spots, faint to nearly black, away from the rim
+    of a ``fraction`` of the cells (not mitotic ones, nor cells too small to show any).
+
+    Real nucleoli are often the darkest thing in a nucleus, several to a cell; in a
+    saturated nucleus they are the only structure left, and a network that never saw
+    that cuts the nucleus along the dark lines between them.
+    """
     factor = np.ones(labels.shape)
     has = np.concatenate([[False], rng.random(len(deepest) - 1) < fraction])
     has &= ~mitotic & (deepest >= 4)
     boxes = ndimage.find_objects(labels)
     for cell in np.flatnonzero(has):
         box = boxes[cell - 1]
-        rows, cols = np.nonzero((labels[box] == cell) & (depth[box] >= 0.5 * deepest[cell]))
-        for _ in range(int(rng.integers(1, 4))):
+        rows, cols = np.nonzero((labels[box] == cell) & (depth[box] >= 0.35 * deepest[cell]))
+        for _ in range(int(rng.integers(1, 6))):
             k = int(rng.integers(len(rows)))
-            radius = deepest[cell] * rng.uniform(0.12, 0.3)
+            radius = deepest[cell] * rng.uniform(0.1, 0.28)
             _stamp_spot(factor, rows[k] + box[0].start, cols[k] + box[1].start, radius,
-                        -rng.uniform(0.3, 0.7))
-    return np.clip(factor, 0.2, 1.0)
+                        -rng.uniform(0.3, 0.9))
+    return np.clip(factor, 0.1, 1.0)
 
 
 def _stamp_spot(field: np.ndarray, row: int, col: int, radius: float, amount: float) -> None:

@@ -374,15 +374,12 @@ class ModelController(QtCore.QObject):
         except UnetguiError as error:
             self.error.emit("Cannot predict", str(error))
             return
-        self.live.request(PredictionRequest(self.plane, image, model, self._focus()))
+        # on the training device: on a GPU a snapshot predicts there, beside training
+        self.live.request(PredictionRequest(self.plane, image, model, self._focus(), self.device))
 
     def predict_plane(self) -> None:
-        if self.training:
-            self._request_live(self._live_model)
-        else:  # a copy: the worker must never share a module with a training run
-            snapshot = self.model.snapshot()
-            snapshot.net.to(self.device)
-            self._request_live(snapshot)
+        # always a snapshot: the worker must never share a module with a training run
+        self._request_live(self._live_model if self.training else self.model.snapshot())
         self.panel.prediction_status.setText(f"Predicting plane {self.plane}...")
 
     def _tile(self, plane: int, box, patch) -> None:

@@ -78,8 +78,9 @@ class CpuShare:
 class PredictionRequest:
     plane: int
     image: np.ndarray  # (C, Y, X), already what the model takes
-    model: UNetModel
+    model: UNetModel  # a snapshot the predictor may move to ``device``
     focus: tuple[float, float] | None = None
+    device: torch.device | None = None  # None: where the model is
 
 
 class LivePredictor(QtCore.QThread):
@@ -136,6 +137,8 @@ class LivePredictor(QtCore.QThread):
                 self.failed.emit(describe_error(error))
 
     def _predict(self, request: PredictionRequest) -> None:
+        if request.device is not None:  # here, not on the GUI thread (a copy to the GPU)
+            request.model.net.to(request.device)
         for progress in iter_predict(request.model, request.image, focus=request.focus):
             if self._superseded():
                 return  # a newer request came: this result would be stale
