@@ -9,7 +9,7 @@ import pytest
 import tifffile
 from PySide6 import QtCore, QtWidgets
 
-from tests.gui.conftest import drag
+from tests.gui.conftest import click, drag
 from unetgui.core.model import load_model, new_model
 from unetgui.core.predict import predict
 from unetgui.core.unet import UNetConfig
@@ -80,8 +80,6 @@ def test_fine_tune_trains_in_the_background_and_predictions_refresh(annotated, q
     # the user keeps painting while it trains
     window.choose_tool("paint")
     window.tools_panel.set_label(99)
-    from tests.gui.conftest import click
-
     click(window.canvas, 5, 5)
     assert window.document.labels_of(0)[5, 5] == 99
     wait_for_training(qtbot, controller)
@@ -89,6 +87,7 @@ def test_fine_tune_trains_in_the_background_and_predictions_refresh(annotated, q
     qtbot.waitUntil(lambda: 0 in controller.predictions, timeout=30_000)
 
     assert points(panel) == 40
+    assert not panel.loss_plot.getAxis("left").autoSIPrefix  # plain losses, not 700 "(x0.001)"
     assert controller.model.history[-1]["ended"] == "finished"
     assert controller.model_dirty
     shown = window.canvas.prediction_item.image

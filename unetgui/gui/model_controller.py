@@ -303,9 +303,10 @@ class ModelController(QtCore.QObject):
 
     def _progress(self, progress) -> None:
         if progress.step == 1:
-            # Starting to train imports ~800 modules (torch._dynamo, sympy); move their
-            # objects out of the collector's way, as the app did at start-up, or each full
-            # collection pauses the window for 60-120 ms.
+            # Whatever starting to train created or imported (the first optimiser imports
+            # torch._dynamo, ~800 modules, if the start-up preload has not yet) goes out of
+            # the collector's way, as at start-up, or each full collection pauses the
+            # window for 60-120 ms.
             gc.freeze()
         if progress.message:
             self.message.emit(progress.message)

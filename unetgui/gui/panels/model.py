@@ -147,6 +147,8 @@ class ModelPanel(QtWidgets.QWidget):
         self.loss_plot.setMinimumHeight(150)
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "loss")
+        for axis in ("left", "bottom"):  # plain numbers: not "loss (x0.001)" with 700 for 0.7
+            self.loss_plot.getAxis(axis).enableAutoSIPrefix(False)
         self.loss_plot.showGrid(x=True, y=True, alpha=0.3)
         self.loss_plot.addLegend(offset=(-5, 5))
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((80, 160, 255), width=1), name="training loss")
