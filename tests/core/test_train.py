@@ -139,3 +139,37 @@ def test_bad_data_is_refused_before_the_first_step(planes):
         next(iter(train(model, [TrainingPlane(nan_image, planes[0].labels)], quick())))
     with pytest.raises(InvalidInputError, match="optimiser"):
         TrainingConfig(optimizer="rmsprop")
+
+
+def test_running_out_of_gpu_memory_shrinks_the_batch_then_the_tile_and_goes_on(planes, monkeypatch):
+    """The out-of-memory path, exercised on the CPU: torch raises the same error type."""
+    import unetgui.core.train as train_module
+
+    real_step = train_module._step
+    seen = []  # (batch, tile) of every attempted step
+
+    def step(net, optimizer, tiles, *args):
+        seen.append((len(tiles), tiles[0].image.shape[-1]))
+        if len(seen) <= 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_step(net, optimizer, tiles, *args)
+
+    monkeypatch.setattr(train_module, "_step", step)
+    model = new_model(TINY, seed=0)
+    progress = list(train(model, planes, quick(steps=3, batch_size=2, tile_size=92)))
+    messages = [p.message for p in progress if p.message]
+    assert "batches of 1" in messages[0] and "px tiles" in messages[1]
+    assert seen[0] == (2, 92) and seen[1] == (1, 92) and seen[2][0] == 1 and seen[2][1] < 92
+    assert [p.step for p in progress if np.isfinite(p.loss)] == [1, 2, 3]
+    assert model.history[-1]["ended"] == "finished" and model.history[-1]["tile_size"] == seen[2][1]
+
+
+def test_out_of_memory_with_the_smallest_tile_is_a_clear_error(planes, monkeypatch):
+    import unetgui.core.train as train_module
+
+    def step(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(train_module, "_step", step)
+    with pytest.raises(InvalidInputError, match="ran out of memory even with the smallest tile"):
+        list(train(new_model(TINY, seed=0), planes, quick(steps=3, tile_size=92)))
