@@ -12,9 +12,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from unetgui.core.accept import Box
 from unetgui.core.labels import LabelDocument
-
-Box = tuple[int, int, int, int]  # r0, r1, c0, c1 (half-open)
 
 
 @dataclass
@@ -215,12 +214,14 @@ class AcceptBoxTool(Tool):
     def _box(self, row: float, col: float) -> Box:
         (r0, c0), doc = self.start, self.state.document
         rows, cols = doc.shape if doc is not None else (0, 0)
-        top, bottom = sorted((r0, row))
-        left, right = sorted((c0, col))
-        def pixel(v: float) -> int:  # the pixel whose centre is nearest (as _inside)
-            return math.floor(v + 0.5)
+        top, bottom = sorted((_nearest_pixel(r0), _nearest_pixel(row)))
+        left, right = sorted((_nearest_pixel(c0), _nearest_pixel(col)))
+        return max(0, top), min(rows, bottom + 1), max(0, left), min(cols, right + 1)
 
-        return (max(0, pixel(top)), min(rows, pixel(bottom) + 1), max(0, pixel(left)), min(cols, pixel(right) + 1))
+
+def _nearest_pixel(v: float) -> int:
+    """The pixel whose centre is nearest (as Tool._inside rounds)."""
+    return math.floor(v + 0.5)
 
 
 TOOL_TYPES = (Tool, EraserTool, BrushTool, FillTool, PickTool, DeleteCellTool, MergeTool, IgnoreBrushTool,
