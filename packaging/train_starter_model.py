@@ -28,7 +28,7 @@ The recipe (``RECIPE`` below):
   tile (260 px output); the weights kept are those with the best AP@0.5 on the
   validation planes.
 
-    python packaging/train_starter_model.py                  # the recipe (~20-30 min, 2 cores)
+    python packaging/train_starter_model.py                  # the recipe (~19 min on 2 idle cores)
     python packaging/train_starter_model.py --steps 200 --planes 8 -o /tmp/quick.unet
 
 Progress goes to stdout and to ``--log``. Ctrl+C (or SIGTERM) stops early and still saves

@@ -50,3 +50,20 @@ def test_paste_refuses_mismatched_shapes_and_bad_ids():
         paste_cells(np.zeros((5, 5), np.uint32), predicted(), (0, 5, 0, 5), first_id=1)
     with pytest.raises(InvalidInputError, match="start at 1"):
         paste_cells(np.zeros((40, 50), np.uint32), predicted(), (0, 5, 0, 5), first_id=0)
+
+
+def test_predicted_cells_must_be_non_negative_ids():
+    cells = predicted()
+    cells[0, 0] = -1
+    with pytest.raises(InvalidInputError, match="negative"):
+        paste_cells(np.zeros((40, 50), np.uint32), cells, (0, 20, 0, 20), first_id=1)
+    with pytest.raises(InvalidInputError, match="whole-number"):
+        cells_in_box(predicted().astype(np.float32), (0, 20, 0, 20))
+
+
+def test_paste_keeps_the_labels_dtype_unless_new_ids_need_more():
+    labels = np.zeros((40, 50), dtype=np.uint32)
+    out, _ = paste_cells(labels, predicted(), (0, 20, 0, 20), first_id=10)
+    assert out.dtype == np.uint32
+    out, _ = paste_cells(labels.astype(np.uint8), predicted(), (0, 20, 0, 20), first_id=255)
+    assert out.dtype == np.int64 and out[13, 15] == 256

@@ -193,14 +193,17 @@ def test_nothing_marked_for_training_says_what_to_do(window, stack_file):
     assert dialogs and "Mark at least one plane for training" in dialogs[-1].text()
 
 
-def test_training_takes_every_core_only_while_no_live_prediction_runs(qtbot):
+def test_training_and_live_predictions_share_the_cores(qtbot):
     import torch
 
     from unetgui.core import runtime
     from unetgui.gui.prediction import CpuShare, TrainingWorker
 
+    alone, beside = runtime.training_threads(alone=True), runtime.training_threads()
     share = CpuShare()
+    assert share.prediction_threads() == alone  # nothing trains: a prediction takes every core
     seen: list[int] = []
+    predictor: list[int] = []
     prediction = share.computing()
 
     def steps():  # runs in the worker thread; a live prediction starts after step 0, ends after 1
@@ -208,18 +211,36 @@ def test_training_takes_every_core_only_while_no_live_prediction_runs(qtbot):
             seen.append(torch.get_num_threads())
             if step == 0:
                 prediction.__enter__()
+                predictor.append(share.prediction_threads())
             elif step == 1:
                 prediction.__exit__(None, None, None)
             yield step
 
-    before = torch.get_num_threads()
     worker = TrainingWorker(steps(), new_model(TINY, seed=0), 0, share)
     with qtbot.waitSignal(worker.finished, timeout=10_000):
         worker.start()
-    alone, beside = runtime.training_threads(alone=True), runtime.training_threads()
     assert seen == [alone, beside, alone]
-    assert beside == max(1, alone - 1)
-    assert torch.get_num_threads() == before  # this thread's count is its own
+    assert predictor == [max(1, alone - beside)]  # together never more than the cores
+    assert share.prediction_threads() == alone
+
+
+def test_handing_out_a_snapshot_leaves_its_prediction_a_core_from_the_next_step(qtbot):
+    import torch
+
+    from unetgui.core import runtime
+    from unetgui.gui.prediction import CpuShare, TrainingWorker
+
+    seen: list[int] = []
+
+    def steps():
+        for step in range(2):
+            seen.append(torch.get_num_threads())
+            yield step
+
+    worker = TrainingWorker(steps(), new_model(TINY, seed=0), 1e-9, CpuShare())  # a snapshot every step
+    with qtbot.waitSignals([worker.snapshot, worker.finished], timeout=10_000):
+        worker.start()
+    assert seen == [runtime.training_threads(alone=True), runtime.training_threads()]
 
 
 def test_accept_in_a_box_copies_the_predicted_cells_dragged_around(annotated, qtbot):

@@ -293,3 +293,27 @@ def test_dropping_a_file_opens_it(window, stack_file):
     )
     window.dropEvent(event)
     assert window.image_path == path and window.stack.n_planes == 3
+
+
+def test_accept_box_tool_boxes_the_pixels_under_the_drag():
+    from unetgui.core.labels import LabelDocument
+    from unetgui.gui.tools import AcceptBoxTool, ToolState
+
+    boxes, shown = [], []
+    state = ToolState(document=LabelDocument(1, (50, 60)), on_accept_box=boxes.append, on_box=shown.append)
+    tool = AcceptBoxTool(state)
+
+    def drag(start, end):
+        tool.press(*start)
+        tool.move(*end)
+        tool.release(*end)
+
+    drag((10.4, 20.6), (12.5, 30.49))  # pixel centres are whole numbers
+    assert boxes[-1] == (10, 14, 21, 31) and shown[-2:] == [(10, 14, 21, 31), None]
+    drag((12.5, 30.49), (10.4, 20.6))  # any direction
+    assert boxes[-1] == (10, 14, 21, 31)
+    drag((-3.0, 55.0), (5.0, 70.0))  # partly outside: clipped to the plane
+    assert boxes[-1] == (0, 6, 55, 60)
+    count = len(boxes)
+    drag((-10.0, -10.0), (-5.0, -3.0))  # wholly outside: nothing shown, nothing accepted
+    assert len(boxes) == count and shown[-2:] == [None, None]

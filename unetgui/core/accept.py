@@ -9,7 +9,6 @@ lies inside.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from unetgui.core.errors import InvalidInputError
 
@@ -18,13 +17,14 @@ Box = tuple[int, int, int, int]  # r0, r1, c0, c1 (half-open)
 
 def cells_in_box(cells: np.ndarray, box: Box, *, min_inside: float = 0.5) -> np.ndarray:
     """Ids of the cells (labels > 0) with more than ``min_inside`` of their pixels in ``box``."""
+    cells = _cell_ids(cells)
     r0, r1, c0, c1 = _clip(box, cells.shape)
-    inside = cells[r0:r1, c0:c1]
-    ids, counts_inside = np.unique(inside[inside > 0], return_counts=True)
+    inside = np.bincount(cells[r0:r1, c0:c1].ravel())
+    ids = np.flatnonzero(inside[1:]) + 1
     if ids.size == 0:
         return ids
-    totals = ndimage.sum_labels(np.ones_like(cells, dtype=np.int64), cells, ids)
-    return ids[counts_inside > min_inside * totals]
+    totals = np.bincount(cells.ravel(), minlength=inside.size)
+    return ids[inside[ids] > min_inside * totals[ids]]
 
 
 def paste_cells(labels: np.ndarray, cells: np.ndarray, box: Box, *, first_id: int,
@@ -32,10 +32,10 @@ def paste_cells(labels: np.ndarray, cells: np.ndarray, box: Box, *, first_id: in
     """``labels`` with the cells of ``cells`` that lie mostly inside ``box`` copied in.
 
     Each pasted cell gets a new id, counting up from ``first_id``, and overwrites the
-    labels where it lies; nothing else changes. Returns (new labels as int64, cells
-    pasted); the inputs are not changed.
+    labels where it lies; nothing else changes. Returns (new labels, cells pasted); the
+    inputs are not changed.
     """
-    labels, cells = np.asarray(labels), np.asarray(cells)
+    labels, cells = np.asarray(labels), _cell_ids(cells)
     if labels.shape != cells.shape or labels.ndim != 2:
         raise InvalidInputError(
             f"Labels {labels.shape} and predicted cells {cells.shape} must be planes of the same shape."
@@ -43,15 +43,26 @@ def paste_cells(labels: np.ndarray, cells: np.ndarray, box: Box, *, first_id: in
     if first_id < 1:
         raise InvalidInputError(f"New cell ids start at 1 or above, not {first_id}.")
     chosen = cells_in_box(cells, box, min_inside=min_inside)
-    out = labels.astype(np.int64)  # a copy, wide enough for any new id
+    top = first_id + chosen.size - 1
+    dtype = labels.dtype if labels.dtype.kind == "u" and top <= np.iinfo(labels.dtype).max else np.int64
+    out = labels.astype(dtype)  # a copy (the document's uint32 unless new ids need more)
     if chosen.size == 0:
         return out, 0
-    new_ids = np.zeros(int(cells.max()) + 1, dtype=np.int64)
-    new_ids[chosen] = np.arange(first_id, first_id + chosen.size)
+    new_ids = np.zeros(int(cells.max()) + 1, dtype=dtype)
+    new_ids[chosen] = np.arange(first_id, top + 1)
     mapped = new_ids[cells]
     hit = mapped > 0
     out[hit] = mapped[hit]
     return out, int(chosen.size)
+
+
+def _cell_ids(cells) -> np.ndarray:
+    cells = np.asarray(cells)
+    if cells.dtype == bool or not np.issubdtype(cells.dtype, np.integer):
+        raise InvalidInputError(f"Predicted cells must be whole-number ids, not {cells.dtype}.")
+    if cells.size and cells.min() < 0:
+        raise InvalidInputError("Predicted cell ids cannot be negative.")
+    return cells
 
 
 def _clip(box: Box, shape: tuple[int, int]) -> Box:

@@ -66,11 +66,13 @@ def preload_training_modules() -> threading.Thread:
     collector and its full collection paused the window for ~70 ms as training started
     (benchmarks/bench_finetune.py). Done here right after start-up, the collector is off
     while the modules load and their objects are then frozen (``gc.freeze``) with the
-    rest of start-up, so no collection ever walks them. A training run started meanwhile
-    waits on the import lock, as it would on its own import.
+    rest of start-up, so no collection ever walks them (nor frees cyclic garbage the
+    window made in that second or two: a little memory, once). A training run started
+    meanwhile waits on the import lock, as it would on its own import.
     """
 
     def load() -> None:
+        was_enabled = gc.isenabled()
         gc.disable()
         try:
             import torch._dynamo  # noqa: F401
@@ -78,7 +80,8 @@ def preload_training_modules() -> threading.Thread:
             pass
         finally:
             gc.freeze()
-            gc.enable()
+            if was_enabled:
+                gc.enable()
 
     thread = threading.Thread(target=load, name="unetgui-preload", daemon=True)
     thread.start()

@@ -444,6 +444,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def choose_tool(self, name: str) -> None:
         tool = self.tools[name]
         self.canvas.tool = tool
+        self.canvas.show_box(None)  # a box left from a drag the switch interrupted
         self.tools_panel.set_tool(name)
         self.canvas.set_brush_radius(self.tool_state.radius if tool.shows_brush else None)
 

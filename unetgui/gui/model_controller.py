@@ -78,7 +78,7 @@ class ModelController(QtCore.QObject):
         self.model_dirty = False
         self.predictions: dict[int, np.ndarray] = {}  # plane -> uint8 foreground, current model
         self._trainer: TrainingWorker | None = None
-        self._live_model: UNetModel | None = None  # CPU snapshot used for live predictions
+        self._live_model: UNetModel | None = None  # snapshot of the weights for live predictions
         self._last_redraw = 0.0
         self._last_progress = None
         self._stack_worker: GeneratorWorker | None = None
@@ -120,12 +120,9 @@ class ModelController(QtCore.QObject):
 
     def set_plane(self, plane: int) -> None:
         self.plane = plane
-        if plane in self.predictions:
-            self.predictionReady.emit(plane, self.predictions[plane])
-        else:
-            self.predictionReady.emit(plane, None)
-            if self.training:  # follow the user: predict the new plane with the latest weights
-                self._request_live(self._live_model)
+        self.predictionReady.emit(plane, self.predictions.get(plane))
+        if self.training:  # follow the user: predict the new plane with the latest weights
+            self._request_live(self._live_model)
 
     def set_channel(self, channel: int | None) -> None:
         self.channel = channel
@@ -388,8 +385,9 @@ class ModelController(QtCore.QObject):
             self.predictionTile.emit(plane, box, patch)
 
     def _prediction_done(self, plane: int, probability: np.ndarray) -> None:
-        if not self.training:
-            self.predictions[plane] = probability
+        # kept during training too: Accept takes what the user sees (training's end
+        # clears them and predicts again with the final weights)
+        self.predictions[plane] = probability
         self.predictionReady.emit(plane, probability)
         self.panel.prediction_status.setText(f"Predicted plane {plane}.")
 
@@ -456,8 +454,8 @@ class ModelController(QtCore.QObject):
                                         first_id=self.document.next_free_id())
             if count:
                 self.document.set_plane_labels(self.plane, labels)
-        except UnetguiError as error:  # e.g. every cell id taken
-            self.error.emit("Cannot accept the prediction", str(error))
+        except (UnetguiError, MemoryError) as error:  # e.g. every cell id taken
+            self.error.emit("Cannot accept the prediction", str(error) or "Not enough memory.")
             return 0
         if count:
             self.message.emit(f"Accepted {count} predicted cell(s) in the box; Ctrl+Z undoes it.")

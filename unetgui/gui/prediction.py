@@ -47,31 +47,64 @@ def to_uint8(probability: np.ndarray) -> np.ndarray:
 
 
 class CpuShare:
-    """How many threads training may use now: every core while it computes alone, one
-    fewer while a live prediction runs beside it.
+    """Splits the cores between training and live predictions, so that together they
+    never ask for more threads than there are cores.
 
     Two torch (OpenMP) thread teams that together want more threads than there are cores
-    stall at each other's barriers; a team that leaves nothing free makes every prediction
-    pass slow. Training checks between steps, so it follows a prediction within one step.
+    stall at each other's barriers. So training takes every core while it computes alone
+    and one fewer while a prediction runs or is about to (a snapshot was just handed
+    out); a prediction takes what training leaves (every core when nothing trains).
+    torch's thread count belongs to the thread that sets it, so each worker sets its own:
+    training between steps (it follows a prediction within one step), the predictor
+    before each pass.
     """
+
+    PENDING_S = 1.0  # a snapshot just handed out: its prediction starts within this time
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._others = 0
+        self._predicting = 0
+        self._training = 0
+        self._pending_until = 0.0
 
     @contextlib.contextmanager
     def computing(self):
-        """Wrap work that runs beside training (a live prediction pass)."""
+        """Wrap a prediction pass that may run beside training."""
         with self._lock:
-            self._others += 1
+            self._predicting += 1
+            self._pending_until = 0.0
         try:
             yield
         finally:
             with self._lock:
-                self._others -= 1
+                self._predicting -= 1
+
+    @contextlib.contextmanager
+    def training(self):
+        """Wrap a training run."""
+        with self._lock:
+            self._training += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._training -= 1
+
+    def prediction_expected(self) -> None:
+        """A snapshot was handed out: its prediction pass is about to start."""
+        with self._lock:
+            self._pending_until = time.monotonic() + self.PENDING_S
 
     def training_threads(self) -> int:
-        return runtime.training_threads(alone=self._others == 0)
+        with self._lock:
+            alone = self._predicting == 0 and time.monotonic() >= self._pending_until
+        return runtime.training_threads(alone=alone)
+
+    def prediction_threads(self) -> int:
+        with self._lock:
+            training = self._training > 0
+        cores = runtime.training_threads(alone=True)
+        return max(1, cores - runtime.training_threads()) if training else cores
 
 
 @dataclass(frozen=True)
@@ -137,6 +170,9 @@ class LivePredictor(QtCore.QThread):
                 self.failed.emit(describe_error(error))
 
     def _predict(self, request: PredictionRequest) -> None:
+        threads = self._share.prediction_threads()
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)  # this thread's count only
         if request.device is not None:  # here, not on the GUI thread (a copy to the GPU)
             request.model.net.to(request.device)
         for progress in iter_predict(request.model, request.image, focus=request.focus):
@@ -163,7 +199,8 @@ class TrainingWorker(GeneratorWorker):
     """Runs ``train(...)``; emits progress per step and a weight snapshot every few seconds.
 
     Between steps it sets its torch thread count from ``share`` (every core, or one fewer
-    while a live prediction runs) and restores the thread's count afterwards.
+    while a live prediction runs). Setting it also sets the default that threads started
+    later begin with, so the count from before is put back at the end.
     """
 
     snapshot = QtCore.Signal(object)  # UNetModel on the CPU
@@ -178,11 +215,12 @@ class TrainingWorker(GeneratorWorker):
 
     def run(self) -> None:
         previous = torch.get_num_threads()
-        self._set_threads()
-        try:
-            super().run()
-        finally:
-            torch.set_num_threads(previous)
+        with self._share.training():
+            self._set_threads()
+            try:
+                super().run()
+            finally:
+                torch.set_num_threads(previous)
 
     def _set_threads(self) -> None:
         threads = self._share.training_threads()
@@ -190,8 +228,9 @@ class TrainingWorker(GeneratorWorker):
             torch.set_num_threads(threads)
 
     def after_item(self, value) -> None:
-        self._set_threads()
         if self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every:
             self._last_snapshot = time.perf_counter()
+            self._share.prediction_expected()  # so the next step already leaves it a core
             self.snapshot.emit(self._model.snapshot())
+        self._set_threads()
 

@@ -53,7 +53,7 @@ class Tool:
 
     def _inside(self, row: float, col: float) -> tuple[int, int] | None:
         doc = self.state.document
-        r, c = int(round(row)), int(round(col))
+        r, c = _nearest_pixel(row), _nearest_pixel(col)
         if doc is None or not (0 <= r < doc.shape[0] and 0 <= c < doc.shape[1]):
             return None
         return r, c
@@ -197,7 +197,8 @@ class AcceptBoxTool(Tool):
 
     def move(self, row: float, col: float) -> None:
         if self.start is not None:
-            self.state.on_box(self._box(row, col))
+            box = self._box(row, col)
+            self.state.on_box(box if box[1] > box[0] and box[3] > box[2] else None)
 
     def release(self, row: float, col: float) -> None:
         if self.start is None:
@@ -216,11 +217,13 @@ class AcceptBoxTool(Tool):
         rows, cols = doc.shape if doc is not None else (0, 0)
         top, bottom = sorted((_nearest_pixel(r0), _nearest_pixel(row)))
         left, right = sorted((_nearest_pixel(c0), _nearest_pixel(col)))
-        return max(0, top), min(rows, bottom + 1), max(0, left), min(cols, right + 1)
+        r0, r1 = min(max(top, 0), rows), min(max(bottom + 1, 0), rows)
+        c0, c1 = min(max(left, 0), cols), min(max(right + 1, 0), cols)
+        return r0, r1, c0, c1  # empty (r1 == r0 or c1 == c0) when it misses the plane
 
 
 def _nearest_pixel(v: float) -> int:
-    """The pixel whose centre is nearest (as Tool._inside rounds)."""
+    """The pixel under an image coordinate (pixel centres are whole numbers)."""
     return math.floor(v + 0.5)
 
 
