@@ -33,14 +33,15 @@ Prints figures and PASS/MISS only (no timing asserts). Targets from the window i
    qWait holds the GIL while it sleeps and starves the worker thread.
 
 Also checked at the start: whether this PySide6 loses references to True on Signal.emit()
-(6.12.0 does; the window then aborts after ~1000 brush moves). --what-if tries changes in
-this process only (gc.freeze(); repainting only the edited box; a 1 ms GIL switch
-interval) to show what they gain.
+(6.12.0 does; the window then aborts after ~1000 brush moves). As run_app does, the
+objects made until the window is up are frozen (gc.freeze(); --no-gc-freeze: not).
+--what-if tries changes in this process only (repainting only the edited box; a 1 ms GIL
+switch interval) to show what they gain.
 Machine load from other programs shows up as "waited for a CPU"; the load average is
 printed. Runtime about 45 s; the 2 GB file goes to a temporary folder and is deleted.
 
     python benchmarks/bench_gui.py [--only dab,open,pauses] [--repeats 40] [--open-repeats 3]
-        [--stack-shape 256x2048x2048] [--trials 3] [--what-if gc-freeze,partial-repaint]
+        [--stack-shape 256x2048x2048] [--trials 3] [--what-if partial-repaint] [--no-gc-freeze]
         [--profile]
 """
 
@@ -502,7 +503,7 @@ def bench_pauses(args, tmp: Path) -> None:
               f"turned on ({WEIGHTS_DELAY_MS} ms debounce + worker)")
         win.autosaver.save_soon()  # the pending autosave lands before probing
         wait_until(lambda: not win.jobs.busy("autosave"), 60)
-        if "gc-freeze" in args.what_if:
+        if not args.no_gc_freeze:  # as unetgui.gui.app.run_app once the window is up
             gc.collect()
             gc.freeze()
         full_gc = time_full_gc()
@@ -626,10 +627,11 @@ def main() -> None:
     parser.add_argument("--tmpdir", default=None, help="where the test files go (default: system temp)")
     parser.add_argument("--what-if", default="",
                         help="comma list of changes to try in this process only (not the app's "
-                             "code): gc-freeze (gc.freeze() once the window is up), "
-                             "partial-repaint (a label edit repaints only its box), "
+                             "code): partial-repaint (a label edit repaints only its box), "
                              "switch-1ms (sys.setswitchinterval(0.001): the GIL changes hands "
                              "faster)")
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="leave out run_app's gc.collect(); gc.freeze() once the window is up")
     args = parser.parse_args()
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
     args.what_if = {p.strip() for p in args.what_if.split(",") if p.strip()}
