@@ -173,3 +173,33 @@ def test_out_of_memory_with_the_smallest_tile_is_a_clear_error(planes, monkeypat
     monkeypatch.setattr(train_module, "_step", step)
     with pytest.raises(InvalidInputError, match="ran out of memory even with the smallest tile"):
         list(train(new_model(TINY, seed=0), planes, quick(steps=3, tile_size=92)))
+
+
+def test_edited_planes_are_used_from_the_next_step(planes, monkeypatch):
+    """updates() hands in edited labels between steps; the tiles then come from them."""
+    import unetgui.core.train as train_module
+
+    real_step = train_module._step
+    cell_fraction = []  # of the annotated pixels of each step's target tiles
+
+    def step(net, optimizer, tiles, *args):
+        cell_fraction.append(float(np.mean([t.target[t.weights > 0].mean() for t in tiles])))
+        return real_step(net, optimizer, tiles, *args)
+
+    monkeypatch.setattr(train_module, "_step", step)
+    everything = TrainingPlane(planes[0].image, np.ones_like(planes[0].labels), None, "plane 0, edited")
+    no_cells = TrainingPlane(planes[1].image, np.zeros_like(planes[1].labels), None, "plane 1, wiped")
+    handed = {3: {0: everything, 1: no_cells}}  # before step 3 (0-based calls)
+    calls = []
+
+    def updates():
+        calls.append(len(calls))
+        return handed.get(len(calls) - 1, {})
+
+    progress = list(train(new_model(TINY, seed=0), planes, quick(steps=8), updates=updates))
+    assert len(calls) == 8
+    message = progress[3].message
+    assert "uses your edits of plane 0, edited" in message and "Kept the labels from before for plane 1, wiped" in message
+    assert all(p.message is None for i, p in enumerate(progress) if i != 3)
+    # from step 4 on, tiles come from plane 0 (all cell) or the unchanged plane 1
+    assert max(cell_fraction[:3]) < 0.9 and any(f == 1.0 for f in cell_fraction[3:])

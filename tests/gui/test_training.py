@@ -133,6 +133,29 @@ def test_pause_and_resume(annotated, qtbot):
     wait_for_training(qtbot, controller)
 
 
+def test_edits_of_a_training_plane_reach_the_running_training(annotated, qtbot):
+    window, _, labels = annotated
+    controller, panel = window.model_controller, window.model_panel
+    messages: list[str] = []
+    controller.message.connect(messages.append)
+    panel.steps.setValue(100_000)
+    panel.live.setChecked(False)
+    assert controller.fine_tune()
+    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
+    window.show_plane(1)
+    window.choose_tool("paint")
+    window.tools_panel.set_label(window.document.next_free_id())
+    drag(window.canvas, [(40.0, 60.0), (44.0, 64.0)])  # a new cell on training plane 1
+    window.show_plane(2)
+    window.document.set_plane_labels(2, labels[2])  # marks plane 2: used by the next run only
+    qtbot.waitUntil(lambda: any("uses your edits" in m for m in messages), timeout=30_000)
+    used = [m for m in messages if "uses your edits" in m]
+    assert used == ["Training now uses your edits of plane 1."]
+    assert "within seconds" in panel.training_status.text()
+    controller.stop()
+    wait_for_training(qtbot, controller)
+
+
 def test_saved_model_reloads_and_predicts_the_same(annotated, qtbot, tmp_path):
     window, image, _ = annotated
     controller, panel = window.model_controller, window.model_panel

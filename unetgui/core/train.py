@@ -111,12 +111,17 @@ def train(
     validation: Sequence[TrainingPlane] = (),
     should_stop: Callable[[], bool] | None = None,
     note: dict | None = None,
+    updates: Callable[[], dict[int, TrainingPlane]] | None = None,
 ) -> Iterator[TrainingProgress]:
     """Train ``model`` in place on ``planes``; yields after every step.
 
     validation: held-back planes, scored (AP at IoU 0.5, foreground IoU) every
     ``config.validation_every`` steps and at the end; the best weights are kept.
     note: extra facts for the history entry (data files, initial model).
+    updates: called before every step; returns ``{index: plane}`` for training planes
+    whose labels or ignore mask the user has edited since (an empty dict when none).
+    They replace ``planes[index]`` from that step on; one that is no longer usable (no
+    cells left, another shape) is skipped, and the step's progress says so.
     Reproducible for a given seed on the CPU. Bad input raises InvalidInputError here,
     before the first step, not when the generator is first advanced.
     """
@@ -124,7 +129,8 @@ def train(
     _check_planes(model, planes, "training")
     _check_planes(model, validation, "validation")
     in_size = _training_tile_size(model, planes, config)
-    return _training_loop(model, list(planes), list(validation), config, in_size, should_stop, note or {})
+    return _training_loop(model, list(planes), list(validation), config, in_size, should_stop, note or {},
+                          updates)
 
 
 def _training_loop(
@@ -135,6 +141,7 @@ def _training_loop(
     in_size: int,
     should_stop: Callable[[], bool] | None,
     note: dict,
+    updates: Callable[[], dict[int, TrainingPlane]] | None = None,
 ) -> Iterator[TrainingProgress]:
     """The generator behind :func:`train`; its arguments are already checked."""
     device = model.device
@@ -142,8 +149,7 @@ def _training_loop(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)  # dropout
     prepared = [_PreparedPlane(p, model, config) for p in planes]
-    plane_weights = np.array([len(p.annotated) for p in prepared], dtype=np.float64)
-    plane_weights /= plane_weights.sum()
+    plane_weights = _plane_weights(prepared)
     optimizer = _make_optimizer(net, config)
     amp_dtype = _amp_dtype(device, config)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
@@ -161,6 +167,9 @@ def _training_loop(
                 stopped_by = "time limit"
                 break
             message = None
+            if updates is not None and (changed := updates()):
+                message = _take_updates(changed, planes, prepared, model, config)
+                plane_weights = _plane_weights(prepared)
             out_size = output_size(model.config, in_size)
             tiles = [
                 prepared[rng.choice(len(prepared), p=plane_weights)].sample(in_size, out_size, rng)
@@ -169,7 +178,8 @@ def _training_loop(
             try:
                 loss = _step(net, optimizer, tiles, device, amp_dtype, scaler)
             except torch.cuda.OutOfMemoryError:
-                in_size, batch_size, message = _shrink_after_oom(model, in_size, batch_size, device)
+                in_size, batch_size, oom = _shrink_after_oom(model, in_size, batch_size, device)
+                message = f"{message} {oom}" if message else oom
                 yield TrainingProgress(step, config.steps, math.nan, time.perf_counter() - start, message=message)
                 continue
             step += 1
@@ -211,6 +221,37 @@ def _training_loop(
                 **note,
             }
         )
+
+
+def _plane_weights(prepared: list[_PreparedPlane]) -> np.ndarray:
+    """How often each plane is drawn: in proportion to its annotated pixels."""
+    weights = np.array([len(p.annotated) for p in prepared], dtype=np.float64)
+    return weights / weights.sum()
+
+
+def _take_updates(changed: dict[int, TrainingPlane], planes: list[TrainingPlane],
+                  prepared: list[_PreparedPlane], model: UNetModel, config: TrainingConfig) -> str:
+    """Swap in edited planes (weight map made again); a message that says what happened."""
+    used, skipped = [], []
+    for index, plane in sorted(changed.items()):
+        name = plane.name or planes[index].name or f"training plane {index}"
+        try:
+            if not 0 <= index < len(planes):
+                raise InvalidInputError("not a plane of this run")
+            if plane.labels.shape != planes[index].labels.shape:
+                raise InvalidInputError("its shape changed")
+            _check_planes(model, [plane], "training")
+        except InvalidInputError as error:
+            skipped.append(f"{name} ({error})")
+            continue
+        planes[index], prepared[index] = plane, _PreparedPlane(plane, model, config)
+        used.append(name)
+    parts = []
+    if used:
+        parts.append(f"Training now uses your edits of {', '.join(used)}.")
+    if skipped:
+        parts.append(f"Kept the labels from before for {'; '.join(skipped)}.")
+    return " ".join(parts)
 
 
 class _PreparedPlane:

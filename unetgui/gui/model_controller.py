@@ -3,13 +3,16 @@
 The window tells the controller what is open (:meth:`set_image`, :meth:`set_plane`,
 :meth:`set_channel`) and listens to its signals; the controller never touches the
 window's widgets other than its own panel. Training reads copies of the labels made when
-Fine-tune is pressed: labels edited during training are used by the next run (the panel
-says so).
+Fine-tune is pressed; edits of those planes during training are copied again after a
+second's pause and taken by the training thread before its next step. Planes marked for
+training (or validation) during a run are used by the next run (the panel says so).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,7 @@ from unetgui.core.accept import paste_cells
 from unetgui.core.augment import AugmentConfig
 from unetgui.core.device import describe_device, resolve_device
 from unetgui.core.errors import ModelFileError, UnetguiError
+from unetgui.core.labels import LabelsChanged
 from unetgui.core.model import UNetModel, load_model, new_model, save_model
 from unetgui.core.postprocess import probabilities_to_labels
 from unetgui.core.train import TrainingConfig, TrainingPlane, train
@@ -38,6 +42,7 @@ from unetgui.gui.workers import GeneratorWorker
 
 MODEL_FILTER = "unetgui models (*.unet);;All files (*)"
 REDRAW_INTERVAL = 0.25  # s; the loss curve and progress bar redraw at most 4x a second
+EDIT_DELAY_MS = 1000  # edits of training planes go to the running training after this pause
 
 
 def starter_or_new() -> tuple[UNetModel, str]:
@@ -87,6 +92,17 @@ class ModelController(QtCore.QObject):
         self._val_steps: list[int] = []
         self._val_scores: list[float] = []
         self._cpu_share = CpuShare()
+        self._unsubscribe = None  # from the document's change events
+        # Edits of training planes during a run: planes edited (GUI thread), then copies
+        # handed to the training thread, which takes them before its next step.
+        self._run_planes: dict[int, tuple[int, TrainingPlane]] = {}  # plane -> (index, plane)
+        self._edited: set[int] = set()
+        self._edits_lock = threading.Lock()
+        self._edits: dict[int, TrainingPlane] = {}
+        self._edit_timer = QtCore.QTimer(self)
+        self._edit_timer.setSingleShot(True)
+        self._edit_timer.setInterval(EDIT_DELAY_MS)
+        self._edit_timer.timeout.connect(self._hand_over_edits)
         self.live = LivePredictor(self._cpu_share, self)
         self.live.tile.connect(self._tile)
         self.live.done.connect(self._prediction_done)
@@ -114,7 +130,10 @@ class ModelController(QtCore.QObject):
 
     def set_image(self, stack, document) -> None:
         self.cancel_predictions()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.stack, self.document = stack, document
+        self._unsubscribe = document.subscribe(self._document_changed) if document is not None else None
         self.predictions.clear()
         self.predictionReady.emit(self.plane, None)
 
@@ -261,7 +280,8 @@ class ModelController(QtCore.QObject):
             training, validation = self._planes("train"), self._planes("validation")
             self.model.net.to(self.device)
             run = train(self.model, training, config, validation=validation,
-                        note={"image": self.stack.path.name, "init": self.panel.model_name.text()})
+                        note={"image": self.stack.path.name, "init": self.panel.model_name.text()},
+                        updates=self._take_edits)
         except (UnetguiError, RuntimeError) as error:
             self.error.emit("Cannot start training", str(error))
             return False
@@ -277,9 +297,13 @@ class ModelController(QtCore.QObject):
         self.panel.progress.setRange(0, config.steps)
         self.panel.progress.setValue(0)
         self.panel.progress.setFormat("starting...")
+        self._run_planes = {p: (i, plane) for i, (p, plane) in
+                            enumerate(zip(self.document.planes_with_role("train"), training))}
+        self._edited.clear()
+        self._edits.clear()
         self.panel.training_status.setText(
-            f"Training on {len(training)} plane(s), validating on {len(validation)}. Labels you edit now "
-            "are used by the next run."
+            f"Training on {len(training)} plane(s), validating on {len(validation)}. Edits on these training "
+            "planes are used within seconds; other planes you mark, by the next run."
         )
         self.panel.set_training(True)
         self._last_redraw = 0.0
@@ -343,9 +367,38 @@ class ModelController(QtCore.QObject):
         self._live_model = model
         self._request_live(model)
 
+    # ------------------------------------------------------------------ edits while training
+
+    def _document_changed(self, event) -> None:
+        if isinstance(event, LabelsChanged) and self.training and event.plane in self._run_planes:
+            self._edited.add(event.plane)
+            self._edit_timer.start()  # a pause in the user's edits hands them over
+
+    def _hand_over_edits(self) -> None:
+        """Copy the edited training planes (GUI thread: the document is not thread-safe)."""
+        if not self.training:
+            return
+        doc, copies = self.document, {}
+        for p in sorted(self._edited):
+            index, plane = self._run_planes[p]
+            ignore = np.array(doc.ignore_of(p))
+            copies[index] = dataclasses.replace(plane, labels=np.array(doc.labels_of(p)),
+                                                ignore=ignore if ignore.any() else None)
+        self._edited.clear()
+        with self._edits_lock:
+            self._edits.update(copies)
+
+    def _take_edits(self) -> dict[int, TrainingPlane]:
+        """For the training thread, before each step: the edits handed over since."""
+        with self._edits_lock:
+            edits, self._edits = self._edits, {}
+        return edits
+
     def _training_finished(self) -> None:
         worker = self._trainer
         self._trainer = None
+        self._edit_timer.stop()
+        self._run_planes = {}
         self._redraw_progress()  # the steps since the last throttled redraw
         self.panel.set_training(False)
         self.trainingRunning.emit(False)
