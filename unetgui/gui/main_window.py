@@ -107,6 +107,7 @@ class MainWindow(QtWidgets.QMainWindow):
             ("Model", self._scrolling(self.model_panel), QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Tools", self.tools_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Layers", self.layers_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Prediction", self.model_panel.prediction_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
             ("Weight map", self.weights_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
             ("Planes", self.planes_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
         ):
@@ -117,6 +118,10 @@ class MainWindow(QtWidgets.QMainWindow):
         docks = self.findChildren(QtWidgets.QDockWidget)
         widths = [340 if self.dockWidgetArea(d) == QtCore.Qt.DockWidgetArea.LeftDockWidgetArea else 300 for d in docks]
         self.resizeDocks(docks, widths, QtCore.Qt.Orientation.Horizontal)
+        # the tools take the height they need; the model panel (Fine-tune, loss curve) the rest
+        by_name = {d.objectName(): d for d in docks}
+        tools_height = self.tools_panel.minimumSizeHint().height() + 30
+        self.resizeDocks([by_name["Model"], by_name["Tools"]], [2000, tools_height], QtCore.Qt.Orientation.Vertical)
         for name, visible in DEFAULT_VISIBLE.items():
             self.canvas.set_layer_visible(name, visible)
 

@@ -1,4 +1,5 @@
-"""Model panel: the active network, the device, Fine-tune with its progress, predictions.
+"""Model panel: the active network, the device, Fine-tune with its progress, and (in
+``prediction_panel``, docked apart) predicting and accepting predictions.
 
 Only widgets and signals: the model controller fills it in and reacts to it.
 """
@@ -32,8 +33,13 @@ class ModelPanel(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self._model_box())
         layout.addWidget(self._training_box())
-        layout.addWidget(self._prediction_box())
         layout.addStretch(1)
+        # Predicting and accepting sit in a widget of their own, which the window docks
+        # apart: the model, Fine-tune and its loss curve then fit a laptop screen's height.
+        self.prediction_panel = QtWidgets.QWidget()
+        prediction_layout = QtWidgets.QVBoxLayout(self.prediction_panel)
+        prediction_layout.addWidget(self._prediction_box())
+        prediction_layout.addStretch(1)
 
     # ------------------------------------------------------------------ building
 
@@ -160,7 +166,7 @@ class ModelPanel(QtWidgets.QWidget):
         return box
 
     def _prediction_box(self) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Prediction")
+        box = QtWidgets.QGroupBox()  # docked under the title "Prediction"
         layout = QtWidgets.QVBoxLayout(box)
         live = QtWidgets.QHBoxLayout()
         self.live = QtWidgets.QCheckBox("Live while training, every")
