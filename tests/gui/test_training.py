@@ -156,6 +156,29 @@ def test_edits_of_a_training_plane_reach_the_running_training(annotated, qtbot):
     wait_for_training(qtbot, controller)
 
 
+def test_edits_of_another_image_opened_during_training_stay_out_of_it(annotated, qtbot, tmp_path):
+    window, image, labels = annotated
+    controller, panel = window.model_controller, window.model_panel
+    messages: list[str] = []
+    controller.message.connect(messages.append)
+    panel.steps.setValue(100_000)
+    panel.live.setChecked(False)
+    assert controller.fine_tune()
+    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
+    other = tmp_path / "other.tif"
+    tifffile.imwrite(other, image[:, ::-1].copy(), imagej=True, metadata={"axes": "TYX"})
+    window.autosaver.save_soon()
+    qtbot.waitUntil(lambda: not window.jobs.busy("autosave"), timeout=10_000)
+    assert window.open_image(other)
+    window.document.set_plane_labels(1, labels[1][::-1].copy())  # plane 1 of another image
+    steps, edited = controller.steps_done, time.perf_counter()
+    # well past the handover (1 s after the last edit), and steps taken since
+    qtbot.waitUntil(lambda: time.perf_counter() > edited + 2.5 and controller.steps_done >= steps + 5, timeout=60_000)
+    assert not any("uses your edits" in m for m in messages)
+    controller.stop()
+    wait_for_training(qtbot, controller)
+
+
 def test_saved_model_reloads_and_predicts_the_same(annotated, qtbot, tmp_path):
     window, image, _ = annotated
     controller, panel = window.model_controller, window.model_panel

@@ -134,6 +134,8 @@ class ModelController(QtCore.QObject):
             self._unsubscribe()
         self.stack, self.document = stack, document
         self._unsubscribe = document.subscribe(self._document_changed) if document is not None else None
+        # a run that goes on trains on the planes it copied; edits here are another image's
+        self._run_planes, self._edited = {}, set()
         self.predictions.clear()
         self.predictionReady.emit(self.plane, None)
 
