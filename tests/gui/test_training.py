@@ -115,6 +115,24 @@ def test_live_predictions_arrive_during_training(annotated, qtbot):
     assert panel.fine_tune_button.isEnabled()
 
 
+def test_predict_plane_during_training_with_live_predictions_off(annotated, qtbot):
+    window, _, _ = annotated
+    controller, panel = window.model_controller, window.model_panel
+    panel.steps.setValue(100_000)
+    panel.live.setChecked(False)
+    arrived = []
+    controller.predictionReady.connect(lambda plane, prob: prob is not None and arrived.append(plane))
+    assert controller.fine_tune()
+    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
+    assert not arrived  # live predictions are off
+    window.show_plane(2)
+    controller.predict_plane()  # the worker hands out a snapshot after its current step
+    qtbot.waitUntil(lambda: 2 in arrived, timeout=60_000)
+    assert controller.training
+    controller.stop()
+    wait_for_training(qtbot, controller)
+
+
 def test_pause_and_resume(annotated, qtbot):
     window, _, _ = annotated
     controller, panel = window.model_controller, window.model_panel

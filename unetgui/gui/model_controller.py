@@ -143,7 +143,7 @@ class ModelController(QtCore.QObject):
         self.plane = plane
         self.predictionReady.emit(plane, self.predictions.get(plane))
         if self.training:  # follow the user: predict the new plane with the latest weights
-            self._request_live(self._live_model)
+            self._predict_while_training()
 
     def set_channel(self, channel: int | None) -> None:
         self.channel = channel
@@ -310,7 +310,7 @@ class ModelController(QtCore.QObject):
         self.panel.set_training(True)
         self._last_redraw = 0.0
         self._last_progress = None
-        self._live_model = self.model.snapshot()
+        self._live_model = None  # the worker hands out the first snapshot after step 1
         self._trainer.start()
         self.trainingRunning.emit(True)
         return True
@@ -419,6 +419,14 @@ class ModelController(QtCore.QObject):
 
     # ------------------------------------------------------------------ predictions
 
+    def _predict_while_training(self) -> None:
+        """With the latest snapshot; before the first, ask the worker for one (it comes
+        after the step running now; copying weights here could catch them mid-update)."""
+        if self._live_model is not None:
+            self._request_live(self._live_model)
+        elif self._trainer is not None:
+            self._trainer.request_snapshot()
+
     def _request_live(self, model: UNetModel) -> None:
         if self.stack is None:
             return
@@ -431,8 +439,10 @@ class ModelController(QtCore.QObject):
         self.live.request(PredictionRequest(self.plane, image, model, self._focus(), self.device))
 
     def predict_plane(self) -> None:
-        # always a snapshot: the worker must never share a module with a training run
-        self._request_live(self._live_model if self.training else self.model.snapshot())
+        if self.training:
+            self._predict_while_training()
+        else:  # a snapshot: the predictor must never share a module with a training run
+            self._request_live(self.model.snapshot())
         self.panel.prediction_status.setText(f"Predicting plane {self.plane}...")
 
     def _tile(self, plane: int, box, patch) -> None:

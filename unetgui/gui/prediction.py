@@ -11,6 +11,7 @@ weights for live predictions (the only moment the weights are not being changed)
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 import traceback
@@ -211,7 +212,8 @@ class TrainingWorker(GeneratorWorker):
         self._model = model
         self._share = share
         self.snapshot_every = snapshot_every
-        self._last_snapshot = time.perf_counter()
+        self._last_snapshot = -math.inf  # the first after step 1: live predictions start at once
+        self._snapshot_wanted = False
 
     def run(self) -> None:
         previous = torch.get_num_threads()
@@ -227,8 +229,14 @@ class TrainingWorker(GeneratorWorker):
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
 
+    def request_snapshot(self) -> None:
+        """Hand out a snapshot after the step running now (any thread)."""
+        self._snapshot_wanted = True
+
     def after_item(self, value) -> None:
-        if self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every:
+        due = self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every
+        if due or self._snapshot_wanted:
+            self._snapshot_wanted = False
             self._last_snapshot = time.perf_counter()
             self._share.prediction_expected()  # so the next step already leaves it a core
             self.snapshot.emit(self._model.snapshot())
