@@ -151,15 +151,21 @@ def test_pause_and_resume(annotated, qtbot):
     wait_for_training(qtbot, controller)
 
 
-def test_edits_of_a_training_plane_reach_the_running_training(annotated, qtbot):
-    window, _, labels = annotated
-    controller, panel = window.model_controller, window.model_panel
+def train_without_live_predictions(controller, panel, qtbot) -> list[str]:
+    """Start a long run (live predictions off) and wait for 2 steps; the messages it sends."""
     messages: list[str] = []
     controller.message.connect(messages.append)
     panel.steps.setValue(100_000)
     panel.live.setChecked(False)
     assert controller.fine_tune()
     qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
+    return messages
+
+
+def test_edits_of_a_training_plane_reach_the_running_training(annotated, qtbot):
+    window, _, labels = annotated
+    controller, panel = window.model_controller, window.model_panel
+    messages = train_without_live_predictions(controller, panel, qtbot)
     window.show_plane(1)
     window.choose_tool("paint")
     window.tools_panel.set_label(window.document.next_free_id())
@@ -176,13 +182,8 @@ def test_edits_of_a_training_plane_reach_the_running_training(annotated, qtbot):
 
 def test_edits_of_another_image_opened_during_training_stay_out_of_it(annotated, qtbot, tmp_path):
     window, image, labels = annotated
-    controller, panel = window.model_controller, window.model_panel
-    messages: list[str] = []
-    controller.message.connect(messages.append)
-    panel.steps.setValue(100_000)
-    panel.live.setChecked(False)
-    assert controller.fine_tune()
-    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
+    controller = window.model_controller
+    messages = train_without_live_predictions(controller, window.model_panel, qtbot)
     other = tmp_path / "other.tif"
     tifffile.imwrite(other, image[:, ::-1].copy(), imagej=True, metadata={"axes": "TYX"})
     window.autosaver.save_soon()
