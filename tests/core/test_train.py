@@ -199,7 +199,8 @@ def test_edited_planes_are_used_from_the_next_step(planes, monkeypatch):
     progress = list(train(new_model(TINY, seed=0), planes, quick(steps=8), updates=updates))
     assert len(calls) == 8
     message = progress[3].message
-    assert "uses your edits of plane 0, edited" in message and "Kept the labels from before for plane 1, wiped" in message
+    assert message == ("Training now uses your edits of plane 0, edited. "
+                       "It goes on with the earlier labels of plane 1, wiped, as it has no cells left.")
     assert all(p.message is None for i, p in enumerate(progress) if i != 3)
     # from step 4 on, tiles come from plane 0 (all cell) or the unchanged plane 1
     assert max(cell_fraction[:3]) < 0.9 and any(f == 1.0 for f in cell_fraction[3:])

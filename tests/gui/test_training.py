@@ -115,7 +115,7 @@ def test_live_predictions_arrive_during_training(annotated, qtbot):
     assert panel.fine_tune_button.isEnabled()
 
 
-def test_predict_plane_during_training_with_live_predictions_off(annotated, qtbot):
+def test_predict_plane_during_training_takes_fresh_weights_even_when_paused(annotated, qtbot):
     window, _, _ = annotated
     controller, panel = window.model_controller, window.model_panel
     panel.steps.setValue(100_000)
@@ -124,11 +124,20 @@ def test_predict_plane_during_training_with_live_predictions_off(annotated, qtbo
     controller.predictionReady.connect(lambda plane, prob: prob is not None and arrived.append(plane))
     assert controller.fine_tune()
     qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
-    assert not arrived  # live predictions are off
-    window.show_plane(2)
-    controller.predict_plane()  # the worker hands out a snapshot after its current step
+    assert not arrived and controller._live_model is None  # live predictions are off
+    window.show_plane(2)  # asks the worker for a snapshot: it comes after the current step
     qtbot.waitUntil(lambda: 2 in arrived, timeout=60_000)
-    assert controller.training
+    first = controller._live_model
+    qtbot.waitUntil(lambda: controller.steps_done >= 6, timeout=30_000)
+    panel.pause_button.setChecked(True)
+    qtbot.wait(300)
+    paused_at = controller.steps_done
+    arrived.clear()
+    controller.predict_plane()  # while paused: a new snapshot all the same, at once
+    qtbot.waitUntil(lambda: 2 in arrived, timeout=30_000)
+    assert controller._live_model is not first
+    assert controller.steps_done == paused_at
+    panel.pause_button.setChecked(False)
     controller.stop()
     wait_for_training(qtbot, controller)
 

@@ -122,7 +122,8 @@ def train(
     whose labels or ignore mask the user has edited since (an empty dict when none).
     They replace ``planes[index]`` from that step on; one that is no longer usable (no
     cells left, another shape) is skipped, and the step's progress says so.
-    Reproducible for a given seed on the CPU. Bad input raises InvalidInputError here,
+    Reproducible for a given seed on the CPU (without ``updates``, whose timing counts).
+    Bad input raises InvalidInputError here,
     before the first step, not when the generator is first advanced.
     """
     config = config or TrainingConfig()
@@ -234,15 +235,11 @@ def _take_updates(changed: dict[int, TrainingPlane], planes: list[TrainingPlane]
     """Swap in edited planes (weight map made again); a message that says what happened."""
     used, skipped = [], []
     for index, plane in sorted(changed.items()):
-        name = plane.name or planes[index].name or f"training plane {index}"
-        try:
-            if not 0 <= index < len(planes):
-                raise InvalidInputError("not a plane of this run")
-            if plane.labels.shape != planes[index].labels.shape:
-                raise InvalidInputError("its shape changed")
-            _check_planes(model, [plane], "training")
-        except InvalidInputError as error:
-            skipped.append(f"{name} ({error})")
+        known = 0 <= index < len(planes)
+        name = plane.name or (planes[index].name if known else "") or f"training plane {index}"
+        problem = _unusable_update(plane, planes[index]) if known else "it is not a plane of this run"
+        if problem:
+            skipped.append(f"{name}, as {problem}")
             continue
         planes[index], prepared[index] = plane, _PreparedPlane(plane, model, config)
         used.append(name)
@@ -250,8 +247,20 @@ def _take_updates(changed: dict[int, TrainingPlane], planes: list[TrainingPlane]
     if used:
         parts.append(f"Training now uses your edits of {', '.join(used)}.")
     if skipped:
-        parts.append(f"Kept the labels from before for {'; '.join(skipped)}.")
+        parts.append(f"It goes on with the earlier labels of {'; '.join(skipped)}.")
     return " ".join(parts)
+
+
+def _unusable_update(plane: TrainingPlane, before: TrainingPlane) -> str | None:
+    """Why an edited plane cannot replace ``before`` in a running training, or None."""
+    if plane.image.shape != before.image.shape or plane.labels.shape != before.labels.shape:
+        return "its size changed"
+    if plane.ignore is not None and plane.ignore.shape != plane.labels.shape:
+        return "its ignore mask does not match its labels"
+    annotated = plane.labels if plane.ignore is None else np.where(plane.ignore, 0, plane.labels)
+    if not annotated.any():
+        return "it has no cells left"
+    return None
 
 
 class _PreparedPlane:

@@ -155,7 +155,8 @@ class ModelController(QtCore.QObject):
 
     @property
     def training(self) -> bool:
-        return self._trainer is not None and self._trainer.isRunning()
+        # until the run's end is handled (_training_finished), not only while its thread runs
+        return self._trainer is not None
 
     # ------------------------------------------------------------------ the active model
 
@@ -419,13 +420,15 @@ class ModelController(QtCore.QObject):
 
     # ------------------------------------------------------------------ predictions
 
-    def _predict_while_training(self) -> None:
-        """With the latest snapshot; before the first, ask the worker for one (it comes
-        after the step running now; copying weights here could catch them mid-update)."""
-        if self._live_model is not None:
+    def _predict_while_training(self, fresh: bool = False) -> None:
+        """With the latest snapshot, or a new one from the worker (after the step running
+        now, or at once when paused): before the first one, and for ``fresh`` when live
+        predictions are off. Copying weights here could catch them mid-update."""
+        worker = self._trainer
+        if worker is not None and (self._live_model is None or (fresh and worker.snapshot_every <= 0)):
+            worker.request_snapshot()  # its snapshot brings the prediction (_snapshot)
+        elif self._live_model is not None:
             self._request_live(self._live_model)
-        elif self._trainer is not None:
-            self._trainer.request_snapshot()
 
     def _request_live(self, model: UNetModel) -> None:
         if self.stack is None:
@@ -440,7 +443,7 @@ class ModelController(QtCore.QObject):
 
     def predict_plane(self) -> None:
         if self.training:
-            self._predict_while_training()
+            self._predict_while_training(fresh=True)
         else:  # a snapshot: the predictor must never share a module with a training run
             self._request_live(self.model.snapshot())
         self.panel.prediction_status.setText(f"Predicting plane {self.plane}...")
@@ -530,6 +533,10 @@ class ModelController(QtCore.QObject):
 
     def shutdown(self) -> None:
         """Stop every worker (closing the window); the model stays as it is."""
+        self._edit_timer.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._trainer is not None:
             self._trainer.stop()
             self._trainer.wait()

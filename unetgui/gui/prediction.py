@@ -3,8 +3,9 @@
 :class:`LivePredictor` keeps one request at a time: a newer request makes the running one
 stale, and it is abandoned between tiles (never shown). It reports each finished tile so
 the prediction layer fills in where the user is looking first. :class:`TrainingWorker`
-runs the core training generator and, between steps, hands out CPU snapshots of the
-weights for live predictions (the only moment the weights are not being changed).
+runs the core training generator and, between steps (or while paused), hands out CPU
+snapshots of the weights for live predictions: the only moments the weights are not
+being changed.
 :class:`CpuShare` lets the two share the cores.
 """
 
@@ -197,7 +198,8 @@ def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | No
 
 
 class TrainingWorker(GeneratorWorker):
-    """Runs ``train(...)``; emits progress per step and a weight snapshot every few seconds.
+    """Runs ``train(...)``; emits progress per step, and a weight snapshot after step 1,
+    then every ``snapshot_every`` seconds (0: only when asked, :meth:`request_snapshot`).
 
     Between steps it sets its torch thread count from ``share`` (every core, or one fewer
     while a live prediction runs). Setting it also sets the default that threads started
@@ -230,15 +232,23 @@ class TrainingWorker(GeneratorWorker):
             torch.set_num_threads(threads)
 
     def request_snapshot(self) -> None:
-        """Hand out a snapshot after the step running now (any thread)."""
+        """Hand out a snapshot after the step running now, or at once when paused (any thread)."""
         self._snapshot_wanted = True
+        self.wake()
 
     def after_item(self, value) -> None:
         due = self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every
         if due or self._snapshot_wanted:
-            self._snapshot_wanted = False
-            self._last_snapshot = time.perf_counter()
-            self._share.prediction_expected()  # so the next step already leaves it a core
-            self.snapshot.emit(self._model.snapshot())
+            self._hand_out_snapshot()
         self._set_threads()
+
+    def while_paused(self) -> None:
+        if self._snapshot_wanted:  # paused between steps: the weights are not changing
+            self._hand_out_snapshot()
+
+    def _hand_out_snapshot(self) -> None:
+        self._snapshot_wanted = False
+        self._last_snapshot = time.perf_counter()
+        self._share.prediction_expected()  # so the next step already leaves it a core
+        self.snapshot.emit(self._model.snapshot())
 

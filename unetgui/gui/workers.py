@@ -146,6 +146,25 @@ class GeneratorWorker(QtCore.QThread):
     def after_item(self, value) -> None:
         """Runs in the worker thread after each item, while the generator is suspended."""
 
+    def while_paused(self) -> None:
+        """Runs in the worker thread each time :meth:`wake` stirs it while paused."""
+
+    def wake(self) -> None:
+        """Have a paused worker run :meth:`while_paused` (from any thread)."""
+        with QtCore.QMutexLocker(self._mutex):
+            self._resumed.wakeAll()
+
+    def _hold(self) -> bool:
+        """Between items: wait while paused; False when asked to stop."""
+        while True:
+            with QtCore.QMutexLocker(self._mutex):
+                if self._stop:
+                    return False
+                if not self._paused:
+                    return True
+                self._resumed.wait(self._mutex)
+            self.while_paused()
+
     def run(self) -> None:
         generator = None
         try:
@@ -153,11 +172,8 @@ class GeneratorWorker(QtCore.QThread):
             for value in generator:
                 self.item.emit(value)
                 self.after_item(value)
-                with QtCore.QMutexLocker(self._mutex):
-                    while self._paused and not self._stop:
-                        self._resumed.wait(self._mutex)
-                    if self._stop:
-                        break
+                if not self._hold():
+                    break
         except Exception as error:
             traceback.print_exc()
             self.failed.emit(describe_error(error))
