@@ -257,10 +257,15 @@ def _unusable_update(plane: TrainingPlane, before: TrainingPlane) -> str | None:
         return "its size changed"
     if plane.ignore is not None and plane.ignore.shape != plane.labels.shape:
         return "its ignore mask does not match its labels"
-    annotated = plane.labels if plane.ignore is None else np.where(plane.ignore, 0, plane.labels)
-    if not annotated.any():
+    if not _has_cells(plane):
         return "it has no cells left"
     return None
+
+
+def _has_cells(plane: TrainingPlane) -> bool:
+    """Whether any cell pixel lies outside the plane's ignore mask."""
+    annotated = plane.labels if plane.ignore is None else np.where(plane.ignore, 0, plane.labels)
+    return bool(annotated.any())
 
 
 class _PreparedPlane:
@@ -356,8 +361,7 @@ def _check_planes(model: UNetModel, planes: Sequence[TrainingPlane], role: str) 
         model.check_channels(plane.image.shape[0])
         if plane.ignore is not None and plane.ignore.shape != plane.labels.shape:
             raise InvalidInputError(f"The ignore mask of {name} does not match its labels.")
-        annotated = plane.labels if plane.ignore is None else np.where(plane.ignore, 0, plane.labels)
-        if not annotated.any():
+        if not _has_cells(plane):
             raise InvalidInputError(
                 f"{name[:1].upper() + name[1:]} has no cells. Draw at least one cell, or mark the "
                 "plane as not annotated."
