@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from unetgui.core.errors import InvalidInputError
-
-Box = tuple[int, int, int, int]  # r0, r1, c0, c1 (half-open)
+from unetgui.core.labels import Box
 
 
 def cells_in_box(cells: np.ndarray, box: Box, *, min_inside: float = 0.5) -> np.ndarray:

@@ -68,7 +68,7 @@ _DTYPES = {"labels": np.dtype(np.uint32), "ignore": np.dtype(bool)}
 _THIN = math.sqrt(0.5)
 _OVERHEAD_BYTES = 256  # Python objects per recorded change, counted in the history budget
 
-Box = tuple[int, int, int, int]
+Box = tuple[int, int, int, int]  # row0, row1, col0, col1 (half-open)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from unetgui.core.labels import Box
 from unetgui.gui.colors import label_lookup_table, overlay_lookup_table
-
-Box = tuple[int, int, int, int]  # row0, row1, col0, col1 (half-open)
 
 
 class _ToolImageItem(pg.ImageItem):

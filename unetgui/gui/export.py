@@ -9,6 +9,7 @@ from PySide6 import QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
 from unetgui.core.io import plane_axis_for, write_image, write_labels, write_probabilities
+from unetgui.gui.prediction import from_uint8
 
 TIFF_FILTER = "TIFF (*.tif *.tiff)"
 
@@ -79,7 +80,7 @@ class ExportController:
             window.show_error("Nothing to export", "Predict the plane or the stack first.")
             return None
         shape = (window.stack.height, window.stack.width)
-        stack = np.stack([predictions[p].astype(np.float32) / 255 if p in predictions else np.zeros(shape, np.float32)
+        stack = np.stack([from_uint8(predictions[p]) if p in predictions else np.zeros(shape, np.float32)
                           for p in planes])
         plane_axis = plane_axis_for(window.stack.plane_axes)
         try:

@@ -35,6 +35,7 @@ from unetgui.gui.prediction import (
     LivePredictor,
     PredictionRequest,
     TrainingWorker,
+    from_uint8,
     model_input,
     predict_planes,
 )
@@ -503,8 +504,7 @@ class ModelController(QtCore.QObject):
             self.error.emit("No prediction yet", "Predict this plane first (Predict plane), then accept it.")
             return 0
         for plane in planes:
-            labels = probabilities_to_labels(self.predictions[plane].astype(np.float32) / 255.0)
-            self.document.set_plane_labels(plane, labels)
+            self.document.set_plane_labels(plane, self._predicted_cells(plane))
         self.message.emit(f"Accepted the prediction of {len(planes)} plane(s); Ctrl+Z undoes it per plane.")
         return len(planes)
 
@@ -516,7 +516,7 @@ class ModelController(QtCore.QObject):
         if self.plane not in self.predictions:
             self.error.emit("No prediction yet", "Predict this plane first (Predict plane), then drag a box to accept.")
             return 0
-        cells = probabilities_to_labels(self.predictions[self.plane].astype(np.float32) / 255.0)
+        cells = self._predicted_cells(self.plane)
         try:
             labels, count = paste_cells(self.document.labels_of(self.plane), cells, box,
                                         first_id=self.document.next_free_id())
@@ -530,6 +530,10 @@ class ModelController(QtCore.QObject):
         else:
             self.message.emit("No predicted cell lies mostly inside that box.")
         return count
+
+    def _predicted_cells(self, plane: int) -> np.ndarray:
+        """The plane's stored prediction as cell labels (what Accept copies)."""
+        return probabilities_to_labels(from_uint8(self.predictions[plane]))
 
     def shutdown(self) -> None:
         """Stop every worker (closing the window); the model stays as it is."""

@@ -48,6 +48,11 @@ def to_uint8(probability: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(probability * 255.0), 0, 255).astype(np.uint8)
 
 
+def from_uint8(probability: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_uint8`: uint8 0..255 -> float32 probability 0..1."""
+    return probability.astype(np.float32) / 255.0
+
+
 class CpuShare:
     """Splits the cores between training and live predictions, so that together they
     never ask for more threads than there are cores.

@@ -12,8 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from unetgui.core.accept import Box
-from unetgui.core.labels import LabelDocument
+from unetgui.core.labels import Box, LabelDocument
 
 
 @dataclass
