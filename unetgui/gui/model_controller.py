@@ -256,16 +256,17 @@ class ModelController(QtCore.QObject):
         )
 
     def _planes(self, role: str) -> list[TrainingPlane]:
-        doc = self.document
         return [
-            TrainingPlane(
-                model_input(self.stack.read_plane(p), self.model, self.channel),
-                np.array(doc.labels_of(p)),
-                np.array(doc.ignore_of(p)) if np.asarray(doc.ignore_of(p)).any() else None,
-                f"plane {p}",
-            )
-            for p in doc.planes_with_role(role)
+            TrainingPlane(model_input(self.stack.read_plane(p), self.model, self.channel),
+                          *self._annotation_copies(p), f"plane {p}")
+            for p in self.document.planes_with_role(role)
         ]
+
+    def _annotation_copies(self, plane: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Copies of the plane's labels and ignore mask (None when nothing is ignored), for
+        training in another thread: the document is the GUI thread's."""
+        ignore = np.array(self.document.ignore_of(plane))
+        return np.array(self.document.labels_of(plane)), ignore if ignore.any() else None
 
     def fine_tune(self) -> bool:
         """Start training on the planes marked for training; returns False with a message
@@ -382,12 +383,11 @@ class ModelController(QtCore.QObject):
         """Copy the edited training planes (GUI thread: the document is not thread-safe)."""
         if not self.training:
             return
-        doc, copies = self.document, {}
+        copies = {}
         for p in sorted(self._edited):
             index, plane = self._run_planes[p]
-            ignore = np.array(doc.ignore_of(p))
-            copies[index] = dataclasses.replace(plane, labels=np.array(doc.labels_of(p)),
-                                                ignore=ignore if ignore.any() else None)
+            labels, ignore = self._annotation_copies(p)
+            copies[index] = dataclasses.replace(plane, labels=labels, ignore=ignore)
         self._edited.clear()
         with self._edits_lock:
             self._edits.update(copies)
