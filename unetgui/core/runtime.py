@@ -48,13 +48,18 @@ def quiet_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 2
+
+
 def training_threads(*, alone: bool = False) -> int:
     """Threads for training beside a window: every core while nothing else computes
     (``alone``), else all cores but one, which the GUI and live predictions keep."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 2
+    cores = usable_cores()
     return max(1, cores if alone else cores - 1)
 
 

@@ -108,10 +108,10 @@ class CpuShare:
         return runtime.training_threads(alone=alone)
 
     def prediction_threads(self) -> int:
+        """The core training leaves while it runs (it takes all but one); else every core."""
         with self._lock:
             training = self._training > 0
-        cores = runtime.training_threads(alone=True)
-        return max(1, cores - runtime.training_threads()) if training else cores
+        return 1 if training else runtime.usable_cores()
 
 
 @dataclass(frozen=True)
