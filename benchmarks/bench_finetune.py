@@ -22,10 +22,10 @@ Prints figures and PASS/MISS only (no timing asserts). Targets from the training
    modules first imported during the run (lazily, after gc.freeze()). As in the app
    (unetgui.gui.app.run_app): glibc allocator tuned, pyqtgraph row-major without
    antialiasing, gc.collect(); gc.freeze() once the window is up (--no-gc-freeze: not),
-   then runtime.preload_training_modules() (its pauses are printed; --no-preload: not;
-   --preimport, a what-if: first make a torch.optim.SGD, which imports torch._dynamo, sympy
-   and ~800 modules, so that they are frozen too). Pauses are also shown without the time
-   the GUI thread waited for a CPU (what machine load adds).
+   then runtime.preload_training_modules(), which imports torch._dynamo, sympy and ~800
+   modules the first optimiser needs, so that they are frozen too (its pauses are printed;
+   --no-preload: not). Pauses are also shown without the time the GUI thread waited for a
+   CPU (what machine load adds).
 2. Training throughput inside the window is at least 90% of the same training from the
    command line (same steps, same data, same time). Window runs (live predictions on, as
    a user has them, and off) alternate with headless runs of the core training generator
@@ -65,7 +65,7 @@ the load average is printed. Runtime about 4-5 minutes with the defaults.
 
     python benchmarks/bench_finetune.py [--seconds 60] [--tile-size 252] [--tp-seconds 10]
         [--rounds 2] [--stops 5] [--skip pauses,throughput,cli,stop] [--what-if-threads N]
-        [--no-passive-cli] [--preimport] [--worker-threads N] [--no-gc-freeze] [--profile]
+        [--no-passive-cli] [--no-preload] [--worker-threads N] [--no-gc-freeze] [--profile]
 """
 
 from __future__ import annotations
@@ -951,11 +951,6 @@ def main_gui(args) -> None:
         panel.refresh_seconds.setValue(args.refresh)
         fresh_model(win.model_controller)
         run_loop(100)
-        preimport = None
-        if args.preimport:  # WHAT-IF: what training imports on its first step, before the freeze
-            start = time.perf_counter()
-            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # imports torch._dynamo & co
-            preimport = time.perf_counter() - start
         if not args.no_gc_freeze:
             gc.collect()
             gc.freeze()  # as run_app, once the window is up
@@ -977,9 +972,6 @@ def main_gui(args) -> None:
             print(f"start-up preload of the training modules (runtime.preload_training_modules(), as run_app): "
                   f"{ms(preload['seconds'])} in its thread; event-loop pauses meanwhile: worst "
                   f"{ms(preload['worst'])}, {preload['over_20ms']} over 20 ms")
-        if preimport is not None:
-            print(f"WHAT-IF (this process only): a throwaway torch.optim.SGD made before gc.freeze(), so the "
-                  f"modules training imports on its first step are frozen too ({ms(preimport)})")
         print(f"window's training settings: optimizer {win.model_controller.training_config().optimizer}, "
               f"learning rate {win.model_controller.training_config().lr:g}; the command line is given "
               f"'{' '.join(cli_options(win)[1])}' to match; remaining differences: "
@@ -1071,9 +1063,6 @@ def main() -> None:
                              "training thread (this process only)")
     parser.add_argument("--no-passive-cli", dest="passive_cli", action="store_false",
                         help="leave out the headless runs with the other OpenMP wait policy")
-    parser.add_argument("--preimport", action="store_true",
-                        help="WHAT-IF: make a torch.optim.SGD (it imports torch._dynamo, sympy, ...) before "
-                             "gc.freeze()")
     parser.add_argument("--startup-s", type=float, default=5.0,
                         help="also report the pauses after this many seconds of the probed run")
     parser.add_argument("--stops", type=int, default=5)
