@@ -114,6 +114,12 @@ class CpuShare:
         return 1 if training else runtime.usable_cores()
 
 
+def _use_threads(threads: int) -> None:
+    """Set the calling thread's torch thread count (torch's count is per thread)."""
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
 @dataclass(frozen=True)
 class PredictionRequest:
     plane: int
@@ -177,9 +183,7 @@ class LivePredictor(QtCore.QThread):
                 self.failed.emit(describe_error(error))
 
     def _predict(self, request: PredictionRequest) -> None:
-        threads = self._share.prediction_threads()
-        if threads != torch.get_num_threads():
-            torch.set_num_threads(threads)  # this thread's count only
+        _use_threads(self._share.prediction_threads())
         if request.device is not None:  # here, not on the GUI thread (a copy to the GPU)
             request.model.net.to(request.device)
         for progress in iter_predict(request.model, request.image, focus=request.focus):
@@ -232,9 +236,7 @@ class TrainingWorker(GeneratorWorker):
                 torch.set_num_threads(previous)
 
     def _set_threads(self) -> None:
-        threads = self._share.training_threads()
-        if threads != torch.get_num_threads():
-            torch.set_num_threads(threads)
+        _use_threads(self._share.training_threads())
 
     def request_snapshot(self) -> None:
         """Hand out a snapshot after the step running now, or at once when paused (any thread)."""
