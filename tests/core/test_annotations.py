@@ -136,7 +136,7 @@ def test_disk_full_while_writing_tries_the_data_folder_then_reports(image, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np, "savez_compressed", full)
-    with pytest.raises(ImageFileError, match="No space left"):
+    with pytest.raises(ImageFileError, match="the disk is full"):
         save_annotations(image, make_state(1))
     assert files_in(folder) == before
     fallbacks = list((data_dir / "sidecars").iterdir())
@@ -180,7 +180,8 @@ def test_annotations_of_an_image_of_another_shape_are_refused(image):
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]", b'{"format": "other"}',
-                                     b"\xff\xfe\x00"])
+                                     b"\xff\xfe\x00", b"[" * 100_000 + b"]" * 100_000,
+                                     b'{"format": "unetgui-annotations", "version": 1, "roles": 3}'])
 def test_damaged_json_is_reported(image, content):
     folder = save_annotations(image, make_state())
     (folder / "annotations.json").write_bytes(content)
@@ -389,13 +390,27 @@ def test_another_running_session_is_neither_reported_nor_removed(image, data_dir
     assert (data_dir / "session.json").exists()
 
 
-@pytest.mark.parametrize("content", ["{broken", "[]", '{"image": 3, "pid": 1}'])
-def test_a_damaged_marker_is_ignored(data_dir, content):
+NESTED = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("content", ["{broken", "[]", '{"image": 3, "pid": 1}', NESTED,
+                                     '{"image": "/x.tif", "pid": 1099511627776}',
+                                     '{"image": "/x.tif", "pid": true}', b"\xff\xfe"])
+def test_a_damaged_marker_is_moved_aside_with_a_message_never_fatal(data_dir, content):
     data_dir.mkdir()
-    (data_dir / "session.json").write_text(content)
-    assert unclean_session() is None
-    mark_session_closed()
+    raw = content if isinstance(content, bytes) else content.encode()
+    (data_dir / "session.json").write_bytes(raw)
+    with pytest.raises(ImageFileError, match="damaged; it was moved to"):
+        unclean_session()
     assert not (data_dir / "session.json").exists()
+    (kept,) = data_dir.glob("session-damaged-*.json")
+    assert kept.read_bytes() == raw
+    assert unclean_session() is None  # the next start is clean
+    mark_session_closed()
+
+
+def test_a_pid_beyond_any_process_is_not_alive():
+    assert not annotations._pid_alive(2**40)
 
 
 def test_an_unwritable_data_folder_does_not_stop_work(image, tmp_path, monkeypatch):
@@ -405,3 +420,47 @@ def test_an_unwritable_data_folder_does_not_stop_work(image, tmp_path, monkeypat
     mark_session_open(image)  # no crash recovery, but no error either
     assert unclean_session() is None
     mark_session_closed()
+
+
+# ------------------------------------------------------------------ refused saves are kept
+
+
+def refused_folders(folder):
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("refused-"))
+
+
+def test_a_refused_save_is_never_deleted_by_the_next_save(image):
+    """Item 2 of the hostile test: autosave after a refused load used to delete the npz."""
+    folder = save_annotations(image, make_state(0))
+    original = {name: (folder / name).read_bytes() for name in files_in(folder)}
+    annotations._trusted.clear()  # a new process: it never loaded this save
+    with pytest.raises(annotations.RefusedAnnotationsError) as refused:
+        load_annotations(image, (3, 2, 24, 32))  # the image was re-saved at another size
+    assert refused.value.folder == folder
+    new_state = AnnotationState((3, 2, 24, 32), {0: np.ones((24, 32), np.uint32)})
+    save_annotations(image, new_state)
+    (kept,) = refused_folders(folder)
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == original
+    assert load_annotations(image, (3, 2, 24, 32)).labels[0].all()
+
+
+def test_set_aside_moves_the_save_into_a_refused_folder(image):
+    folder = save_annotations(image, make_state(0))
+    (folder / "annotations.json").write_text("{damaged")
+    with pytest.raises(annotations.RefusedAnnotationsError, match="damaged"):
+        load_annotations(image, SHAPE)
+    kept = annotations.set_aside(folder)
+    assert kept.parent == folder and kept.name.startswith("refused-")
+    assert (kept / "annotations.json").read_text() == "{damaged"
+    assert len(list(kept.glob("arrays-*.npz"))) == 1
+    assert load_annotations(image, SHAPE) is None  # nothing left in the way
+    again = annotations.set_aside(folder)  # same second: a new folder, never a merge
+    assert again != kept
+
+
+def test_a_save_this_process_loaded_is_superseded_normally(image):
+    folder = save_annotations(image, make_state(0))
+    annotations._trusted.clear()
+    load_annotations(image, SHAPE)
+    save_annotations(image, make_state(1))
+    assert refused_folders(folder) == [] and len(files_in(folder)) == 2

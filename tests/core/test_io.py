@@ -411,9 +411,12 @@ def test_atomic_write_new_file_gets_normal_permissions(tmp_path):
     assert mode == stat.S_IMODE(os.stat(reference).st_mode)
 
 
-def test_atomic_write_into_missing_folder(tmp_path):
+def test_atomic_write_creates_a_missing_folder_but_not_under_a_file(tmp_path):
+    written = write_labels(tmp_path / "new" / "x.tif", np.ones((2, 2), np.uint8))
+    assert tifffile.imread(written).tolist() == [[1, 1], [1, 1]]
+    (tmp_path / "a file").write_text("")
     with pytest.raises(ImageFileError, match="Cannot save 'x.tif'"):
-        write_labels(tmp_path / "nope" / "x.tif", np.zeros((2, 2), np.uint8))
+        write_labels(tmp_path / "a file" / "x.tif", np.zeros((2, 2), np.uint8))
 
 
 def test_volumetric_page_falls_back_to_decoding_on_first_read(tmp_path, monkeypatch):

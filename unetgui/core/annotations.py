@@ -15,6 +15,11 @@ is untouched; so a crash at any moment leaves either the old or the new save, ne
 new json with an old npz or the reverse. Superseded npz files are deleted afterwards.
 Arrays are read with ``allow_pickle=False``: a saved file can never run code.
 
+A save that cannot be loaded (damaged, for an image of another size, from a newer
+unetgui) is never overwritten or deleted: :func:`set_aside` moves it into
+``refused-<time>/`` inside the sidecar folder, and a save only ever deletes arrays that
+this process loaded or wrote itself; anything else found in its way is set aside first.
+
 If the image's folder cannot be written (read-only media), the folder goes to the user's
 data folder instead (:func:`data_dir` ``/sidecars/<sha1 of the image's absolute path>``);
 loading looks in both places and takes the newer save. One process saves one image at a
@@ -38,7 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from unetgui.core.errors import ImageFileError, InvalidInputError
-from unetgui.core.io import atomic_write
+from unetgui.core.io import atomic_write, describe_os_error
+from unetgui.core.userdata import DATA_DIR_ENV, data_dir  # noqa: F401 (part of this API)
 
 FORMAT = "unetgui-annotations"
 VERSION = 1
@@ -46,11 +52,14 @@ SIDECAR_SUFFIX = ".unetgui"
 JSON_NAME = "annotations.json"
 SESSION_NAME = "session.json"
 ROLES = ("train", "validation")  # 'none' is not stored
-DATA_DIR_ENV = "UNETGUI_DATA_DIR"
 
 _ARRAYS_NAME = re.compile(r"arrays-[0-9A-Za-z_-]+\.npz")
 _TEMP_NAME = re.compile(r"\..+\.tmp-[0-9a-f]+.*")  # what atomic_write leaves after a kill
 _SAVE_LOCK = threading.Lock()
+# sidecar folder -> the arrays file its json named when this process last loaded or wrote
+# it: only such a save may be superseded (and its arrays deleted) by a new one.
+_trusted: dict[str, str] = {}
+REFUSED_PREFIX = "refused-"
 _own_session: str | None = None  # token of the session marker this process wrote
 
 
@@ -66,26 +75,6 @@ class AnnotationState:
 
 
 # ------------------------------------------------------------------ where things live
-
-
-def data_dir() -> Path:
-    """The per-user data folder: $UNETGUI_DATA_DIR if set, else the platform's usual one.
-
-    Linux and others: $XDG_DATA_HOME/unetgui or ~/.local/share/unetgui; macOS:
-    ~/Library/Application Support/unetgui; Windows: %LOCALAPPDATA%\\unetgui. Not created.
-    """
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = str(Path.home() / "Library" / "Application Support")
-    else:
-        base = os.environ.get("XDG_DATA_HOME", "")
-        if not os.path.isabs(base):  # the XDG spec says to ignore relative paths
-            base = str(Path.home() / ".local" / "share")
-    return Path(base) / "unetgui"
 
 
 def sidecar_path(image_path: str | os.PathLike) -> Path:
@@ -169,7 +158,9 @@ def _save_in(folder: Path, arrays: dict[str, np.ndarray], document: dict) -> Non
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ImageFileError(f"Cannot create the folder '{folder}' for the annotations: "
-                             f"{error.strerror or error}.") from error
+                             f"{describe_os_error(error, folder)}.") from error
+    if not _supersedable(folder):
+        set_aside(folder)  # a save we never loaded: keep it, out of the way
     now = datetime.now(timezone.utc)
     name = f"arrays-{now:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.npz"
     with atomic_write(folder / name) as tmp, open(tmp, "wb") as handle:
@@ -181,6 +172,7 @@ def _save_in(folder: Path, arrays: dict[str, np.ndarray], document: dict) -> Non
     except BaseException:
         (folder / name).unlink(missing_ok=True)  # nothing refers to it
         raise
+    _trusted[str(folder)] = name
     for path in folder.iterdir():  # superseded arrays and leftovers of killed saves
         stale = _ARRAYS_NAME.fullmatch(path.name) or _TEMP_NAME.fullmatch(path.name)
         if stale and path.name != name:
@@ -242,6 +234,54 @@ def _check_shape(shape) -> tuple[int, int, int, int]:
     return values
 
 
+def _supersedable(folder: Path) -> bool:
+    """Whether the save in ``folder`` (if any) is one this process loaded or wrote."""
+    try:
+        text = (folder / JSON_NAME).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return True
+    except (OSError, UnicodeDecodeError):
+        return False
+    try:
+        named = json.loads(text).get("arrays")
+    except (ValueError, AttributeError, RecursionError):
+        return False
+    return named is not None and _trusted.get(str(folder)) == named
+
+
+def set_aside(folder: str | os.PathLike) -> Path:
+    """Move the save in ``folder`` (its json and every arrays file) into a new
+    ``refused-<time>`` folder inside it, where nothing of unetgui ever deletes it.
+
+    Returns the new folder; raises ImageFileError if the files cannot be moved.
+    """
+    folder = Path(folder)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = folder / f"{REFUSED_PREFIX}{stamp}"
+    try:
+        for n in range(1, 1000):
+            if not target.exists():
+                break
+            target = folder / f"{REFUSED_PREFIX}{stamp}-{n}"
+        target.mkdir()
+        for path in folder.iterdir():
+            if path.name == JSON_NAME or _ARRAYS_NAME.fullmatch(path.name):
+                os.replace(path, target / path.name)
+    except OSError as error:
+        raise ImageFileError(f"Cannot move the saved annotations in '{folder}' aside: "
+                             f"{describe_os_error(error, folder)}.") from error
+    _trusted.pop(str(folder), None)
+    return target
+
+
+class RefusedAnnotationsError(ImageFileError):
+    """Saved annotations exist but cannot be used; ``folder`` holds them (see set_aside)."""
+
+    def __init__(self, message: str, folder: Path) -> None:
+        super().__init__(message)
+        self.folder = folder
+
+
 # ------------------------------------------------------------------ load
 
 
@@ -257,18 +297,22 @@ def load_annotations(image_path: str | os.PathLike,
     folder = _saved_folder(image_path)
     if folder is None:
         return None
-    document = _read_json(folder)
-    saved = tuple(document["image_shape"])
-    if saved != shape:
-        show_channels = saved[1] != shape[1]
-        raise ImageFileError(
-            f"The saved annotations are for an image of {_describe(saved, show_channels)}, but "
-            f"this image has {_describe(shape, show_channels)}; they were not loaded (they "
-            f"stay in '{folder}').")
-    labels, ignore = _read_arrays(folder, document, shape)
-    roles = {int(plane): role for plane, role in document["roles"].items()}
-    if any(plane >= shape[0] for plane in roles):
-        raise _damaged(folder / JSON_NAME, "it gives roles to planes the image does not have")
+    try:
+        document = _read_json(folder)
+        saved = tuple(document["image_shape"])
+        if saved != shape:
+            show_channels = saved[1] != shape[1]
+            raise ImageFileError(
+                f"The saved annotations are for an image of {_describe(saved, show_channels)}, "
+                f"but this image has {_describe(shape, show_channels)}; they were not loaded.")
+        labels, ignore = _read_arrays(folder, document, shape)
+        roles = {int(plane): role for plane, role in document["roles"].items()}
+        if any(plane >= shape[0] for plane in roles):
+            raise _damaged(folder / JSON_NAME, "it gives roles to planes the image does not have")
+    except ImageFileError as error:
+        raise RefusedAnnotationsError(str(error), folder) from error
+    with _SAVE_LOCK:
+        _trusted[str(folder)] = document["arrays"]
     return AnnotationState(shape, labels, ignore, roles, document["settings"])
 
 
@@ -295,7 +339,7 @@ def _read_json(folder: Path) -> dict:
     path = folder / JSON_NAME
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise _damaged(path, "it cannot be read") from error
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise _damaged(path, "it is not a unetgui annotation file")
@@ -311,7 +355,8 @@ def _read_json(folder: Path) -> dict:
         assert all(role in ROLES and int(p) >= 0 for p, role in document["roles"].items())
         assert isinstance(document["settings"], dict)
         datetime.fromisoformat(document["saved_at"])
-    except (KeyError, TypeError, ValueError, AssertionError, InvalidInputError) as error:
+    except (KeyError, TypeError, ValueError, AssertionError, InvalidInputError,
+            AttributeError, RecursionError) as error:
         raise _damaged(path, "its content is incomplete or wrong") from error
     return document
 
@@ -338,7 +383,7 @@ def _read_arrays(folder: Path, document: dict, shape: tuple[int, ...]):
 
 def _damaged(path: Path, why: str) -> ImageFileError:
     return ImageFileError(f"The saved annotations '{path}' are damaged ({why}); they were not "
-                          "loaded. Move the folder away to start again with empty labels.")
+                          "loaded.")
 
 
 def _describe(shape: tuple[int, ...], channels: bool) -> str:
@@ -376,7 +421,9 @@ def mark_session_closed() -> None:
     """Remove the session marker: ours, or a crashed session's (not another running one's)."""
     global _own_session
     marker = _read_marker()
-    if marker is None or marker.get("token") == _own_session or not _session_alive(marker):
+    if marker is _DAMAGED:
+        _set_marker_aside()
+    elif marker is None or marker.get("token") == _own_session or not _session_alive(marker):
         with contextlib.suppress(OSError):
             (data_dir() / SESSION_NAME).unlink()
     _own_session = None
@@ -385,23 +432,54 @@ def mark_session_closed() -> None:
 def unclean_session() -> Path | None:
     """The image of a session that ended without :func:`mark_session_closed`, else None.
 
-    None too when the marker belongs to this process or to another unetgui still running,
-    or cannot be read (a damaged marker names no image to recover).
+    None too when the marker belongs to this process or to another unetgui still running.
+    A damaged marker names no image to recover: it is moved aside to
+    ``session-damaged-<time>.json`` and ImageFileError says so (the caller shows it and
+    carries on; the next call returns None).
     """
     marker = _read_marker()
+    if marker is _DAMAGED:
+        raise ImageFileError(_set_marker_aside())
     if marker is None or marker.get("token") == _own_session or _session_alive(marker):
         return None
     return Path(marker["image"])
 
 
+_DAMAGED = {"damaged": True}  # what _read_marker returns for a marker it cannot use
+_MAX_PID = 2**31 - 1
+
+
 def _read_marker() -> dict | None:
+    """The session marker, None if there is none, or _DAMAGED."""
     try:
-        marker = json.loads((data_dir() / SESSION_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        text = (data_dir() / SESSION_NAME).read_text(encoding="utf-8")
+    except OSError:  # none, or none that can be read: nothing to recover
         return None
+    except UnicodeDecodeError:
+        return _DAMAGED
+    try:
+        marker = json.loads(text)
+    except (ValueError, RecursionError):
+        return _DAMAGED
     ok = (isinstance(marker, dict) and isinstance(marker.get("image"), str)
-          and isinstance(marker.get("pid"), int))
-    return marker if ok else None
+          and isinstance(marker.get("pid"), int) and not isinstance(marker.get("pid"), bool)
+          and 0 < marker["pid"] <= _MAX_PID)
+    return marker if ok else _DAMAGED
+
+
+def _set_marker_aside() -> str:
+    """Move a damaged session marker aside; the message to show."""
+    source = data_dir() / SESSION_NAME
+    target = data_dir() / f"session-damaged-{datetime.now():%Y%m%d-%H%M%S}.json"
+    try:
+        os.replace(source, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            source.unlink()
+        return (f"The crash-recovery marker '{source}' was damaged and has been removed; "
+                "your saved annotations are not affected.")
+    return (f"The crash-recovery marker '{source}' was damaged; it was moved to '{target}'. "
+            "Your saved annotations are not affected.")
 
 
 def _session_alive(marker: dict) -> bool:
@@ -414,7 +492,7 @@ def _session_alive(marker: dict) -> bool:
 
 def _pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists (POSIX: signal 0; Windows: its exit code)."""
-    if pid <= 0:
+    if not 0 < pid <= _MAX_PID:
         return False
     if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process on Windows
         import ctypes
@@ -431,7 +509,7 @@ def _pid_alive(pid: int) -> bool:
             kernel32.CloseHandle(handle)
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True

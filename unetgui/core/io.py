@@ -19,7 +19,9 @@ Writers go through :func:`atomic_write`, so a crash never leaves half a file beh
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -30,11 +32,14 @@ import imagecodecs
 import numpy as np
 import tifffile
 
+from . import memory
 from .errors import ImageFileError, InvalidInputError
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
 OTHER_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHANNEL_AXES = "CS"
+#: The TIFF Software tag of every file we write: how ``written_by_unetgui`` knows ours.
+SOFTWARE = "unetgui"
 #: tifffile's axis letters that are stacked into planes (Q: unknown, see module notes).
 PLANE_AXES = "TZIQAPRHELVMJK"
 # On damaged files tifffile and the codecs raise almost anything (ValueError, OSError,
@@ -75,6 +80,11 @@ class ImageStack:
     width = property(lambda self: self.shape[3], doc="Columns X per plane.")
 
     @property
+    def plane_nbytes(self) -> int:
+        """Bytes one plane takes in memory once read (``read_plane``'s result)."""
+        return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    @property
     def is_memory_mapped(self) -> bool:
         """True when pixels come straight from a memory map of the file (no decoding)."""
         return isinstance(getattr(self._source, "array", None), np.memmap)
@@ -86,18 +96,25 @@ class ImageStack:
             index += self.n_planes
         if not 0 <= index < self.n_planes:
             raise IndexError(f"plane {index} out of range for {self.n_planes} planes")
-        return np.array(self._plane_view(index), dtype=self.dtype, order="C", copy=True)
+        memory.require(self.plane_nbytes, f"Reading one plane of '{self.path.name}' "
+                       f"({self.width} x {self.height} pixels)", error=ImageFileError)
+        try:
+            return np.array(self._plane_view(index), dtype=self.dtype, order="C", copy=True)
+        except MemoryError as error:
+            raise memory.out_of_memory(f"Reading plane {index + 1} of '{self.path.name}'",
+                                       self.plane_nbytes, error=ImageFileError) from error
 
     def read_all(self) -> np.ndarray:
         """Return the whole stack as a new ``(P, C, Y, X)`` array of :attr:`dtype`."""
+        nbytes = self.plane_nbytes * self.n_planes
+        what = f"Loading all of '{self.path.name}' at once"
+        memory.require(nbytes, what, error=ImageFileError)
         try:
             out = np.empty(self.shape, dtype=self.dtype)
+            for index in range(self.n_planes):
+                out[index] = self._plane_view(index)
         except MemoryError as error:
-            gib = np.prod(self.shape, dtype=np.float64) * self.dtype.itemsize / 2**30
-            raise ImageFileError(f"Cannot load '{self.path.name}' at once: it needs {gib:.1f} GiB "
-                                 "of memory, more than this computer has free.") from error
-        for index in range(self.n_planes):
-            out[index] = self._plane_view(index)
+            raise memory.out_of_memory(what, nbytes, error=ImageFileError) from error
         return out
 
     def _plane_view(self, index: int) -> np.ndarray:
@@ -109,6 +126,8 @@ class ImageStack:
         try:
             with self._lock:
                 block = self._source.block(fixed)  # remaining axes, in file order
+        except MemoryError:
+            raise  # not damage: the callers say how much memory it needed
         except _READ_ERRORS as error:
             raise ImageFileError(
                 f"Cannot read plane {index + 1} of '{self.path.name}': the file may be "
@@ -201,6 +220,11 @@ def open_image(path: str | os.PathLike) -> ImageStack:
             tiff.close()
         if isinstance(error, ImageFileError) or not isinstance(error, _READ_ERRORS):
             raise
+        if isinstance(error, PermissionError):
+            raise _permission_denied(path) from error
+        if isinstance(error, MemoryError):
+            raise ImageFileError(f"Cannot open '{path.name}': its header alone needs more memory "
+                                 "than this computer has free.") from error
         raise _not_valid(path, "TIFF") from error
 
 
@@ -221,6 +245,13 @@ def _check_file(path: Path) -> None:
             "files. Save the image as TIFF, for example with Fiji (File > Save As > Tiff...).")
     if path.stat().st_size == 0:
         raise ImageFileError(f"Cannot read '{path.name}': the file is empty.")
+    if not os.access(path, os.R_OK):
+        raise _permission_denied(path)
+
+
+def _permission_denied(path: Path) -> ImageFileError:
+    return ImageFileError(f"Cannot read '{path.name}': permission denied. Ask the file's owner "
+                          "for read access, or copy it to a folder of your own.")
 
 
 def _open_png_jpeg(path: Path) -> ImageStack:
@@ -229,8 +260,15 @@ def _open_png_jpeg(path: Path) -> ImageStack:
     try:
         data = path.read_bytes()
         array = imagecodecs.png_decode(data) if is_png else imagecodecs.jpeg8_decode(data)
+    except PermissionError as error:
+        raise _permission_denied(path) from error
+    except MemoryError as error:
+        raise ImageFileError(f"Cannot open '{path.name}': decoding it needs more memory than "
+                             "this computer has free.") from error
     except _READ_ERRORS as error:
         raise _not_valid(path, "PNG" if is_png else "JPEG") from error
+    if array.size == 0:
+        raise ImageFileError(f"Cannot read '{path.name}': the image has no pixels.")
     axes = "YX" if array.ndim == 2 else "YXS"
     return ImageStack(path, _ArraySource(array), source_axes=axes, source_shape=array.shape,
                       dtype=array.dtype, is_rgb=array.ndim == 3 and array.shape[2] in (3, 4))
@@ -245,6 +283,9 @@ def _open_tiff(path: Path, tiff: tifffile.TiffFile) -> ImageStack:
         raise ImageFileError(f"Cannot read '{path.name}': the file is incomplete or damaged "
                              f"(it should hold {promised} images but holds {len(series)}).")
     _check_axes(path, axes, shape, series.dtype)
+    if 0 in shape:
+        raise ImageFileError(f"Cannot read '{path.name}': the image has no pixels (its size is "
+                             f"{' x '.join(map(str, shape))}).")
     is_rgb = (axes.count("S") == 1 and shape[axes.index("S")] in (3, 4)
               and keyframe.photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR))
     stack = dict(source_axes=axes, source_shape=shape, dtype=series.dtype, is_rgb=is_rgb,
@@ -336,18 +377,22 @@ def _as_label_dtype(labels: np.ndarray, name: str) -> np.ndarray:
     hint = "Labels must be 0 for background and whole numbers 1, 2, ... for the cells."
     if labels.dtype == bool:
         return labels.astype(np.uint8)
+    too_large = f"Cannot use '{name}' as labels: it has cell ids above 4294967295. {hint}"
+    if labels.dtype.kind in "ui" and labels.dtype.itemsize > 4 and labels.size \
+            and labels.max() > np.iinfo(np.uint32).max:
+        raise ImageFileError(too_large)
     if labels.dtype.kind == "u":
-        return labels
+        return labels if labels.dtype.itemsize <= 4 else labels.astype(np.uint32)
     if labels.size and labels.min() < 0:
         raise ImageFileError(f"Cannot use '{name}' as labels: it contains negative values. {hint}")
     if labels.dtype.kind == "i":
-        return labels.astype(f"u{labels.dtype.itemsize}")
+        return labels.astype(f"u{min(labels.dtype.itemsize, 4)}")
     if labels.dtype.kind == "f":
         if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
             raise ImageFileError(f"Cannot use '{name}' as labels: it contains fractional, NaN or "
                                  f"infinite values (is it a probability map?). {hint}")
         if labels.size and labels.max() > np.iinfo(np.uint32).max:
-            raise ImageFileError(f"Cannot use '{name}' as labels: its values are too large. {hint}")
+            raise ImageFileError(too_large)
         big = labels.size and labels.max() > np.iinfo(np.uint16).max
         return labels.astype(np.uint32 if big else np.uint16)
     raise ImageFileError(f"Cannot use '{name}' as labels: its pixel type is {labels.dtype}. {hint}")
@@ -360,11 +405,15 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     The temporary file is '.<name>.tmp-<random><suffix>' in the same folder (same suffix,
     so writers pick the format; same file system, so ``os.replace`` is atomic). It is
     flushed to disk before the move. If the body raises, it is removed and an existing
-    ``path`` is untouched; ``OSError`` (disk full, no permission) becomes ImageFileError.
+    ``path`` is untouched; ``OSError`` (disk full, no permission, read-only disk) becomes
+    ImageFileError with a plain reason. A missing folder is created. Temporary files of
+    the same ``path`` left by a killed earlier save are removed first.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{path.suffix}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # umask applies
         mode = tmp.stat().st_mode
         yield tmp
@@ -376,12 +425,51 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only disk even this fails
+            tmp.unlink(missing_ok=True)
         raise ImageFileError(f"Cannot save '{path.name}' in '{path.parent}': "
-                             f"{error.strerror or error}.") from error
+                             f"{describe_os_error(error, path.parent)}.") from error
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete '.<name>.tmp-<8 hex><suffix>' files of ``path``: what a killed save leaves."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-[0-9a-f]{{8}}{re.escape(path.suffix)}")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's tofile on a full disk
+
+
+def describe_os_error(error: OSError, folder: Path | None = None) -> str:
+    """A plain reason for a failed write: 'the disk is full (12 MiB free)', 'permission
+    denied', 'the disk is read-only', else the system's own words."""
+    code = error.errno
+    if code in (errno.ENOSPC, errno.EDQUOT) or _SHORT_WRITE.search(str(error)):
+        free = None
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                free = shutil.disk_usage(_existing_ancestor(folder)).free
+        left = f" ({memory.describe_bytes(free)} free)" if free is not None else ""
+        return f"the disk is full{left}; free some space or choose another disk"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied; choose a folder you can write to"
+    if code == errno.EROFS:
+        return "the disk is read-only; choose another folder"
+    return error.strerror or str(error)
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def plane_axis_for(plane_axes: str) -> str:
@@ -414,7 +502,7 @@ def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str
         return _write_imagej(path, labels.astype(np.uint16), axes)
     with atomic_write(path) as tmp:
         tifffile.imwrite(tmp, labels.astype(np.uint32), photometric="minisblack", ome=False,
-                         compression="zlib", metadata={"axes": axes})
+                         compression="zlib", metadata={"axes": axes}, software=SOFTWARE)
     return Path(path)
 
 
@@ -459,7 +547,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str) -> Pat
 def _write_imagej(path: str | os.PathLike, data: np.ndarray, axes: str) -> Path:
     """Write ``data`` (uint8/uint16/float32) as an uncompressed ImageJ TIFF, atomically."""
     with atomic_write(path) as tmp:
-        tifffile.imwrite(tmp, data, imagej=True, photometric="minisblack", metadata={"axes": axes})
+        tifffile.imwrite(tmp, data, imagej=True, photometric="minisblack", metadata={"axes": axes},
+                         software=SOFTWARE)
     return Path(path)
 
 

@@ -10,19 +10,25 @@ and refused with a clear message.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from unetgui.core.errors import InvalidInputError, ModelFileError
+from unetgui.core.errors import ImageFileError, InvalidInputError, ModelFileError
 from unetgui.core.io import atomic_write
 from unetgui.core.normalize import Normalization
 from unetgui.core.unet import UNet, UNetConfig
 
 FORMAT_NAME = "unetgui-model"
 FORMAT_VERSION = 1
+MODEL_SUFFIX = ".unet"
+CHECKSUM_KEY = "weights_sha256"  # absent in files written before it existed: not checked
+MAX_METADATA_CHARS = 16 * 2**20
 
 
 @dataclass
@@ -77,8 +83,13 @@ def new_model(
 
 
 def save_model(model: UNetModel, path: str | Path) -> Path:
-    """Write ``model`` to ``path`` atomically (a crash never leaves half a model)."""
-    from safetensors.torch import save_file
+    """Write ``model`` to ``path`` atomically (a crash never leaves half a model).
+
+    The header holds a SHA-256 of the weights, so that a damaged file is refused on
+    load instead of predicting garbage. Raises ImageFileError (with a plain reason: disk
+    full, permission denied, read-only disk) when the file cannot be written.
+    """
+    from safetensors.torch import save
 
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
@@ -89,23 +100,70 @@ def save_model(model: UNetModel, path: str | Path) -> Path:
         "normalization": json.dumps(model.normalization.to_dict()),
         "history": json.dumps(model.history),
         "info": json.dumps(model.info),
+        CHECKSUM_KEY: weights_checksum(tensors),
     }
-    with atomic_write(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    data = save(tensors, metadata=metadata)  # bytes; writing them below gives OSError, not
+    with atomic_write(path) as tmp:          # safetensors' own error, on a full disk
+        with open(tmp, "wb") as handle:
+            handle.write(data)
     return path
+
+
+def weights_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def rescue_model(model: UNetModel, name: str) -> Path:
+    """Save ``model`` where it can be written when its own path failed: the data folder's
+    ``rescued/``, else the temporary folder. Returns the path; raises ImageFileError only
+    if neither can be written."""
+    from datetime import datetime
+
+    from unetgui.core.userdata import data_dir
+
+    stem = Path(name).stem or "model"
+    file_name = f"{stem}-{datetime.now():%Y%m%d-%H%M%S}{MODEL_SUFFIX}"
+    folders = [data_dir() / "rescued", Path(tempfile.gettempdir())]
+    for folder in folders[:-1]:
+        try:
+            return save_model(model, folder / file_name)
+        except ImageFileError:
+            continue
+    return save_model(model, folders[-1] / file_name)
+
+
+def is_model_file(path: str | Path) -> bool:
+    """Whether ``path`` is a safetensors file tagged as a unetgui model (header only)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            return (handle.metadata() or {}).get("format") == FORMAT_NAME
+    except Exception:  # any unreadable or foreign file: not ours
+        return False
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetModel:
     """Read a model file written by :func:`save_model`; never executes code from the file.
 
     Raises ModelFileError when the file is missing, is not a unetgui model (another
-    program's file, a pickle, an image) or is damaged.
+    program's file, a pickle, an image), is damaged (settings that are not what we write,
+    weights whose checksum does not match) or was written by a newer unetgui. Files
+    written before checksums existed load without the check.
     """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"Cannot open model '{path}': there is no such file.")
+    if not os.access(path, os.R_OK):
+        raise ModelFileError(f"Cannot open model '{path.name}': permission denied.")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
@@ -114,7 +172,11 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetMode
                     f"'{path.name}' is a tensor file from another program, not a unetgui model."
                 )
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+    except ModelFileError:
+        raise
+    except MemoryError:
+        raise ModelFileError(f"'{path.name}' is too large to load into memory.") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as error:
         raise ModelFileError(
             f"'{path.name}' is not a unetgui model file, or it is damaged ({_first_line(error)})."
         ) from None
@@ -125,12 +187,18 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetMode
         version = 0
     if version > FORMAT_VERSION:
         raise ModelFileError(f"'{path.name}' was written by a newer unetgui; please update unetgui.")
+    stored = metadata.get(CHECKSUM_KEY)
+    if stored is not None and stored != weights_checksum(tensors):
+        raise ModelFileError(f"The weights in '{path.name}' are damaged (their checksum does not "
+                             "match); the file cannot be used. Use a backup copy of the model.")
     try:
-        config = UNetConfig.from_dict(json.loads(metadata["config"]))
-        normalization = Normalization.from_dict(json.loads(metadata["normalization"]))
-        history = json.loads(metadata.get("history", "[]"))
-        info = json.loads(metadata.get("info", "{}"))
-    except (KeyError, ValueError, TypeError, InvalidInputError) as error:
+        config = UNetConfig.from_dict(_json_field(metadata, "config", dict))
+        normalization = Normalization.from_dict(_json_field(metadata, "normalization", dict))
+        history = _json_field(metadata, "history", list, "[]")
+        info = _json_field(metadata, "info", dict, "{}")
+        if not all(isinstance(entry, dict) for entry in history):
+            raise ValueError("each training history entry must be a JSON object")
+    except (KeyError, ValueError, TypeError, RecursionError, InvalidInputError) as error:
         raise ModelFileError(f"The settings stored in '{path.name}' are damaged ({_first_line(error)}).") from None
 
     try:
@@ -141,6 +209,17 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetMode
         ) from None
     net.to(device).eval()
     return UNetModel(net, normalization, list(history), dict(info))
+
+
+def _json_field(metadata: dict, key: str, kind: type, default: str | None = None):
+    """``metadata[key]`` parsed as JSON of type ``kind`` (ValueError/RecursionError if not)."""
+    text = metadata[key] if default is None else metadata.get(key, default)
+    if len(text) > MAX_METADATA_CHARS:
+        raise ValueError(f"'{key}' is implausibly large ({len(text)} characters)")
+    value = json.loads(text)
+    if not isinstance(value, kind):
+        raise ValueError(f"'{key}' must be a JSON {'object' if kind is dict else 'list'}")
+    return value
 
 
 def _net_with_weights(config: UNetConfig, weights: dict[str, torch.Tensor]) -> UNet:

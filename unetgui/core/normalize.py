@@ -25,6 +25,9 @@ class Normalization:
     high_percentile: float = 99.8
 
     def __post_init__(self) -> None:
+        for value in (self.low_percentile, self.high_percentile):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise InvalidInputError(f"Normalisation percentiles must be numbers, not {value!r}.")
         if not 0.0 <= self.low_percentile < self.high_percentile <= 100.0:
             raise InvalidInputError(
                 "Normalisation percentiles must satisfy 0 <= low < high <= 100, "
@@ -40,6 +43,9 @@ class Normalization:
         method = values.pop("method", "percentile")
         if method != "percentile":
             raise InvalidInputError(f"Unknown normalisation method {method!r}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        if set(values) - known:
+            raise InvalidInputError(f"Unknown normalisation settings: {sorted(map(str, set(values) - known))}.")
         return cls(**values)
 
     def apply(self, plane: np.ndarray) -> np.ndarray:

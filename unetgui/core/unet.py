@@ -24,6 +24,9 @@ from torch.nn import functional as F
 from unetgui.core.errors import InvalidInputError
 
 
+MAX_CHANNELS = 1024  # far above any useful width; refuses absurd settings in a file
+
+
 @dataclass(frozen=True)
 class UNetConfig:
     """Shape of a U-Net. The defaults are the 2015 paper's network."""
@@ -36,6 +39,16 @@ class UNetConfig:
     dropout: float = 0.5  # at the end of the contracting path, as in the paper
 
     def __post_init__(self) -> None:
+        for name in ("in_channels", "n_classes", "depth", "base_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidInputError(f"The network setting {name} must be a whole number, not {value!r}.")
+        if not isinstance(self.batch_norm, bool):
+            raise InvalidInputError(f"The network setting batch_norm must be true or false, not {self.batch_norm!r}.")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
+            raise InvalidInputError(f"The network setting dropout must be a number, not {self.dropout!r}.")
+        if self.in_channels > MAX_CHANNELS or self.base_channels > MAX_CHANNELS or self.n_classes > MAX_CHANNELS:
+            raise InvalidInputError(f"Network settings above {MAX_CHANNELS} channels or classes are not supported.")
         if self.in_channels < 1:
             raise InvalidInputError("A U-Net needs at least one input channel.")
         if self.n_classes < 2:
@@ -55,7 +68,7 @@ class UNetConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise InvalidInputError(f"Unknown network settings: {', '.join(sorted(unknown))}.")
+            raise InvalidInputError(f"Unknown network settings: {', '.join(sorted(map(str, unknown)))}.")
         return cls(**values)
 
 

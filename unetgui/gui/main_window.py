@@ -251,6 +251,9 @@ class MainWindow(QtWidgets.QMainWindow):
         shape = stack.shape
         try:
             state = sidecar.load_annotations(path, shape)
+        except sidecar.RefusedAnnotationsError as error:
+            self.show_error("Saved annotations not loaded", _set_aside_message(error))
+            state = None
         except UnetguiError as error:
             self.show_error("Saved annotations not loaded", f"{error}\n\nStarting with empty labels.")
             state = None
@@ -341,7 +344,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def offer_recovery(self) -> None:
         """After a crash, offer to reopen the image that was open (its work was autosaved)."""
-        path = sidecar.unclean_session()
+        try:
+            path = sidecar.unclean_session()
+        except UnetguiError as error:  # a damaged marker, moved aside: nothing to recover
+            self.statusBar().showMessage(str(error), 10000)
+            return
         if path is None or not Path(path).exists():
             return
         answer = QtWidgets.QMessageBox.question(
@@ -649,6 +656,17 @@ class MainWindow(QtWidgets.QMainWindow):
             f"unetgui {__version__}\n\nSegment cells with a U-Net you fine-tune on your own "
             "corrections (Ronneberger, Fischer & Brox, MICCAI 2015).",
         )
+
+
+def _set_aside_message(error: sidecar.RefusedAnnotationsError) -> str:
+    """Move refused annotations out of autosave's way; the dialog text says where."""
+    try:
+        kept = sidecar.set_aside(error.folder)
+    except UnetguiError as move_error:
+        where = f"They stay in '{error.folder}' ({move_error})"
+    else:
+        where = f"They were moved to '{kept}', where nothing will overwrite them"
+    return f"{error}\n\n{where}. Starting with empty labels."
 
 
 def ask_unsaved(parent: QtWidgets.QWidget, name: str) -> str:

@@ -1,0 +1,70 @@
+"""How much memory there is, and a clear refusal before asking for more than that.
+
+numpy and torch fail on a too-large allocation with raw errors ("Unable to allocate
+37.3 GiB", "DefaultCPUAllocator: can't allocate memory") or, worse, after the machine
+has started swapping. Work whose size is known up front (a plane, a stack, a tile)
+is checked here first, and the refusal names both numbers.
+"""
+
+from __future__ import annotations
+
+import psutil
+
+from unetgui.core.errors import InvalidInputError, UnetguiError
+
+#: Below this, an allocation is never checked: asking the system costs more than it saves.
+CHECK_ABOVE_BYTES = 64 * 2**20
+#: Keep this share of what is available for everything else (the GUI, the OS, caches).
+USABLE_SHARE = 0.9
+
+
+def available_bytes() -> int:
+    """Memory the system can give this process now without swapping (psutil's 'available')."""
+    return int(psutil.virtual_memory().available)
+
+
+def describe_bytes(nbytes: float) -> str:
+    """1536 -> '1.5 KiB'; 3.2e10 -> '29.8 GiB' (binary units, as system monitors show)."""
+    value = float(nbytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def require(nbytes: int, what: str, *, available: int | None = None,
+            error: type[UnetguiError] = InvalidInputError) -> None:
+    """Raise ``error`` if ``nbytes`` cannot fit in memory now.
+
+    Parameters
+    ----------
+    nbytes : bytes the work will allocate.
+    what : the work, as the start of a sentence ("Reading one plane of 'big.tif'").
+    available : bytes free (default: :func:`available_bytes`, e.g. a GPU's free memory
+        for device work).
+    error : the UnetguiError subclass to raise.
+    """
+    if nbytes < CHECK_ABOVE_BYTES:
+        return
+    free = available_bytes() if available is None else int(available)
+    if nbytes > free * USABLE_SHARE:
+        raise error(f"{what} needs about {describe_bytes(nbytes)} of memory, but only "
+                    f"{describe_bytes(free)} is free on this computer.")
+
+
+def out_of_memory(what: str, nbytes: int | None = None, *,
+                  error: type[UnetguiError] = InvalidInputError) -> UnetguiError:
+    """The error to raise when an allocation failed anyway (``raise ... from`` the original)."""
+    need = f" (about {describe_bytes(nbytes)})" if nbytes else ""
+    return error(f"{what} ran out of memory{need}; only {describe_bytes(available_bytes())} is "
+                 "free. Close other programs, or use a smaller tile size.")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation failure of numpy or torch (CPU or GPU)."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text
+                                                 or "out of memory" in text.lower())

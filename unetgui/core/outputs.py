@@ -1,0 +1,107 @@
+"""Where a command may write: never over its own input, never over a stranger's file.
+
+A mistyped ``-o`` must not destroy data: ``predict MODEL cells.tif -o cells.tif`` would
+replace the image with labels. Before any work starts, each output is checked here:
+
+* it does not resolve to any input (hard links and symbolic links included);
+* its suffix fits what is written (``.unet`` for models, ``.tif``/``.tiff`` for TIFF);
+* an existing file is replaced only if unetgui wrote it (a ``.unet`` of ours, or a TIFF
+  whose Software tag is ours), or the user said ``--overwrite``;
+* its folder can be written now, so an unwritable folder is found before minutes of
+  training rather than after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from unetgui.core.errors import InvalidInputError
+from unetgui.core.io import SOFTWARE, TIFF_SUFFIXES, describe_os_error
+
+MODEL_SUFFIX = ".unet"
+_KINDS = {"model": (MODEL_SUFFIX,), "tiff": (".tif", ".tiff")}
+
+
+def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | os.PathLike] = (),
+                 overwrite: bool = False) -> Path:
+    """Raise InvalidInputError unless ``path`` is a safe place to write; returns it.
+
+    Parameters
+    ----------
+    path : the output file the user named.
+    kind : ``"model"`` or ``"tiff"``: decides the suffixes allowed.
+    inputs : every file the command reads (image, labels, model).
+    overwrite : the user allows replacing an existing file that unetgui did not write.
+    """
+    path = Path(path)
+    suffixes = _KINDS[kind]
+    if path.suffix.lower() not in suffixes:
+        what = "a model file" if kind == "model" else "a TIFF file"
+        raise InvalidInputError(f"The output '{path.name}' must be {what} ending in "
+                                f"{' or '.join(suffixes)}.")
+    for source in inputs:
+        if _same_file(path, Path(source)):
+            raise InvalidInputError(f"The output '{path}' is also an input of this command; "
+                                    "writing it would destroy the input. Choose another name.")
+    if path.is_dir():
+        raise InvalidInputError(f"The output '{path}' is a folder; give a file name.")
+    if path.exists() and not overwrite and not written_by_unetgui(path):
+        raise InvalidInputError(f"'{path}' exists and was not written by unetgui; add "
+                                "--overwrite to replace it, or choose another name.")
+    _check_writable(path.parent)
+    return path
+
+
+def check_distinct(paths: Iterable[str | os.PathLike | None]) -> None:
+    """Raise InvalidInputError if two outputs of one command are the same file."""
+    seen: list[Path] = []
+    for path in (Path(p) for p in paths if p is not None):
+        if any(_same_file(path, other) for other in seen):
+            raise InvalidInputError(f"Two outputs of this command are the same file, '{path}'.")
+        seen.append(path)
+
+
+def written_by_unetgui(path: str | os.PathLike) -> bool:
+    """Whether the existing file at ``path`` is a model or TIFF that unetgui wrote."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with contextlib.suppress(Exception):  # unreadable or damaged: not provably ours
+        if suffix == MODEL_SUFFIX:
+            from unetgui.core.model import is_model_file
+
+            return is_model_file(path)
+        if suffix in TIFF_SUFFIXES:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tiff:
+                return (tiff.pages[0].software or "").startswith(SOFTWARE)
+    return False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        with contextlib.suppress(OSError):
+            return os.path.samefile(a, b)
+    return a.expanduser().resolve() == b.expanduser().resolve()
+
+
+def _check_writable(folder: Path) -> None:
+    """Create and remove a probe file in ``folder`` (or its nearest existing parent, since
+    writers create missing folders): the only test that also catches read-only disks."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInputError(f"Cannot write into '{folder}': '{existing}' is not a folder.")
+    probe = existing / f".unetgui-probe-{secrets.token_hex(4)}"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as error:
+        raise InvalidInputError(f"Cannot write into '{folder}': "
+                                f"{describe_os_error(error, existing)}.") from None
+    with contextlib.suppress(OSError):
+        probe.unlink()
