@@ -63,3 +63,34 @@ def cuda_amp_dtype() -> torch.dtype:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Memory free for new work on ``device``: the GPU's own for CUDA, else the system's
+    (the CPU, and Apple GPUs that share it)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    from unetgui.core.memory import available_bytes
+
+    return available_bytes()
+
+
+def check_tile_fits(config, input_size: int, device: torch.device, *, batch_size: int = 1,
+                    training: bool = False) -> None:
+    """Raise InvalidInputError, with the numbers, if tiles of ``input_size`` cannot fit."""
+    from unetgui.core.memory import require
+    from unetgui.core.unet import tile_memory_bytes
+
+    need = tile_memory_bytes(config, input_size, batch_size=batch_size, training=training)
+    what = (f"{'Training' if training else 'Prediction'} with tiles of {input_size} px "
+            f"({config.base_channels}-channel network, {batch_size} tile(s) at a time)")
+    where = "" if device.type != "cuda" else " of the GPU"
+    try:
+        require(need, what, available=free_memory_bytes(device))
+    except Exception as error:
+        from unetgui.core.errors import InvalidInputError
+
+        if not isinstance(error, InvalidInputError):
+            raise
+        raise InvalidInputError(f"{str(error).rstrip('.')}{where}. Choose a smaller tile size.") from None

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from unetgui.core import tiling
-from unetgui.core.device import cuda_amp_dtype
+from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.model import UNetModel
-from unetgui.core.unet import UNetConfig, input_step, output_size, valid_input_sizes
+from unetgui.core.unet import UNetConfig, input_size_for_output, input_step, output_size, valid_input_sizes
 
 DEFAULT_MAX_TILE = {"cpu": 572, "mps": 572, "cuda": 1084}
 
@@ -94,7 +94,11 @@ def iter_predict(
     image_shape = plane.shape[1:]
     if tile_size is None:
         tile_size = choose_tile_size(config, image_shape, max_tile or DEFAULT_MAX_TILE.get(device.type, 572))
+    else:  # beyond what the image needs, a tile only mirrors more border: same result
+        tile_size = tuple(min(size, input_size_for_output(config, length))
+                          for size, length in zip(tiling.as_pair(tile_size), image_shape))
     in_size = tiling.as_pair(tile_size)
+    check_tile_fits(config, max(in_size), device, batch_size=max(1, int(batch_size)))
     out_size = (output_size(config, in_size[0]), output_size(config, in_size[1]))
     plan = tiling.plan_tiles(image_shape, in_size, out_size, align=input_step(config))
 

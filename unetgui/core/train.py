@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from unetgui.core import weightmap
 from unetgui.core.augment import AugmentConfig, sample_tile
-from unetgui.core.device import cuda_amp_dtype
+from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.metrics import evaluate
 from unetgui.core.model import UNetModel
@@ -193,7 +193,7 @@ def _training_loop(
                     best = score
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             yield TrainingProgress(step, config.steps, loss, time.perf_counter() - start, score, best, message)
-    except GeneratorExit:
+    except (GeneratorExit, KeyboardInterrupt):  # close(), or Ctrl+C during a step
         stopped_by = "stopped"
         raise
     finally:
@@ -369,14 +369,19 @@ def _check_planes(model: UNetModel, planes: Sequence[TrainingPlane], role: str) 
 
 
 def _training_tile_size(model: UNetModel, planes: Sequence[TrainingPlane], config: TrainingConfig) -> int:
+    largest = max(max(p.labels.shape) for p in planes)
     if config.tile_size is not None:
         output_size(model.config, config.tile_size)  # validates, naming the nearest valid sizes
-        return config.tile_size
-    largest = max(max(p.labels.shape) for p in planes)
+        # a tile larger than the planes need only mirrors more border: same data, more memory
+        size = min(config.tile_size, input_size_for_output(model.config, largest))
+        check_tile_fits(model.config, size, model.device, batch_size=config.batch_size, training=True)
+        return size
     allowed = valid_input_sizes(model.config, 1, config.max_tile)
     if not allowed:
         raise InvalidInputError(f"No valid tile size up to {config.max_tile} px for this network.")
-    return min(allowed[-1], input_size_for_output(model.config, largest))
+    size = min(allowed[-1], input_size_for_output(model.config, largest))
+    check_tile_fits(model.config, size, model.device, batch_size=config.batch_size, training=True)
+    return size
 
 
 def _make_optimizer(net: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:

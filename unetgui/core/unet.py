@@ -154,6 +154,45 @@ def input_size_for_output(config: UNetConfig, wanted_output: int) -> int:
     return size
 
 
+def activation_elements(config: UNetConfig, input_size: int) -> int:
+    """Elements of every feature map one tile of ``input_size`` makes (per tile, all
+    layers): what training keeps for the backward pass, and the scale for memory checks."""
+    total, size = 0, input_size
+    for level in range(config.depth):
+        width = config.base_channels * 2**level
+        total += width * ((size - 2) ** 2 + (size - 4) ** 2)  # two convolutions
+        size = (size - 4) // 2
+        total += width * size**2  # max-pool
+    width = config.base_channels * 2**config.depth
+    total += width * ((size - 2) ** 2 + (size - 4) ** 2)
+    size -= 4
+    for level in reversed(range(config.depth)):
+        width = config.base_channels * 2**level
+        size *= 2
+        total += width * size**2 * 3  # up-convolution, and the concatenation (twice as wide)
+        total += width * ((size - 2) ** 2 + (size - 4) ** 2)
+        size -= 4
+    return total + config.n_classes * size**2
+
+
+def tile_memory_bytes(config: UNetConfig, input_size: int, *, batch_size: int = 1,
+                      training: bool = False) -> int:
+    """About how many bytes one forward pass (and backward, when ``training``) of
+    ``batch_size`` tiles needs, in float32; used to refuse tiles that cannot fit.
+
+    Calibrated against measured peaks on the CPU (``benchmarks/bench_memory.py``):
+    inference holds the skip connections and a few maps at a time, training every map
+    and its gradient.
+    """
+    elements = activation_elements(config, input_size)
+    factor = TRAINING_MEMORY_FACTOR if training else INFERENCE_MEMORY_FACTOR
+    return int(elements * 4 * batch_size * factor)
+
+
+INFERENCE_MEMORY_FACTOR = 0.7
+TRAINING_MEMORY_FACTOR = 1.6
+
+
 # --------------------------------------------------------------------------- network
 
 
