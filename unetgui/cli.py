@@ -31,20 +31,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime.quiet_openmp()  # before anything imports torch
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        problem = _not_a_window_argument(argv[0]) if argv else None
+        if problem:
+            print(f"unetgui: error: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return _open_window(argv)
     args = _parser().parse_args(argv)
     runtime.tune_allocator()
+    _quiet_library_logs()
     try:
         return args.run(args)
     except UnetguiError as error:
-        print(f"unetgui {args.command}: error: {error}", file=sys.stderr)
+        print(f"unetgui {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"unetgui {args.command}: interrupted; nothing was written.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (MemoryError, RuntimeError) as error:
+        from unetgui.core import memory
+
+        if not memory.is_out_of_memory(error):
+            raise
+        print(f"unetgui {args.command}: error: {_one_line(memory.out_of_memory('This command'))}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _quiet_library_logs() -> None:
+    """tifffile logs its own warnings about damaged files; the error we raise says it."""
+    import logging
+
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _not_a_window_argument(word: str) -> str | None:
+    """Why ``word`` (the first argument, not a subcommand) cannot be opened, or None.
+
+    A word that is no file and looks like a command ('export-model') gets 'unknown
+    command' with the nearest ones; a missing file gets 'no such file'. Either way before
+    Qt starts, so a typo never opens a window with the words as file names.
+    """
+    from pathlib import PurePath
+
+    if Path(word).exists():
+        return None
+    if PurePath(word).suffix or "/" in word or "\\" in word:
+        return f"cannot open '{word}': there is no such file."
+    import difflib
+
+    close = difflib.get_close_matches(word, SUBCOMMANDS, n=2, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return (f"unknown command '{word}'.{hint} The commands are {', '.join(SUBCOMMANDS)}; "
+            "'unetgui IMAGE' opens an image in the window; 'unetgui --help' says more.")
 
 
 def _open_window(argv: list[str]) -> int:
+    problem = _no_display()
+    if problem:
+        print(f"unetgui: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         from unetgui.gui.app import run_app
     except ImportError as error:
@@ -53,13 +102,35 @@ def _open_window(argv: list[str]) -> int:
     return run_app(argv)
 
 
+def _no_display() -> str | None:
+    """On Linux and the BSDs, a missing display makes Qt abort with a raw plugin message;
+    say it plainly instead. Windows and macOS always have one; QT_QPA_PLATFORM (e.g.
+    'offscreen') is the user's explicit choice."""
+    import os
+
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    if os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("there is no display to open the window on (no DISPLAY or WAYLAND_DISPLAY; over "
+            "SSH, connect with 'ssh -X' or use a remote desktop). Without a window, use the "
+            f"commands: {', '.join(SUBCOMMANDS)} ('unetgui COMMAND --help').")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (exit 2) like every other error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help').\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="unetgui",
         description="Segment cells with a U-Net. Without a subcommand, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"unetgui {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     train = sub.add_parser("train", help="train or fine-tune a U-Net on labelled planes")
     train.add_argument("image", type=Path, help="image TIFF (planes of one size)")
@@ -71,17 +142,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="fine-tune this model file; --init alone: the bundled starter model "
                             "(without --init: train from scratch)")
     train.add_argument("--steps", type=_positive_int, default=500, help="training steps (default 500)")
-    train.add_argument("--minutes", type=float, help="stop after this many minutes at the latest")
+    train.add_argument("--minutes", type=_positive_float, help="stop after this many minutes at the latest")
     _add_device(train)
     train.add_argument("--base-channels", type=_positive_int, default=64,
                        help="network width for a new network: 64 as in the paper, 16 or 32 for a laptop CPU")
     train.add_argument("--depth", type=_positive_int, default=4, help="max-pool levels of a new network (default 4)")
     train.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="sgd (paper, momentum 0.99) or adam")
-    train.add_argument("--lr", type=float, help="learning rate (default depends on the optimiser)")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default depends on the optimiser)")
     train.add_argument("--tile-size", type=_positive_int, help="input tile size (default: up to 572)")
-    train.add_argument("--w0", type=float, default=10.0, help="border weight w0 (default 10)")
-    train.add_argument("--sigma", type=float, default=5.0, help="border weight sigma in px (default 5)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_weight_options(train)
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    _add_overwrite(train)
     train.set_defaults(run=_train)
 
     predict = sub.add_parser("predict", help="segment every plane of an image with a model")
@@ -91,16 +162,17 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--probabilities", type=Path, help="also write the cell probability (float32 TIFF)")
     _add_device(predict)
     predict.add_argument("--tile-size", type=_positive_int, help="input tile size (default: chosen for the image)")
-    predict.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
-    predict.add_argument("--min-size", type=int, default=16, help="smallest cell kept, in pixels (default 16)")
+    predict.add_argument("--threshold", type=_probability, default=0.5, help="probability threshold (default 0.5)")
+    predict.add_argument("--min-size", type=_non_negative_int, default=16, help="smallest cell kept, in pixels (default 16)")
+    _add_overwrite(predict)
     predict.set_defaults(run=_predict)
 
     weights = sub.add_parser("weights", help="write the border weight map the labels imply")
     weights.add_argument("labels", type=Path, help="instance labels TIFF")
     weights.add_argument("-o", "--output", type=Path, required=True, help="weights TIFF to write (float32)")
-    weights.add_argument("--w0", type=float, default=10.0, help="border weight w0 (default 10)")
-    weights.add_argument("--sigma", type=float, default=5.0, help="border weight sigma in px (default 5)")
+    _add_weight_options(weights)
     weights.add_argument("--no-class-balance", action="store_true", help="leave out the class-balance term")
+    _add_overwrite(weights)
     weights.set_defaults(run=_weights)
 
     evaluate = sub.add_parser("evaluate", help="compare predicted labels with true labels")
@@ -115,6 +187,49 @@ def _add_device(parser: argparse.ArgumentParser) -> None:
                         help="compute device (default: auto = CUDA, else Apple MPS, else CPU)")
 
 
+def _add_weight_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--w0", type=_non_negative_float, default=10.0, help="border weight w0 (default 10)")
+    parser.add_argument("--sigma", type=_positive_float, default=5.0, help="border weight sigma in px (default 5)")
+
+
+def _add_overwrite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output file that unetgui did not write")
+
+
+def _number(text: str, kind, ok, expected: str):
+    """``kind(text)`` if it is finite and ``ok``; else an argparse error naming ``expected``."""
+    import math
+
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    return _number(text, float, lambda v: v > 0, "a number above 0")
+
+
+def _non_negative_float(text: str) -> float:
+    return _number(text, float, lambda v: v >= 0, "a number of 0 or more")
+
+
+def _probability(text: str) -> float:
+    return _number(text, float, lambda v: 0 < v < 1, "a number between 0 and 1")
+
+
+def _non_negative_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 0, "a whole number of 0 or more")
+
+
+def _seed(text: str) -> int:
+    return _number(text, int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
+
+
 def _plane_list(text: str) -> list[int]:
     try:
         planes = [int(part) for part in text.split(",") if part.strip()]
@@ -126,13 +241,7 @@ def _plane_list(text: str) -> list[int]:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
-    return value
+    return _number(text, int, lambda v: 1 <= v <= 10**9, "a positive whole number")
 
 
 # --------------------------------------------------------------------------- commands
@@ -142,10 +251,14 @@ def _train(args: argparse.Namespace) -> int:
     from unetgui.core.device import describe_device, resolve_device
     from unetgui.core.errors import InvalidInputError
     from unetgui.core.io import open_image, read_labels
-    from unetgui.core.model import new_model, save_model
+    from unetgui.core.model import new_model
+    from unetgui.core.outputs import check_output
     from unetgui.core.train import TrainingConfig, TrainingPlane, train
     from unetgui.core.unet import UNetConfig
 
+    init_file = [Path(args.init)] if args.init not in (None, STARTER) else []
+    check_output(args.output, kind="model", inputs=[args.image, args.labels, *init_file],
+                 overwrite=args.overwrite)
     device = resolve_device(args.device)
     config = TrainingConfig(
         steps=args.steps,
@@ -158,7 +271,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     with open_image(args.image) as stack:
-        labels = read_labels(args.labels, expected_shape=(stack.n_planes, stack.height, stack.width))
+        labels = read_labels(args.labels, expected_shape=(stack.n_planes, stack.height, stack.width),
+                             cells_needed_for="train on")
         with_cells = [i for i in range(stack.n_planes) if labels[i].any()]
         planes = args.planes if args.planes is not None else [i for i in with_cells if i not in args.validation_planes]
         for i in [*planes, *args.validation_planes]:
@@ -183,7 +297,6 @@ def _train(args: argparse.Namespace) -> int:
         model = new_model(net_config, seed=args.seed)
         model.net.to(device)
         origin = "trained from scratch"
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     note = {"image": args.image.name, "labels": args.labels.name, "init": origin}
     run = train(model, training, config, validation=validation, note=note)
     print(f"Training on {len(training)} plane(s) with {describe_device(device)}, {origin}.", file=sys.stderr)
@@ -201,10 +314,32 @@ def _train(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             interrupted = True
             run.close()  # leaves the model usable, with a history entry saying it was stopped
-    save_model(model, args.output)
+    saved = _save_trained_model(model, args.output)
+    if saved is None:
+        return EXIT_BAD_INPUT
     verb = "Stopped early; saved the model so far to" if interrupted else "Saved the model to"
     print(f"{verb} {args.output}", file=sys.stderr)
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _save_trained_model(model, path: Path) -> Path | None:
+    """Save the trained model; if its path fails now (disk full, folder gone), keep it in
+    the data or temporary folder and say where: minutes of training are never lost."""
+    from unetgui.core.model import rescue_model, save_model
+
+    try:
+        return save_model(model, path)
+    except UnetguiError as error:
+        problem = _one_line(error).rstrip(".")
+    try:
+        rescued = rescue_model(model, path.name)
+    except UnetguiError as error:
+        print(f"unetgui train: error: {problem}; keeping it elsewhere failed too "
+              f"({_one_line(error).rstrip('.')}). The trained model is lost.", file=sys.stderr)
+        return None
+    print(f"unetgui train: error: {problem}. The trained model was kept in {rescued}; "
+          "move it where you want it.", file=sys.stderr)
+    return None
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -212,13 +347,20 @@ def _predict(args: argparse.Namespace) -> int:
 
     from unetgui.core.device import resolve_device
     from unetgui.core.io import open_image, plane_axis_for, write_labels, write_probabilities
+    from unetgui.core.outputs import check_distinct, check_output
     from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
     from unetgui.core.predict import iter_predict
 
+    inputs = [args.image] + ([Path(args.model)] if args.model != STARTER else [])
+    for output in (args.output, args.probabilities):
+        if output is not None:
+            check_output(output, kind="tiff", inputs=inputs, overwrite=args.overwrite)
+    check_distinct([args.output, args.probabilities])
     device = resolve_device(args.device)
     model = _load_model_argument(args.model, device)
     with open_image(args.image) as stack:
         model.check_channels(stack.n_channels)
+        _check_prediction_fits(stack, model, with_probabilities=args.probabilities is not None)
         labels = np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.uint32)
         probabilities = (
             np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.float32) if args.probabilities else None
@@ -244,13 +386,28 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_prediction_fits(stack, model, *, with_probabilities: bool) -> None:
+    """Refuse, with the numbers, a stack whose results cannot fit in memory (a lazy,
+    blockwise path for such images is future work): labels (uint32), probabilities
+    (float32) and one plane's working copies (normalised, padded, class scores)."""
+    from unetgui.core import memory
+
+    pixels = stack.height * stack.width
+    results = stack.n_planes * pixels * 4 * (2 if with_probabilities else 1)
+    one_plane = pixels * (stack.n_channels * (stack.dtype.itemsize + 12) + model.config.n_classes * 4 + 32)
+    memory.require(results + one_plane, f"Predicting '{stack.path.name}' ({stack.n_planes} plane(s) "
+                   f"of {stack.width} x {stack.height} pixels)")
+
+
 def _weights(args: argparse.Namespace) -> int:
     import numpy as np
 
     from unetgui.core.io import read_labels, write_image
+    from unetgui.core.outputs import check_output
     from unetgui.core.weightmap import weight_map
 
-    labels = read_labels(args.labels)
+    check_output(args.output, kind="tiff", inputs=[args.labels], overwrite=args.overwrite)
+    labels = read_labels(args.labels, cells_needed_for="compute a weight map for")
     weights = np.stack(
         [
             weight_map(plane, w0=args.w0, sigma=args.sigma, class_balance=not args.no_class_balance)
@@ -266,7 +423,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from unetgui.core.io import read_labels
     from unetgui.core.metrics import evaluate
 
-    truth = read_labels(args.truth)
+    truth = read_labels(args.truth, cells_needed_for="score against")
     pred = read_labels(args.pred, expected_shape=truth.shape)
     scores = evaluate(truth, pred, thresholds=(0.5, 0.75))
     print(f"cells (true / predicted): {scores.n_true} / {scores.n_pred}")

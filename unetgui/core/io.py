@@ -345,13 +345,16 @@ def check_finite(array: np.ndarray, what: str) -> None:
 
 
 def read_labels(path: str | os.PathLike, *,
-                expected_shape: tuple[int, int, int] | None = None) -> np.ndarray:
+                expected_shape: tuple[int, int, int] | None = None,
+                cells_needed_for: str | None = None) -> np.ndarray:
     """Read a label file as a new ``(P, Y, X)`` unsigned integer array (0 = background).
 
-    Unsigned files keep their type; signed ones without negatives become the unsigned type
-    of the same size; bool becomes uint8; floats that are all whole numbers >= 0 become
-    uint16 (uint32 if needed). Anything else, or a shape other than ``expected_shape``
-    (the image's planes, rows, columns), raises :class:`ImageFileError`.
+    Unsigned files keep their type (uint64 becomes uint32); signed ones without negatives
+    become the unsigned type of the same size; bool becomes uint8; floats that are all
+    whole numbers >= 0 become uint16 (uint32 if needed). Anything else, ids above 2**32 - 1,
+    or a shape other than ``expected_shape`` (the image's planes, rows, columns), raises
+    :class:`ImageFileError`. ``cells_needed_for`` (e.g. "train on") states the one rule
+    for labels used as annotations: a file without a single cell is refused.
     """
     path = Path(path)
     with open_image(path) as stack:
@@ -363,7 +366,11 @@ def read_labels(path: str | os.PathLike, *,
     if expected_shape is not None and labels.shape != tuple(expected_shape):
         raise ImageFileError(f"The labels in '{path.name}' have {_describe(labels.shape)} but the "
                              f"image has {_describe(expected_shape)} (width x height).")
-    return _as_label_dtype(labels, path.name)
+    labels = _as_label_dtype(labels, path.name)
+    if cells_needed_for is not None and not labels.any():
+        raise ImageFileError(f"The labels in '{path.name}' contain no cells (every pixel is 0); "
+                             f"there is nothing to {cells_needed_for}.")
+    return labels
 
 
 def _describe(shape: tuple[int, int, int]) -> str:
