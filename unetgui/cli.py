@@ -449,6 +449,9 @@ def _model_name(text: str) -> str:
 
 
 def _progress(total: int, what: str, unit: str):
+    """A progress bar on a terminal; none in a log file or pipe (disable=None), where its
+    carriage returns would bury the one line that says what went wrong."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=what, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
+    return tqdm(total=total, desc=what, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True,
+                disable=None)
