@@ -1,5 +1,10 @@
 """Autosave: a few seconds after each change, the annotations are written beside the image.
 
+The countdown restarts with every change (a pause in editing is the natural moment to
+save), but never past a deadline counted from the first unsaved change: steady editing
+without pauses still saves at least every AUTOSAVE_MAX_DELAY_MS, so at most that much
+work can be lost.
+
 Writing happens in a worker thread on a copy of the document (copying allocated planes
 is fast; compressing and writing them is not), atomically, through
 :mod:`unetgui.core.annotations`. ``dirty`` stays True until a save of the latest change
@@ -17,6 +22,7 @@ from unetgui.core.labels import LabelDocument, LabelSnapshot
 from unetgui.gui.workers import LatestOnly, describe_error
 
 AUTOSAVE_DELAY_MS = 3000
+AUTOSAVE_MAX_DELAY_MS = 10000
 
 
 def snapshot_to_state(snapshot: LabelSnapshot, image_shape: tuple[int, int, int, int], settings: dict) -> AnnotationState:
@@ -37,13 +43,18 @@ class Autosaver(QtCore.QObject):
     saved = QtCore.Signal(str)  # path of the sidecar
     failed = QtCore.Signal(str)  # message
 
-    def __init__(self, jobs: LatestOnly, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, jobs: LatestOnly, parent: QtCore.QObject | None = None, *,
+                 delay_ms: int = AUTOSAVE_DELAY_MS, max_delay_ms: int = AUTOSAVE_MAX_DELAY_MS) -> None:
         super().__init__(parent)
         self._jobs = jobs
-        self._timer = QtCore.QTimer(self)
+        self._timer = QtCore.QTimer(self)  # restarted by every change
         self._timer.setSingleShot(True)
-        self._timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self.save_soon)
+        self._deadline = QtCore.QTimer(self)  # started by the first unsaved change only
+        self._deadline.setSingleShot(True)
+        self._deadline.setInterval(max_delay_ms)
+        self._deadline.timeout.connect(self.save_soon)
         self._change = 0  # counts changes; a save records the count it covered
         self._saved_change = 0
         self._target = None
@@ -52,13 +63,17 @@ class Autosaver(QtCore.QObject):
 
     def attach(self, image_path: Path, document: LabelDocument, image_shape, settings) -> None:
         """Start watching a freshly opened image (its state counts as saved)."""
-        self._timer.stop()
+        self._stop_timers()
         self._target = (Path(image_path), document, tuple(image_shape), settings)
         self._change = self._saved_change = 0
 
     def detach(self) -> None:
-        self._timer.stop()
+        self._stop_timers()
         self._target = None
+
+    def _stop_timers(self) -> None:
+        self._timer.stop()
+        self._deadline.stop()
 
     @property
     def dirty(self) -> bool:
@@ -70,8 +85,11 @@ class Autosaver(QtCore.QObject):
             return
         self._change += 1
         self._timer.start()
+        if not self._deadline.isActive():
+            self._deadline.start()
 
     def save_soon(self) -> None:
+        self._stop_timers()
         if self._target is None:
             return
         path, document, image_shape, settings = self._target
@@ -82,7 +100,7 @@ class Autosaver(QtCore.QObject):
         """Save synchronously (closing the window); returns an error message or None."""
         if self._target is None:
             return None
-        self._timer.stop()
+        self._stop_timers()
         # An autosave of an older snapshot must not land after this one.
         self._jobs.cancel("autosave")
         self._jobs.wait()

@@ -1,0 +1,171 @@
+"""The window never loses work and never shows a traceback: refused sidecars are kept,
+steady editing still autosaves, failed saves and exports say why, damaged files are
+refused with a dialog."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6 import QtWidgets
+
+from tests.gui.conftest import add_window
+from unetgui.core import annotations
+from unetgui.core.annotations import load_annotations, save_annotations
+
+
+def error_dialogs(window) -> list[str]:
+    return [w.text() for w in window.findChildren(QtWidgets.QMessageBox, "error-dialog") if w.isVisible()]
+
+
+def test_refused_annotations_are_moved_aside_and_survive_autosave(qtbot, settings, stack_file):
+    """A sidecar for another image size used to be deleted by the first autosave."""
+    path, _, labels = stack_file
+    state = annotations.AnnotationState((5, 1, 96, 128), {0: np.ones((96, 128), np.uint32)})
+    folder = save_annotations(path, state)  # e.g. saved before the stack was re-saved
+    saved = {p.name: p.read_bytes() for p in folder.iterdir()}
+    annotations._trusted.clear()  # as in a new process
+
+    window = add_window(qtbot, settings)
+    window.open_image(path)
+    (message,) = error_dialogs(window)
+    assert "5 planes" in message and "moved to" in message
+    (kept,) = [p for p in folder.iterdir() if p.name.startswith("refused-")]
+    assert str(kept) in message
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == saved
+
+    window.document.set_plane_labels(0, labels[0])
+    assert window.save_annotations()
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == saved  # untouched by the save
+    np.testing.assert_array_equal(load_annotations(path, window.stack.shape).labels[0], labels[0])
+
+
+def test_a_deeply_nested_sidecar_does_not_stop_the_window(qtbot, settings, stack_file):
+    path, _, _ = stack_file
+    folder = save_annotations(path, annotations.AnnotationState((3, 1, 96, 128)))
+    (folder / "annotations.json").write_text("[" * 100_000 + "]" * 100_000)
+    window = add_window(qtbot, settings)
+    assert window.open_image(path)
+    (message,) = error_dialogs(window)
+    assert "damaged" in message and "moved to" in message
+    assert window.document is not None
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000,
+                                     '{"image": "/x.tif", "pid": 1099511627776, "token": "a"}'])
+def test_a_damaged_session_marker_is_moved_aside_at_start_up(qtbot, settings, content, tmp_path):
+    data = tmp_path / "user-data"
+    data.mkdir()
+    (data / "session.json").write_text(content)
+    window = add_window(qtbot, settings)
+    window.offer_recovery()  # what every start without a file does
+    assert "moved to" in window.statusBar().currentMessage()
+    assert not (data / "session.json").exists() and list(data.glob("session-damaged-*.json"))
+    window.offer_recovery()  # and the next start is quiet
+    assert error_dialogs(window) == []
+
+
+def test_steady_editing_still_autosaves_within_the_maximum_delay(qtbot, settings, stack_file):
+    """45 edits at one a second used to give no save: every edit restarted the countdown."""
+    from unetgui.gui.autosave import Autosaver
+
+    path, _, labels = stack_file
+    window = add_window(qtbot, settings)
+    window.open_image(path)
+    saver = window.autosaver
+    saver._timer.setInterval(300)  # the same rule at test speed: pause 300 ms, deadline 1 s
+    saver._deadline.setInterval(1000)
+    assert isinstance(saver, Autosaver)
+    saves = []
+    saver.saved.connect(saves.append)
+    for i in range(16):  # an edit every 150 ms: never a 300 ms pause
+        window.document.set_plane_labels(0, np.where(labels[0] > 0, i + 1, 0).astype(np.uint32))
+        qtbot.wait(150)
+    assert saves, "no autosave during 2.4 s of steady editing with a 1 s deadline"
+    qtbot.waitUntil(lambda: not saver.dirty, timeout=5000)
+
+
+def test_saving_the_model_on_a_full_disk_keeps_it_unsaved_with_a_dialog(qtbot, settings, stack_file, tmp_path,
+                                                                         monkeypatch):
+    window = add_window(qtbot, settings)
+    controller = window.model_controller
+    controller.model_dirty = True
+    import builtins
+
+    real_open = builtins.open
+
+    def open_full(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        if "w" in mode and str(file).endswith(".unet"):
+            handle.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return handle
+
+    monkeypatch.setattr(builtins, "open", open_full)
+    assert not controller.save_model(tmp_path / "model.unet")
+    monkeypatch.setattr(builtins, "open", real_open)
+    (message,) = error_dialogs(window)
+    assert "disk is full" in message
+    assert controller.model_dirty and not (tmp_path / "model.unet").exists()
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".model.unet.tmp")] == []
+
+
+def test_export_to_a_read_only_disk_shows_a_dialog(qtbot, settings, stack_file, tmp_path, monkeypatch):
+    path, _, labels = stack_file
+    window = add_window(qtbot, settings)
+    window.open_image(path)
+    window.document.set_plane_labels(0, labels[0])
+    real_open = os.open
+
+    def read_only(file, flags, *args):
+        if flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    assert window.export.export(tmp_path / "out.tif", "labels", whole_stack=True) is None
+    monkeypatch.setattr(os, "open", real_open)
+    (message,) = error_dialogs(window)
+    assert "read-only" in message
+
+
+def test_a_zero_size_tiff_is_refused_with_a_dialog(qtbot, settings, tmp_path):
+    from tests.cli.test_hostile import raw_tiff
+
+    zero = tmp_path / "zero.tif"
+    zero.write_bytes(raw_tiff(0, 0))
+    window = add_window(qtbot, settings)
+    assert not window.open_image(zero)
+    (message,) = error_dialogs(window)
+    assert "no pixels" in message and window.stack is None
+
+
+def test_labels_with_ids_above_2_to_the_32_are_refused_with_a_dialog(qtbot, settings, stack_file, tmp_path):
+    path, _, _ = stack_file
+    big = np.zeros((3, 96, 128), np.uint64)
+    big[0, :4, :4] = 2**40
+    tifffile.imwrite(tmp_path / "big.tif", big, photometric="minisblack")
+    window = add_window(qtbot, settings)
+    window.open_image(path)
+    assert not window.import_labels(tmp_path / "big.tif")
+    (message,) = error_dialogs(window)
+    assert "above 4294967295" in message
+    assert not window.document.labels_of(0).any()
+
+
+@pytest.mark.parametrize("field,value", [("config", "[" * 100_000 + "]" * 100_000),
+                                         ("config", json.dumps({"depth": 2.5})), ("info", "[1]")])
+def test_a_hostile_model_file_gets_a_dialog(qtbot, settings, tmp_path, field, value):
+    from tests.cli.test_hostile import model_with_metadata
+
+    path = model_with_metadata(tmp_path / "m.unet", **{field: value})
+    window = add_window(qtbot, settings)
+    before = window.model_controller.model
+    assert not window.model_controller.open_model(path)
+    (message,) = error_dialogs(window)
+    assert "m.unet" in message
+    assert window.model_controller.model is before
