@@ -255,6 +255,9 @@ def make_case(folder: Path, good: Path, name: str) -> list[str]:
     if name == "output-under-a-file":
         write("a-file", b"x")
         return ["predict", tiny, img, "-o", f("a-file/out.tif")]
+    if name == "train-output-under-a-file":  # found before training, not after it
+        write("a-file", b"x")
+        return train("-o", f("a-file/model.unet"))
     if name == "output-is-a-folder":
         (folder / "out.tif").mkdir()
         return ["predict", tiny, img, "-o", f("out.tif")]
@@ -297,7 +300,7 @@ CASES = [
     "train-output-is-the-init-model", "output-is-a-hard-link-to-the-image",
     "output-is-a-symlink-to-the-image", "probabilities-same-as-labels", "output-a-strangers-tiff",
     "output-a-strangers-model-name", "output-wrong-suffix-model", "output-wrong-suffix-labels",
-    "output-under-a-file", "output-is-a-folder",
+    "output-under-a-file", "train-output-under-a-file", "output-is-a-folder",
     "minutes-negative", "minutes-nan", "lr-zero", "steps-zero", "steps-huge", "tile-zero", "tile-text",
     "threshold-two", "threshold-inf", "min-size-negative", "sigma-zero", "w0-negative", "seed-negative",
     "planes-negative", "planes-missing", "tile-invalid", "depth-zero", "device-bogus",
