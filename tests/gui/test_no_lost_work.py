@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import tifffile
 from PySide6 import QtWidgets
 
 from tests.gui.conftest import add_window
+from tests.hostile_files import simulate_read_only_disk
 from unetgui.core import annotations
 from unetgui.core.annotations import load_annotations, save_annotations
 
@@ -119,22 +119,15 @@ def test_export_to_a_read_only_disk_shows_a_dialog(qtbot, settings, stack_file, 
     window = add_window(qtbot, settings)
     window.open_image(path)
     window.document.set_plane_labels(0, labels[0])
-    real_open = os.open
-
-    def read_only(file, flags, *args):
-        if flags & os.O_CREAT:
-            raise OSError(errno.EROFS, "Read-only file system", str(file))
-        return real_open(file, flags, *args)
-
-    monkeypatch.setattr(os, "open", read_only)
+    simulate_read_only_disk(monkeypatch)
     assert window.export.export(tmp_path / "out.tif", "labels", whole_stack=True) is None
-    monkeypatch.setattr(os, "open", real_open)
+    monkeypatch.undo()
     (message,) = error_dialogs(window)
     assert "read-only" in message
 
 
 def test_a_zero_size_tiff_is_refused_with_a_dialog(qtbot, settings, tmp_path):
-    from tests.cli.test_hostile import raw_tiff
+    from tests.hostile_files import raw_tiff
 
     zero = tmp_path / "zero.tif"
     zero.write_bytes(raw_tiff(0, 0))
@@ -160,7 +153,7 @@ def test_labels_with_ids_above_2_to_the_32_are_refused_with_a_dialog(qtbot, sett
 @pytest.mark.parametrize("field,value", [("config", "[" * 100_000 + "]" * 100_000),
                                          ("config", json.dumps({"depth": 2.5})), ("info", "[1]")])
 def test_a_hostile_model_file_gets_a_dialog(qtbot, settings, tmp_path, field, value):
-    from tests.cli.test_hostile import model_with_metadata
+    from tests.hostile_files import model_with_metadata
 
     path = model_with_metadata(tmp_path / "m.unet", **{field: value})
     window = add_window(qtbot, settings)
