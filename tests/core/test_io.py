@@ -430,3 +430,81 @@ def test_volumetric_page_falls_back_to_decoding_on_first_read(tmp_path, monkeypa
         np.testing.assert_array_equal(stack.read_plane(2)[0], data[2])
         np.testing.assert_array_equal(stack.read_all()[:, 0], data)
     assert len(decodes) == 1
+
+
+def test_an_unreadable_file_is_called_permission_denied(tmp_path, monkeypatch):
+    """Tests run as root, where chmod does not stop reads: the check itself is simulated."""
+    path = tmp_path / "locked.tif"
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint8))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.R_OK and str(p) == str(path)
+                        else real_access(p, mode))
+    with pytest.raises(ImageFileError, match="permission denied"):
+        open_image(path)
+
+
+def test_a_plane_too_large_for_memory_is_refused_with_the_numbers(tmp_path, monkeypatch):
+    from unetgui.core import memory
+    from tests.hostile_files import bomb_tiff
+
+    path = tmp_path / "bomb.tif"
+    path.write_bytes(bomb_tiff(8192, 8192))  # 128 MiB decoded from ~130 kB
+    monkeypatch.setattr(memory, "available_bytes", lambda: 100 * 2**20)
+    with open_image(path) as stack:
+        with pytest.raises(ImageFileError, match=r"needs about 128.0 MiB of memory, but only 100.0 MiB"):
+            stack.read_plane(0)
+        with pytest.raises(ImageFileError, match="memory"):
+            stack.read_all()
+
+
+def test_a_decoder_out_of_memory_is_not_called_damage(tmp_path, monkeypatch):
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, np.zeros((2, 8, 8), np.uint8), compression="zlib")
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    with open_image(path) as stack:
+        monkeypatch.setattr(stack._source, "block", no_memory)
+        with pytest.raises(ImageFileError, match="ran out of memory") as error:
+            stack.read_plane(1)
+        assert "damaged" not in str(error.value)
+
+
+def test_zero_size_images_are_refused_at_open(tmp_path):
+    from tests.hostile_files import raw_tiff
+
+    (tmp_path / "zero.tif").write_bytes(raw_tiff(0, 0))
+    with pytest.raises(ImageFileError, match="no pixels"):
+        open_image(tmp_path / "zero.tif")
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64])
+def test_label_ids_above_2_to_the_32_are_refused_and_smaller_64_bit_ids_kept(tmp_path, dtype):
+    data = np.zeros((6, 6), dtype)
+    data[1:3, 1:3] = 7
+    tifffile.imwrite(tmp_path / "ok.tif", data)
+    labels = read_labels(tmp_path / "ok.tif")
+    assert labels.dtype == np.uint32 and labels.max() == 7
+    data[4, 4] = 2**40
+    tifffile.imwrite(tmp_path / "big.tif", data)
+    with pytest.raises(ImageFileError, match="above 4294967295"):
+        read_labels(tmp_path / "big.tif")
+
+
+def test_one_rule_for_labels_without_cells(tmp_path):
+    tifffile.imwrite(tmp_path / "empty.tif", np.zeros((2, 6, 6), np.uint16))
+    assert read_labels(tmp_path / "empty.tif").shape == (2, 6, 6)  # as a prediction: fine
+    with pytest.raises(ImageFileError, match="no cells .* nothing to train on"):
+        read_labels(tmp_path / "empty.tif", cells_needed_for="train on")
+
+
+def test_writers_tag_their_files_and_outputs_recognise_them(tmp_path):
+    from unetgui.core.outputs import written_by_unetgui
+
+    ours = write_labels(tmp_path / "ours.tif", np.ones((3, 3), np.uint16))
+    tifffile.imwrite(tmp_path / "theirs.tif", np.ones((3, 3), np.uint16))
+    (tmp_path / "text.tif").write_text("not a tiff")
+    assert written_by_unetgui(ours)
+    assert not written_by_unetgui(tmp_path / "theirs.tif")
+    assert not written_by_unetgui(tmp_path / "text.tif")

@@ -128,3 +128,47 @@ def test_a_saved_model_gets_ordinary_file_permissions(tmp_path, small_model):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_flipped_weight_bytes_are_refused_by_the_checksum(tmp_path, small_model):
+    from tests.hostile_files import flipped_weights
+
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(flipped_weights(tmp_path / "m.unet"))
+
+
+def test_a_file_from_before_checksums_still_loads(tmp_path, small_model):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from unetgui.core.model import CHECKSUM_KEY
+
+    path = save_model(small_model, tmp_path / "m.unet")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+    del metadata[CHECKSUM_KEY]
+    save_file(load_file(str(path)), str(tmp_path / "old.unet"), metadata=metadata)
+    old = load_model(tmp_path / "old.unet")
+    for key, value in small_model.net.state_dict().items():
+        assert torch.equal(value, old.net.state_dict()[key])
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("config", "[" * 100_000 + "]" * 100_000, "damaged"),
+    ("config", json.dumps({"depth": 2.5}), "whole number"),
+    ("config", json.dumps({"depth": 2, "base_channels": "8"}), "whole number"),
+    ("config", json.dumps({"depth": 2, "batch_norm": "yes"}), "true or false"),
+    ("config", json.dumps({"depth": 2, "base_channels": 10**9}), "not supported"),
+    ("config", json.dumps({"depth": 2, "extra": 1}), "Unknown network settings"),
+    ("normalization", json.dumps({"low_percentile": "1"}), "numbers"),
+    ("normalization", json.dumps({"low_percentile": 1, "bogus": 2}), "Unknown normalisation"),
+    ("info", "[1]", "JSON object"),
+    ("history", '"finished"', "JSON list"),
+    ("history", "[1, 2]", "JSON object"),
+])
+def test_metadata_that_we_never_write_is_refused_with_a_reason(tmp_path, field, value, words):
+    from tests.hostile_files import model_with_metadata
+
+    path = model_with_metadata(tmp_path / "m.unet", **{field: value})
+    with pytest.raises(ModelFileError, match=words):
+        load_model(path)

@@ -102,3 +102,13 @@ def test_bad_inputs_have_clear_messages():
     inf_plane[0, 3, 3] = np.inf
     with pytest.raises(InvalidInputError, match="infinite"):
         predict(model, inf_plane)
+
+
+def test_a_plane_whose_results_cannot_fit_is_refused_before_allocating(monkeypatch):
+    from unetgui.core import memory
+
+    model = new_model(UNetConfig(depth=1, base_channels=2), seed=0)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 64 * 2**20)
+    plane = np.zeros((1, 4000, 4000), np.uint8)  # ~200 MiB of float32 working arrays
+    with pytest.raises(InvalidInputError, match=r"Predicting a plane of 4000 x 4000 pixels needs about"):
+        next(iter_predict(model, plane))

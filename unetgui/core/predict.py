@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from unetgui.core import tiling
+from unetgui.core import memory, tiling
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.model import UNetModel
@@ -102,6 +102,11 @@ def iter_predict(
     out_size = (output_size(config, in_size[0]), output_size(config, in_size[1]))
     plan = tiling.plan_tiles(image_shape, in_size, out_size, align=input_step(config))
 
+    (top, bottom), (left, right) = plan.pad_width
+    padded_pixels = (image_shape[0] + top + bottom) * (image_shape[1] + left + right)
+    memory.require(4 * (plane.shape[0] * (image_shape[0] * image_shape[1] + padded_pixels)
+                        + config.n_classes * image_shape[0] * image_shape[1]),
+                   f"Predicting a plane of {image_shape[1]} x {image_shape[0]} pixels")
     normalised = model.normalization.apply(plane)
     padded = tiling.mirror_pad(normalised, plan.pad_width)
     tiles = tiling.order_tiles(plan, focus) if focus is not None else plan.tiles
