@@ -85,12 +85,6 @@ def check_tile_fits(config, input_size: int, device: torch.device, *, batch_size
     need = tile_memory_bytes(config, input_size, batch_size=batch_size, training=training)
     what = (f"{'Training' if training else 'Prediction'} with tiles of {input_size} px "
             f"({config.base_channels}-channel network, {batch_size} tile(s) at a time)")
-    where = "" if device.type != "cuda" else " of the GPU"
-    try:
-        require(need, what, available=free_memory_bytes(device))
-    except Exception as error:
-        from unetgui.core.errors import InvalidInputError
-
-        if not isinstance(error, InvalidInputError):
-            raise
-        raise InvalidInputError(f"{str(error).rstrip('.')}{where}. Choose a smaller tile size.") from None
+    require(need, what, available=free_memory_bytes(device),
+            where="on the GPU" if device.type == "cuda" else "on this computer",
+            advice="Choose a smaller tile size.")

@@ -33,8 +33,8 @@ def describe_bytes(nbytes: float) -> str:
     raise AssertionError("unreachable")
 
 
-def require(nbytes: int, what: str, *, available: int | None = None,
-            error: type[UnetguiError] = InvalidInputError) -> None:
+def require(nbytes: int, what: str, *, available: int | None = None, where: str = "on this computer",
+            advice: str = "", error: type[UnetguiError] = InvalidInputError) -> None:
     """Raise ``error`` if ``nbytes`` cannot fit in memory now.
 
     Parameters
@@ -43,6 +43,8 @@ def require(nbytes: int, what: str, *, available: int | None = None,
     what : the work, as the start of a sentence ("Reading one plane of 'big.tif'").
     available : bytes free (default: :func:`available_bytes`, e.g. a GPU's free memory
         for device work).
+    where : where that memory is, to end the sentence ("on the GPU").
+    advice : a sentence added to the message, e.g. what to choose instead.
     error : the UnetguiError subclass to raise.
     """
     if nbytes < CHECK_ABOVE_BYTES:
@@ -50,7 +52,7 @@ def require(nbytes: int, what: str, *, available: int | None = None,
     free = available_bytes() if available is None else int(available)
     if nbytes > free * USABLE_SHARE:
         raise error(f"{what} needs about {describe_bytes(nbytes)} of memory, but only "
-                    f"{describe_bytes(free)} is free on this computer.")
+                    f"{describe_bytes(free)} is free {where}.{' ' + advice if advice else ''}")
 
 
 def out_of_memory(what: str, nbytes: int | None = None, *,

@@ -127,15 +127,11 @@ def rescue_model(model: UNetModel, name: str) -> Path:
 
     from unetgui.core.userdata import data_dir
 
-    stem = Path(name).stem or "model"
-    file_name = f"{stem}-{datetime.now():%Y%m%d-%H%M%S}{MODEL_SUFFIX}"
-    folders = [data_dir() / "rescued", Path(tempfile.gettempdir())]
-    for folder in folders[:-1]:
-        try:
-            return save_model(model, folder / file_name)
-        except ImageFileError:
-            continue
-    return save_model(model, folders[-1] / file_name)
+    file_name = f"{Path(name).stem or 'model'}-{datetime.now():%Y%m%d-%H%M%S}{MODEL_SUFFIX}"
+    try:
+        return save_model(model, data_dir() / "rescued" / file_name)
+    except ImageFileError:
+        return save_model(model, Path(tempfile.gettempdir()) / file_name)
 
 
 def is_model_file(path: str | Path) -> bool:
