@@ -24,7 +24,8 @@ def planes():
 
 
 def quick(**overrides):
-    values = dict(steps=4, tile_size=92, optimizer="adam", learning_rate=1e-2, augment=AugmentConfig.off(), seed=3)
+    values = dict(steps=4, tile_size=92, optimizer="adam", learning_rate=1e-2, augment=AugmentConfig.off(), seed=3,
+                  auto_validation=0.0)  # the held-back band has tests of its own
     values.update(overrides)
     return TrainingConfig(**values)
 
@@ -87,7 +88,8 @@ def test_validation_scores_and_keeps_the_best(planes):
     model = new_model(TINY, seed=0)
     progress = list(train(model, planes[:1], quick(steps=4, validation_every=2), validation=planes[1:]))
     scored = [p for p in progress if p.validation is not None]
-    assert [p.step for p in scored] == [2, 4]
+    assert [p.step for p in scored] == [0, 2, 4]  # step 0: the model before training
+    assert np.isnan(progress[0].loss)
     best = max((p.validation for p in scored), key=lambda s: s.key)
     assert progress[-1].best_validation == best
     assert 0.0 <= best.foreground_iou <= 1.0 and 0.0 <= best.ap50 <= 1.0
@@ -204,3 +206,115 @@ def test_edited_planes_are_used_from_the_next_step(planes, monkeypatch):
     assert all(p.message is None for i, p in enumerate(progress) if i != 3)
     # from step 4 on, tiles come from plane 0 (all cell) or the unchanged plane 1
     assert max(cell_fraction[:3]) < 0.9 and any(f == 1.0 for f in cell_fraction[3:])
+
+
+# ------------------------------------------------------------------ never worse off
+
+
+@pytest.fixture(scope="module")
+def crowded():
+    rng = np.random.default_rng(5)
+    config = SyntheticConfig(shape=(120, 150), n_cells=20, radius_range=(5, 8), noise=0.02)
+    image, labels = synthetic_cells(config, rng)
+    return TrainingPlane(image[None], labels, None, "plane 3")
+
+
+def test_without_validation_planes_a_band_is_held_back_and_never_trained_on(crowded, monkeypatch):
+    import unetgui.core.train as train_module
+
+    seen = []
+    real = train_module._PreparedPlane.__init__
+
+    def spy(self, plane, model, config):
+        real(self, plane, model, config)
+        seen.append(self)
+
+    monkeypatch.setattr(train_module._PreparedPlane, "__init__", spy)
+    model = new_model(TINY, seed=0)
+    progress = list(train(model, [crowded], quick(steps=3, validation_every=1, auto_validation=0.2)))
+    (entry,) = model.history
+    (held,) = entry["held_back"]
+    assert held["plane"] == "plane 3" and held["cells"] >= 1
+    assert "Held back" in progress[0].message and "plane 3" in progress[0].message
+    assert progress[0].step == 0 and progress[0].validation is not None
+    # the band has zero weight and is never a tile centre
+    (prepared,) = seen
+    assert prepared.ignore.all(axis=0).any() or prepared.ignore.all(axis=1).any()  # a full band
+    assert (prepared.weights[prepared.ignore] == 0).all()
+    centres = np.unravel_index(prepared.annotated, prepared.ignore.shape)
+    assert not prepared.ignore[centres].any()
+
+
+def test_the_held_back_band_holds_cells_on_both_sides():
+    from unetgui.core.holdout import choose_band
+
+    labels = np.zeros((100, 60), np.uint16)
+    for i in range(10):  # ten 6 x 6 cells down the long axis
+        labels[i * 10 + 2 : i * 10 + 8, 20:26] = i + 1
+    rows, cols, n = choose_band(labels, 0.2)
+    assert cols == slice(0, 60) and rows.stop - rows.start == 20 and n == 2
+    assert choose_band(labels[:30], 0.2) is None  # 3 cells: too few to spare any
+
+
+def test_a_validation_crop_keeps_the_network_context_and_ignores_all_but_the_band(crowded):
+    from unetgui.core.holdout import hold_back
+
+    training, validation, held = hold_back([crowded], context=10, fraction=0.2)
+    (band,), (crop,) = held, validation
+    assert training[0].ignore[band.rows, band.cols].all()
+    assert training[0].ignore.sum() == (band.rows.stop - band.rows.start) * (band.cols.stop - band.cols.start)
+    assert crop.image.shape[1:] == crop.labels.shape == crop.ignore.shape
+    assert (~crop.ignore).sum() == training[0].ignore.sum()  # exactly the band is scored
+    assert crop.labels.size > (~crop.ignore).sum()  # with context around it
+
+
+def test_a_run_that_only_degrades_stops_and_keeps_the_starting_weights(planes, monkeypatch):
+    model = new_model(TINY, seed=0)
+    start = {k: v.clone() for k, v in model.net.state_dict().items()}
+    # the scores are scripted: the start scores 0.9, every later validation 0.1
+    config = quick(steps=40, validation_every=1, learning_rate=50.0, stop_if_worse_after=3)
+    import unetgui.core.train as train_module
+
+    scores = iter([0.9] + [0.1] * 100)
+    real_validate = train_module._validate
+
+    def scripted(model, planes):
+        real_validate(model, planes)
+        value = next(scores)
+        return train_module.ValidationScore(value, value)
+
+    monkeypatch.setattr(train_module, "_validate", scripted)
+    progress = list(train(model, planes[:1], config, validation=planes[1:]))
+    entry = model.history[-1]
+    assert entry["ended"] == "no improvement" and entry["steps"] == 3
+    assert entry["kept_the_starting_weights"] and entry["validation_before"]["ap50"] == 0.9
+    assert progress[-1].best_validation.ap50 == 0.9
+    for key, value in model.net.state_dict().items():
+        assert torch.equal(value, start[key]), key
+
+
+def test_edits_during_training_keep_the_band_held_back(crowded, monkeypatch):
+    model = new_model(TINY, seed=0)
+    edited = TrainingPlane(crowded.image, crowded.labels, None, "plane 3")
+    sent = []
+
+    def updates():
+        if not sent:
+            sent.append(True)
+            return {0: edited}
+        return {}
+
+    import unetgui.core.train as train_module
+
+    prepared = []
+    real = train_module._PreparedPlane.__init__
+
+    def spy(self, plane, model, config):
+        real(self, plane, model, config)
+        prepared.append(self)
+
+    monkeypatch.setattr(train_module._PreparedPlane, "__init__", spy)
+    list(train(model, [crowded], quick(steps=2, auto_validation=0.2), updates=updates))
+    first, after_edit = prepared
+    np.testing.assert_array_equal(first.ignore, after_edit.ignore)
+    assert after_edit.ignore.any()

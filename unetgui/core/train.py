@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from unetgui.core import weightmap
+from unetgui.core import holdout, weightmap
 from unetgui.core.augment import AugmentConfig, sample_tile
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
@@ -31,7 +31,7 @@ from unetgui.core.metrics import evaluate
 from unetgui.core.model import UNetModel
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
 from unetgui.core.predict import iter_predict
-from unetgui.core.unet import input_size_for_output, output_size, valid_input_sizes
+from unetgui.core.unet import input_size_for_output, margin, output_size, valid_input_sizes
 
 DEFAULT_LEARNING_RATE = {"sgd": 1e-3, "adam": 1e-3}
 
@@ -54,6 +54,12 @@ class TrainingConfig:
     class_balance: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     validation_every: int = 50
+    # Without validation planes, hold back this share of each training plane to judge the
+    # run (0: off); see core/holdout.py.
+    auto_validation: float = holdout.DEFAULT_FRACTION
+    # Stop when this many validations in a row all scored below the model before training
+    # (0: never): a run that only degrades is not worth finishing.
+    stop_if_worse_after: int = 4
     seed: int = 0
     mixed_precision: bool | None = None  # CUDA only; None = on where it is safe
 
@@ -66,6 +72,8 @@ class TrainingConfig:
             raise InvalidInputError("The batch size must be at least 1.")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise InvalidInputError("The learning rate must be positive.")
+        if not 0 <= self.auto_validation < 1:
+            raise InvalidInputError("The automatic validation share must be in [0, 1).")
 
     @property
     def lr(self) -> float:
@@ -147,6 +155,12 @@ def _training_loop(
     """The generator behind :func:`train`; its arguments are already checked."""
     device = model.device
     net = model.net.to(memory_format=torch.channels_last)
+    held: list[holdout.HeldBack] = []
+    start_message = None
+    if not validation and config.auto_validation > 0:
+        names = list(planes)
+        planes, validation, held = holdout.hold_back(planes, margin(model.config), config.auto_validation)
+        start_message = holdout.describe(held, names, config.auto_validation) or None
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)  # dropout
     prepared = [_PreparedPlane(p, model, config) for p in planes]
@@ -158,8 +172,14 @@ def _training_loop(
 
     start = time.perf_counter()
     step, losses, best, best_state = 0, [], None, None
+    before, worse_in_a_row = None, 0
     stopped_by = "finished"
     try:
+        if validation:  # the model before training: the first point, and the one to beat
+            before = best = _validate(model, validation)
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            yield TrainingProgress(0, config.steps, math.nan, time.perf_counter() - start, before, best,
+                                   start_message)
         while step < config.steps:
             if should_stop is not None and should_stop():
                 stopped_by = "stopped"
@@ -169,7 +189,7 @@ def _training_loop(
                 break
             message = None
             if updates is not None and (changed := updates()):
-                message = _take_updates(changed, planes, prepared, model, config)
+                message = _take_updates(_held_back_too(changed, held), planes, prepared, model, config)
                 plane_weights = _plane_weights(prepared)
             out_size = output_size(model.config, in_size)
             tiles = [
@@ -192,7 +212,11 @@ def _training_loop(
                 if best is None or score.key > best.key:
                     best = score
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                worse_in_a_row = worse_in_a_row + 1 if before is not None and score.key < before.key else 0
             yield TrainingProgress(step, config.steps, loss, time.perf_counter() - start, score, best, message)
+            if config.stop_if_worse_after and worse_in_a_row >= config.stop_if_worse_after:
+                stopped_by = "no improvement"
+                break
     except (GeneratorExit, KeyboardInterrupt):  # close(), or Ctrl+C during a step
         stopped_by = "stopped"
         raise
@@ -218,10 +242,19 @@ def _training_loop(
                 "validation_planes": [p.name for p in validation],
                 "final_loss": float(np.mean(losses[-20:])) if losses else None,
                 "best_validation": dataclasses.asdict(best) if best else None,
+                "validation_before": dataclasses.asdict(before) if before else None,
+                "kept_the_starting_weights": before is not None and best is before,
+                "held_back": [{"plane": planes[b.plane_index].name, "cells": b.n_cells} for b in held],
                 "device": str(device),
                 **note,
             }
         )
+
+
+def _held_back_too(changed: dict[int, TrainingPlane], held: Sequence[holdout.HeldBack]):
+    """Edited planes keep their held-back band out of training."""
+    bands = {b.plane_index: b for b in held}
+    return {i: holdout.apply_hold_back(p, bands[i]) if i in bands else p for i, p in changed.items()}
 
 
 def _plane_weights(prepared: list[_PreparedPlane]) -> np.ndarray:
