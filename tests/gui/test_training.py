@@ -340,3 +340,24 @@ def test_accept_in_a_box_copies_the_predicted_cells_dragged_around(annotated, qt
     assert not window.canvas._box.isVisible()
     window.undo()
     assert set(np.unique(np.asarray(window.document.labels_of(2)))) == {0, 7}
+
+
+def test_without_validation_planes_the_window_says_what_it_held_back_and_how_it_went(annotated, qtbot):
+    window, _, _ = annotated
+    controller, panel = window.model_controller, window.model_panel
+    messages: list[str] = []
+    controller.message.connect(messages.append)
+    panel.steps.setValue(6)
+    panel.validation_every.setValue(3)
+    assert controller.fine_tune()
+    wait_for_training(qtbot, controller)
+    assert any(m.startswith("Held back") and "plane 0" in m for m in messages)
+    x, y = panel.validation_curve.getData()
+    assert list(x) == [0, 3, 6]  # the model before training is the first point
+    entry = controller.model.history[-1]
+    assert entry["validation_before"] is not None and entry["held_back"]
+    outcome = next(m for m in reversed(messages) if m.startswith("Training "))
+    if entry["kept_the_starting_weights"]:
+        assert "kept unchanged" in outcome
+    else:
+        assert f"from {entry['validation_before']['ap50']:.3f} to {entry['best_validation']['ap50']:.3f}" in outcome

@@ -87,6 +87,7 @@ class ModelController(QtCore.QObject):
         self._live_model: UNetModel | None = None  # snapshot of the weights for live predictions
         self._last_redraw = 0.0
         self._last_progress = None
+        self._run_intro = ""  # what the running training trains and validates on
         self._stack_worker: GeneratorWorker | None = None
         self._losses: list[float] = []
         self._steps: list[int] = []
@@ -306,10 +307,11 @@ class ModelController(QtCore.QObject):
                             enumerate(zip(self.document.planes_with_role("train"), training))}
         self._edited.clear()
         self._edits.clear()
-        self.panel.training_status.setText(
-            f"Training on {len(training)} plane(s), validating on {len(validation)}. Edits on these training "
-            "planes are used within seconds; other planes you mark, by the next run."
-        )
+        judged_on = (f"validating on {len(validation)}" if validation
+                     else "validating on a band held back from them")
+        self._run_intro = (f"Training on {len(training)} plane(s), {judged_on}. Edits on these training "
+                           "planes are used within seconds; other planes you mark, by the next run.")
+        self.panel.training_status.setText(self._run_intro)
         self.panel.set_training(True)
         self._last_redraw = 0.0
         self._last_progress = None
@@ -336,7 +338,13 @@ class ModelController(QtCore.QObject):
             gc.freeze()
         if progress.message:
             self.message.emit(progress.message)
-        if not np.isfinite(progress.loss):
+        if progress.validation is not None:
+            self._val_steps.append(progress.step)
+            self._val_scores.append(progress.validation.ap50)
+            # validation AP on the loss axis's scale: both are shown on 0..~1
+            self.panel.validation_curve.setData(self._val_steps, self._val_scores)
+            self.panel.training_status.setText(f"{self._run_intro}\n{_validation_text(progress)}")
+        if not np.isfinite(progress.loss):  # step 0 (the model before training), or a retry
             return
         self._steps.append(progress.step)
         self._losses.append(progress.loss)
@@ -346,16 +354,6 @@ class ModelController(QtCore.QObject):
         now = time.perf_counter()
         if progress.validation is not None or now - self._last_redraw >= REDRAW_INTERVAL:
             self._redraw_progress()
-        if progress.validation is not None:
-            self._val_steps.append(progress.step)
-            self._val_scores.append(progress.validation.ap50)
-            # validation AP on the loss axis's scale: both are shown on 0..~1
-            self.panel.validation_curve.setData(self._val_steps, self._val_scores)
-            best = progress.best_validation
-            self.panel.training_status.setText(
-                f"Validation AP@0.5 {progress.validation.ap50:.3f}, foreground IoU "
-                f"{progress.validation.foreground_iou:.3f} (best AP {best.ap50:.3f})"
-            )
 
     def _redraw_progress(self) -> None:
         progress = self._last_progress
@@ -414,7 +412,7 @@ class ModelController(QtCore.QObject):
         self.panel.progress.setFormat(f"{entry['ended']} after {entry['steps']} steps ({_duration(entry['seconds'])})")
         self._describe("fine-tuned model")
         self.predictions.clear()
-        self.message.emit("Training ended; the best model so far is active. Save it with Save... in the Model panel.")
+        self.message.emit(_outcome_text(entry))
         if worker is not None:
             worker.deleteLater()
         self.predict_plane()
@@ -549,6 +547,28 @@ class ModelController(QtCore.QObject):
             self._stack_worker.wait()
         if self.live.isRunning():
             self.live.shutdown()
+
+
+def _validation_text(progress) -> str:
+    """The panel's line about validation: the start, then the latest and best scores."""
+    score, best = progress.validation, progress.best_validation
+    if progress.step == 0:
+        return f"Before training: validation AP@0.5 {score.ap50:.3f}, foreground IoU {score.foreground_iou:.3f}"
+    return (f"Validation AP@0.5 {score.ap50:.3f}, foreground IoU {score.foreground_iou:.3f} "
+            f"(best AP {best.ap50:.3f})")
+
+
+def _outcome_text(entry: dict) -> str:
+    """What a finished run did, in plain words: better, or kept as it was."""
+    before, best = entry.get("validation_before"), entry.get("best_validation")
+    if entry.get("kept_the_starting_weights"):
+        return (f"Training did not beat the model you started with on the validation cells "
+                f"(AP@0.5 {before['ap50']:.3f} before), so that model is kept unchanged. "
+                "Correct more cells, or mark another plane for training, and try again.")
+    if before and best:
+        return (f"Training improved validation AP@0.5 from {before['ap50']:.3f} to {best['ap50']:.3f}; "
+                "the best model is active. Save it with Save... in the Model panel.")
+    return "Training ended; the model is active. Save it with Save... in the Model panel."
 
 
 def _duration(seconds: float) -> str:

@@ -244,6 +244,8 @@ class TrainingWorker(GeneratorWorker):
         self.wake()
 
     def after_item(self, value) -> None:
+        if getattr(value, "step", 1) == 0:  # the score before training: no new weights yet
+            return
         due = self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every
         if due or self._snapshot_wanted:
             self._hand_out_snapshot()
