@@ -34,6 +34,7 @@ from unetgui.core.predict import iter_predict
 from unetgui.core.unet import input_size_for_output, margin, output_size, valid_input_sizes
 
 DEFAULT_LEARNING_RATE = {"sgd": 1e-3, "adam": 1e-3}
+LR_FLOOR = 0.1  # a cosine decay ends at this share of the learning rate
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class TrainingConfig:
     max_seconds: float | None = None  # stop after this much wall time, whichever comes first
     optimizer: str = "sgd"  # "sgd" (the paper's, momentum 0.99) or "adam"
     learning_rate: float | None = None  # None: DEFAULT_LEARNING_RATE[optimizer]
+    warmup_steps: int = 0  # the rate rises linearly from ~0 over these first steps
+    lr_decay: str = "none"  # "none" or "cosine" (down to LR_FLOOR of the rate by the last step)
     momentum: float = 0.99
     weight_decay: float = 0.0
     tile_size: int | None = None  # input tile; None: up to max_tile, no larger than the planes need
@@ -72,6 +75,10 @@ class TrainingConfig:
             raise InvalidInputError("The batch size must be at least 1.")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise InvalidInputError("The learning rate must be positive.")
+        if self.lr_decay not in ("none", "cosine"):
+            raise InvalidInputError(f"Unknown learning-rate decay {self.lr_decay!r}; choose 'none' or 'cosine'.")
+        if self.warmup_steps < 0:
+            raise InvalidInputError("The warm-up cannot be negative.")
         if not 0 <= self.auto_validation < 1:
             raise InvalidInputError("The automatic validation share must be in [0, 1).")
 
@@ -191,6 +198,8 @@ def _training_loop(
             if updates is not None and (changed := updates()):
                 message = _take_updates(_held_back_too(changed, held), planes, prepared, model, config)
                 plane_weights = _plane_weights(prepared)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * lr_factor(config, step)
             out_size = output_size(model.config, in_size)
             tiles = [
                 prepared[rng.choice(len(prepared), p=plane_weights)].sample(in_size, out_size, rng)
@@ -232,6 +241,8 @@ def _training_loop(
                 "seconds": round(time.perf_counter() - start, 2),
                 "optimizer": config.optimizer,
                 "learning_rate": config.lr,
+                "warmup_steps": config.warmup_steps,
+                "lr_decay": config.lr_decay,
                 "tile_size": in_size,
                 "batch_size": batch_size,
                 "w0": config.w0,
@@ -255,6 +266,15 @@ def _held_back_too(changed: dict[int, TrainingPlane], held: Sequence[holdout.Hel
     """Edited planes keep their held-back band out of training."""
     bands = {b.plane_index: b for b in held}
     return {i: holdout.apply_hold_back(p, bands[i]) if i in bands else p for i, p in changed.items()}
+
+
+def lr_factor(config: TrainingConfig, step: int) -> float:
+    """The share of ``config.lr`` used for step ``step`` (0-based): warm-up, then decay."""
+    factor = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    if config.lr_decay == "cosine":
+        progress = min(1.0, step / max(config.steps - 1, 1))
+        factor *= LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
 
 
 def _plane_weights(prepared: list[_PreparedPlane]) -> np.ndarray:

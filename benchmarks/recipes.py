@@ -1,0 +1,106 @@
+"""Which training recipe: candidate fine-tuning and from-scratch recipes, same data, same steps.
+
+Every candidate trains on the same annotated plane of the quality benchmark's shifted
+domain (benchmarks/quality.py: cells far larger, more crowded and dimmer than the
+starter model learned) for the same number of steps, through ``core.train.train`` as the
+window and the command line run it (so without validation planes, with the automatic
+held-back band choosing the best checkpoint). Each is scored on the same unseen test
+planes. Fine-tuning candidates start from the bundled starter model; scratch candidates
+from a new network. Steps, not seconds, make the comparison independent of machine load.
+
+    python benchmarks/recipes.py [--steps 300] [--threads 2] [--only fine-tune|scratch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.quality import SHIFTED, SHIFTED_TEST_SEED, SHIFTED_TUNE_SEED, scores, segment_with  # noqa: E402
+from unetgui.core import runtime  # noqa: E402
+from unetgui.core.autoseg import auto_segment  # noqa: E402
+from unetgui.core.model import new_model  # noqa: E402
+from unetgui.core.starter import load_starter_model  # noqa: E402
+from unetgui.core.synthetic import domain_images  # noqa: E402
+from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
+from unetgui.core.unet import UNetConfig  # noqa: E402
+
+FINE_TUNE_CANDIDATES = {
+    "adam 1e-3 constant": TrainingConfig(optimizer="adam", learning_rate=1e-3),
+    "adam 1e-3, warm-up 50, cosine": TrainingConfig(optimizer="adam", learning_rate=1e-3, warmup_steps=50,
+                                                    lr_decay="cosine"),
+    "adam 3e-4 constant": TrainingConfig(optimizer="adam", learning_rate=3e-4),
+    "sgd 1e-3 momentum 0.99 (paper)": TrainingConfig(optimizer="sgd", learning_rate=1e-3),
+}
+SCRATCH_CANDIDATES = {
+    "16 ch, adam 1e-3 constant": (UNetConfig(base_channels=16), TrainingConfig(optimizer="adam", learning_rate=1e-3)),
+    "16 ch, adam 1e-3, warm-up 50, cosine": (UNetConfig(base_channels=16),
+                                             TrainingConfig(optimizer="adam", learning_rate=1e-3, warmup_steps=50,
+                                                            lr_decay="cosine")),
+    "16 ch + batch norm, adam 1e-3 constant": (UNetConfig(base_channels=16, batch_norm=True),
+                                               TrainingConfig(optimizer="adam", learning_rate=1e-3)),
+    "16 ch, sgd 1e-3 momentum 0.99 (paper)": (UNetConfig(base_channels=16),
+                                              TrainingConfig(optimizer="sgd", learning_rate=1e-3)),
+}
+
+
+def run(model, plane, config: TrainingConfig, steps: int) -> tuple[int, float, dict]:
+    config = dataclasses.replace(config, steps=steps, seed=0)
+    start = time.process_time()
+    for _ in train(model, [plane], config):
+        pass
+    return model.history[-1]["steps"], time.process_time() - start, model.history[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--test-planes", type=int, default=4)
+    parser.add_argument("--only", choices=("fine-tune", "scratch"))
+    args = parser.parse_args()
+    runtime.tune_allocator()
+    torch.set_num_threads(args.threads)
+
+    (tune_image, tune_labels), = domain_images(SHIFTED, [[SHIFTED_TUNE_SEED, 0]])
+    test = domain_images(SHIFTED, ([SHIFTED_TEST_SEED, k] for k in range(args.test_planes)))
+    truths = [labels for _, labels in test]
+    plane = TrainingPlane(tune_image[None], tune_labels, name="shifted [4, 0]")
+    print(f"command: python benchmarks/recipes.py {' '.join(sys.argv[1:])}")
+    print(f"one annotated plane {tune_image.shape} ({tune_labels.max()} cells), {args.steps} steps each, "
+          f"{len(test)} test planes ({sum(t.max() for t in truths)} cells), {args.threads} threads\n")
+    print(f"| {'recipe':<44} | AP@0.5 | AP@0.75 | fg IoU | steps | ended | CPU s | val AP before -> best |")
+    print(f"|{'-' * 46}|--------|---------|--------|-------|-------|-------|-----------------------|")
+
+    def line(name, s, steps="", ended="", cpu="", entry=None):
+        val = ""
+        if entry and entry.get("validation_before"):
+            val = f"{entry['validation_before']['ap50']:.3f} -> {entry['best_validation']['ap50']:.3f}"
+        print(f"| {name:<44} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} | {s['iou']:.3f} | {steps!s:>5} "
+              f"| {ended:<5} | {cpu!s:>5} | {val:<21} |", flush=True)
+
+    line("classical: threshold + watershed", scores(truths, [auto_segment(image) for image, _ in test]))
+    if args.only != "scratch":
+        line("starter model alone", scores(truths, [segment_with(load_starter_model(), image) for image, _ in test]))
+        for name, config in FINE_TUNE_CANDIDATES.items():
+            model = load_starter_model()
+            steps, cpu, entry = run(model, plane, config, args.steps)
+            line(f"fine-tune: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),
+                 steps, entry["ended"][:5], f"{cpu:.0f}", entry)
+    if args.only != "fine-tune":
+        for name, (net, config) in SCRATCH_CANDIDATES.items():
+            model = new_model(net, seed=0)
+            steps, cpu, entry = run(model, plane, config, args.steps)
+            line(f"scratch: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),
+                 steps, entry["ended"][:5], f"{cpu:.0f}", entry)
+
+
+if __name__ == "__main__":
+    main()
