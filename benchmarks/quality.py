@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unetgui.core import runtime  # noqa: E402
+from unetgui.core import recipes, runtime  # noqa: E402
 from unetgui.core.autoseg import auto_segment  # noqa: E402
 from unetgui.core.metrics import match_instances, matched_count  # noqa: E402
 from unetgui.core.model import load_model, new_model  # noqa: E402
@@ -49,7 +49,7 @@ from unetgui.core.postprocess import foreground_probability, probabilities_to_la
 from unetgui.core.predict import predict  # noqa: E402
 from unetgui.core.starter import starter_model_path  # noqa: E402
 from unetgui.core.synthetic import SyntheticConfig, SyntheticDomain, domain_images, synthetic_cells  # noqa: E402
-from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
+from unetgui.core.train import TrainingPlane, train  # noqa: E402
 from unetgui.core.unet import UNetConfig  # noqa: E402
 
 TEST_SEED, SHIFTED_TUNE_SEED, SHIFTED_TEST_SEED = 3, 4, 5
@@ -109,18 +109,21 @@ def fine_tune_side_by_side(models, plane: TrainingPlane, args) -> list[dict]:
     work, a run made after another would meet a different load; taking turns exposes
     them to the same one. Returns per run: steps and seconds.
     """
-    config = TrainingConfig(steps=10**6, optimizer=args.optimizer, learning_rate=args.lr, seed=0)
     budget = args.minutes * 60
-    runs = [{"generator": train(model, [plane], config), "seconds": 0.0, "steps": 0} for model in models]
+    runs = []
+    for model in models:
+        config = recipes.with_choices(recipes.recipe_for(model), optimizer=args.optimizer,
+                                      learning_rate=args.lr, steps=10**6, seed=0)
+        runs.append({"generator": train(model, [plane], config), "seconds": 0.0, "steps": 0})
     active = list(runs)
     while active:
         for run in list(active):
             start = time.perf_counter()
-            next(run["generator"])
+            item = next(run["generator"], None)  # None: the run stopped itself (no improvement)
             run["seconds"] += time.perf_counter() - start
-            run["steps"] += 1
-            if run["seconds"] >= budget:
-                run["generator"].close()  # keeps the latest weights (no validation plane)
+            run["steps"] = item.step if item is not None else run["steps"]
+            if item is None or run["seconds"] >= budget:
+                run["generator"].close()  # keeps the best weights on the held-back band
                 active.remove(run)
     return [{"steps": run["steps"], "seconds": run["seconds"]} for run in runs]
 
@@ -147,8 +150,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="fine-tuning budget, wall time (default 2)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, a laptop)")
     parser.add_argument("--model", type=Path, default=None, help="starter model (default: the bundled one)")
-    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimiser's)")
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default=None, help="default: the recipe's")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the recipe's)")
     parser.add_argument("--test-planes", type=int, default=16)
     parser.add_argument("--shifted-test-planes", type=int, default=4)
     parser.add_argument("--no-timing", action="store_true")
@@ -163,9 +166,9 @@ def main() -> None:
     print(f"starter model: {args.model} ({args.model.stat().st_size / 1e6:.1f} MB; "
           f"{starter.config.base_channels} base channels, depth {starter.config.depth}; "
           f"trained {starter.info.get('training_steps', '?')} steps)")
-    lr = args.lr or TrainingConfig(optimizer=args.optimizer).lr
-    print(f"fine-tuning / from scratch: {args.minutes:g} min of CPU steps each on one plane, {args.optimizer} "
-          f"lr {lr:g}, default tiles and augmentation; {torch.get_num_threads()} torch threads, CPU")
+    print(f"fine-tuning / from scratch: {args.minutes:g} min of CPU steps each on one plane, the recipes "
+          f"of core/recipes.py (optimiser {args.optimizer or 'the recipe'}, lr {args.lr or 'the recipe'}), "
+          f"default tiles and augmentation; {torch.get_num_threads()} torch threads, CPU")
 
     # 1. The starter model's own domain, unseen seeds.
     test = domain_images(SyntheticDomain(), ([TEST_SEED, k] for k in range(args.test_planes)))

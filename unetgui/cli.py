@@ -13,6 +13,7 @@ Qt is imported only to open the window, so batch jobs run on headless cluster no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -141,14 +142,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--init", nargs="?", const=STARTER, metavar="MODEL",
                        help="fine-tune this model file; --init alone: the bundled starter model "
                             "(without --init: train from scratch)")
-    train.add_argument("--steps", type=_positive_int, default=500, help="training steps (default 500)")
+    train.add_argument("--steps", type=_positive_int,
+                       help="training steps (default: the recipe's, 500 to fine-tune, 1500 from scratch)")
     train.add_argument("--minutes", type=_positive_float, help="stop after this many minutes at the latest")
     _add_device(train)
-    train.add_argument("--base-channels", type=_positive_int, default=64,
-                       help="network width for a new network: 64 as in the paper, 16 or 32 for a laptop CPU")
-    train.add_argument("--depth", type=_positive_int, default=4, help="max-pool levels of a new network (default 4)")
-    train.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="sgd (paper, momentum 0.99) or adam")
-    train.add_argument("--lr", type=_positive_float, help="learning rate (default depends on the optimiser)")
+    train.add_argument("--base-channels", type=_positive_int,
+                       help="network width for a new network (default: the scratch recipe's, narrow "
+                            "enough for a laptop CPU; 64 as in the paper)")
+    train.add_argument("--depth", type=_positive_int, help="max-pool levels of a new network (default 4)")
+    train.add_argument("--optimizer", choices=("sgd", "adam"),
+                       help="adam (the recipe's default) or sgd (the paper's, momentum 0.99)")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
     train.add_argument("--tile-size", type=_positive_int, help="input tile size (default: up to 572)")
     _add_weight_options(train)
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -253,18 +257,19 @@ def _train(args: argparse.Namespace) -> int:
     from unetgui.core.io import open_image, read_labels
     from unetgui.core.model import new_model
     from unetgui.core.outputs import check_output
-    from unetgui.core.train import TrainingConfig, TrainingPlane, train
-    from unetgui.core.unet import UNetConfig
+    from unetgui.core import recipes
+    from unetgui.core.train import TrainingPlane, train
 
     init_file = [Path(args.init)] if args.init not in (None, STARTER) else []
     check_output(args.output, kind="model", inputs=[args.image, args.labels, *init_file],
                  overwrite=args.overwrite)
     device = resolve_device(args.device)
-    config = TrainingConfig(
-        steps=args.steps,
-        max_seconds=args.minutes * 60 if args.minutes else None,
+    config = recipes.with_choices(
+        recipes.FINE_TUNE if args.init is not None else recipes.SCRATCH,
         optimizer=args.optimizer,
         learning_rate=args.lr,
+        steps=args.steps,
+        max_seconds=args.minutes * 60 if args.minutes else None,
         tile_size=args.tile_size,
         w0=args.w0,
         sigma=args.sigma,
@@ -293,7 +298,10 @@ def _train(args: argparse.Namespace) -> int:
         model.check_channels(n_channels)
         origin = f"fine-tuned from {_model_name(args.init)}"
     else:
-        net_config = UNetConfig(in_channels=n_channels, base_channels=args.base_channels, depth=args.depth)
+        net_config = dataclasses.replace(
+            recipes.SCRATCH_NETWORK, in_channels=n_channels,
+            base_channels=args.base_channels or recipes.SCRATCH_NETWORK.base_channels,
+            depth=args.depth or recipes.SCRATCH_NETWORK.depth)
         model = new_model(net_config, seed=args.seed)
         model.net.to(device)
         origin = "trained from scratch"

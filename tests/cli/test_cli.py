@@ -180,3 +180,19 @@ def test_the_starter_model_predicts_and_fine_tunes(stack_files, tmp_path):
     assert main(["train", str(folder / "image.tif"), str(folder / "labels.tif"), "-o", str(tuned),
                  "--planes", "0", "--steps", "1", "--tile-size", "188", "--init"]) == 0
     assert load_model(tuned).history[-1]["init"] == "fine-tuned from the starter model"
+
+
+def test_the_command_line_trains_with_the_recipes(stack_files, trained_model, tmp_path):
+    """One definition (core.recipes): fine-tuning and scratch take the recipes' settings."""
+    from unetgui.core import recipes
+
+    folder, _, _ = stack_files
+    base = [str(folder / "image.tif"), str(folder / "labels.tif")]
+    tuned, scratch = tmp_path / "tuned.unet", tmp_path / "scratch.unet"
+    assert main(["train", *base, "-o", str(tuned), "--init", str(trained_model), "--steps", "1"]) == 0
+    assert main(["train", *base, "-o", str(scratch), "--steps", "1", "--depth", "2"]) == 0
+    for path, recipe in ((tuned, recipes.FINE_TUNE), (scratch, recipes.SCRATCH)):
+        entry = load_model(path).history[-1]
+        assert (entry["optimizer"], entry["learning_rate"], entry["warmup_steps"], entry["lr_decay"]) == (
+            recipe.optimizer, recipe.lr, recipe.warmup_steps, recipe.lr_decay)
+    assert load_model(scratch).config.base_channels == recipes.SCRATCH_NETWORK.base_channels

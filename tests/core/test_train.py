@@ -318,3 +318,30 @@ def test_edits_during_training_keep_the_band_held_back(crowded, monkeypatch):
     first, after_edit = prepared
     np.testing.assert_array_equal(first.ignore, after_edit.ignore)
     assert after_edit.ignore.any()
+
+
+# ------------------------------------------------------------------ recipes and schedule
+
+
+def test_the_learning_rate_warms_up_then_decays_to_its_floor():
+    from unetgui.core.train import LR_FLOOR, lr_factor
+
+    config = TrainingConfig(steps=101, warmup_steps=10, lr_decay="cosine")
+    factors = [lr_factor(config, step) for step in range(101)]
+    assert factors[0] == pytest.approx(0.1, abs=1e-3) and factors[9] > 0.95  # warmed up, barely decayed
+    assert factors[-1] == pytest.approx(LR_FLOOR)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert [lr_factor(TrainingConfig(), s) for s in (0, 50, 499)] == [1.0, 1.0, 1.0]
+
+
+def test_recipes_follow_the_model_and_the_users_choices():
+    from unetgui.core import recipes
+
+    starter_like = new_model(TINY, seed=0)
+    assert recipes.recipe_for(starter_like) is recipes.SCRATCH
+    starter_like.history.append({"ended": "finished"})
+    assert recipes.recipe_for(starter_like) is recipes.FINE_TUNE
+    sgd = recipes.with_choices(recipes.FINE_TUNE, optimizer="sgd")
+    assert sgd.optimizer == "sgd" and sgd.lr == TrainingConfig(optimizer="sgd").lr  # sgd's own default
+    assert recipes.with_choices(recipes.FINE_TUNE, learning_rate=5e-4, steps=None).lr == 5e-4
+    assert recipes.with_choices(recipes.FINE_TUNE, steps=None).steps == recipes.FINE_TUNE.steps

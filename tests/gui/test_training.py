@@ -361,3 +361,16 @@ def test_without_validation_planes_the_window_says_what_it_held_back_and_how_it_
         assert "kept unchanged" in outcome
     else:
         assert f"from {entry['validation_before']['ap50']:.3f} to {entry['best_validation']['ap50']:.3f}" in outcome
+
+
+def test_the_window_trains_with_the_same_recipes_as_the_command_line(window):
+    from unetgui.core import recipes
+
+    controller, panel = window.model_controller, window.model_panel
+    for model, recipe in ((controller.model, recipes.FINE_TUNE), (new_model(TINY, seed=0), recipes.SCRATCH)):
+        controller.set_model(model, "test")
+        config = controller.training_config()
+        assert panel.steps.value() == recipe.steps
+        for name in ("steps", "optimizer", "lr", "warmup_steps", "lr_decay", "auto_validation",
+                     "stop_if_worse_after"):
+            assert getattr(config, name) == getattr(recipe, name), name

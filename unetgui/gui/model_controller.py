@@ -27,6 +27,7 @@ from unetgui.core.errors import ModelFileError, UnetguiError
 from unetgui.core.labels import LabelsChanged
 from unetgui.core.model import UNetModel, load_model, new_model, save_model
 from unetgui.core.postprocess import probabilities_to_labels
+from unetgui.core import recipes
 from unetgui.core.train import TrainingConfig, TrainingPlane, train
 from unetgui.core.unet import UNetConfig, parameter_count
 from unetgui.gui.panels.model import ModelPanel
@@ -110,6 +111,7 @@ class ModelController(QtCore.QObject):
         self.live.done.connect(self._prediction_done)
         self.live.failed.connect(lambda text: self.error.emit("Prediction failed", text))
         self._connect_panel()
+        self.panel.show_recipe(recipes.recipe_for(self.model))
         self._describe(origin)
         self._show_device()
 
@@ -169,6 +171,7 @@ class ModelController(QtCore.QObject):
         self.model_dirty = False
         self.predictions.clear()
         self.predictionReady.emit(self.plane, None)
+        self.panel.show_recipe(recipes.recipe_for(model))
         self._describe(origin)
 
     def new_network(self, base_channels: int) -> None:
@@ -242,9 +245,12 @@ class ModelController(QtCore.QObject):
     # ------------------------------------------------------------------ training
 
     def training_config(self) -> TrainingConfig:
+        """The active model's recipe (core.recipes, as the command line uses it) with the
+        choices made in the panel's advanced settings."""
         p = self.panel
         minutes = p.minutes.value()
-        return TrainingConfig(
+        return recipes.with_choices(
+            recipes.recipe_for(self.model),
             steps=p.steps.value(),
             max_seconds=minutes * 60 if minutes else None,
             optimizer=p.optimizer.currentData(),

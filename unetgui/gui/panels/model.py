@@ -100,17 +100,14 @@ class ModelPanel(QtWidgets.QWidget):
         layout.addWidget(self.advanced_toggle)
         self.advanced = QtWidgets.QWidget()
         form = QtWidgets.QFormLayout(self.advanced)
-        self.steps = _spin(1, 1_000_000, 300, "Training steps (one tile each)")
+        self.steps = _spin(1, 1_000_000, 500, "Training steps (one tile each)")
         self.minutes = _spin(0, 10_000, 0, "Stop after this many minutes (0: no limit)", " min")
         self.learning_rate = QtWidgets.QDoubleSpinBox()
         self.learning_rate.setDecimals(5)
         self.learning_rate.setRange(0.0, 1.0)
         self.learning_rate.setSingleStep(0.0001)
         self.learning_rate.setSpecialValueText("automatic")
-        self.optimizer = QtWidgets.QComboBox()
-        # Adam is the default here: fine-tuning the starter model for a few minutes with it
-        # is what benchmarks/quality.py measures; SGD with momentum 0.99 (the paper's) made
-        # the first steps from the starter model jump (loss 0.1 -> 2).
+        self.optimizer = QtWidgets.QComboBox()  # the recipe's choice: see show_recipe
         self.optimizer.addItem("Adam", "adam")
         self.optimizer.addItem("SGD, momentum 0.99 (paper)", "sgd")
         self.tile_size = _spin(0, 2048, 0, "Input tile size in px (0: automatic)")
@@ -220,6 +217,13 @@ class ModelPanel(QtWidgets.QWidget):
             self.pause_button.setChecked(False)
             self.pause_button.setText("Pause")
             self.pause_button.blockSignals(False)
+
+    def show_recipe(self, recipe) -> None:
+        """Show a recipe's steps and optimiser (core.recipes); the learning rate stays
+        'automatic', which means the recipe's rate for that optimiser."""
+        self.steps.setValue(recipe.steps)
+        self.optimizer.setCurrentIndex(self.optimizer.findData(recipe.optimizer))
+        self.learning_rate.setValue(0.0)
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
