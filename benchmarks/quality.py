@@ -68,9 +68,9 @@ SHIFTED = SyntheticDomain(
 )
 
 
-def segment_with(model, image: np.ndarray) -> np.ndarray:
+def segment_with(model, image: np.ndarray, tta: bool = False) -> np.ndarray:
     """(Y, X) image -> (Y, X) labels, the way the window and `unetgui predict` do it."""
-    probs = predict(model, image[None])
+    probs = predict(model, image[None], tta=tta)
     return probabilities_to_labels(foreground_probability(probs))
 
 
@@ -177,11 +177,15 @@ def main() -> None:
     start = time.perf_counter()
     own = scores(truths, [segment_with(starter, image) for image, _ in test])
     own_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    own_tta = scores(truths, [segment_with(starter, image, tta=True) for image, _ in test])
+    tta_seconds = time.perf_counter() - start
     lines = [f"\n1. Synthetic test set: {len(test)} planes of the training domain, seeds "
              f"[{TEST_SEED}, 0..{len(test) - 1}] (never used in training), {base['n_true']} cells",
              HEADER,
              row("(a) classical: threshold + watershed", base),
-             row("(b) starter model alone", own, f"({own_seconds:.0f} s to predict)")]
+             row("(b) starter model alone", own, f"({own_seconds:.0f} s to predict)"),
+             row("(b+) starter model, test-time augmentation", own_tta, f"({tta_seconds:.0f} s to predict)")]
     print("\n".join(lines), flush=True)
 
     # 2. A shifted domain: one annotated plane to adapt on.
@@ -191,11 +195,13 @@ def main() -> None:
     plane = TrainingPlane(tune_image[None], tune_labels, name="shifted [4, 0]")
     s_base = scores(truths, [auto_segment(image) for image, _ in shifted])
     s_own = scores(truths, [segment_with(starter, image) for image, _ in shifted])
+    s_own_tta = scores(truths, [segment_with(starter, image, tta=True) for image, _ in shifted])
     tuned = load_model(args.model)
     scratch = new_model(starter.config, starter.normalization, seed=0)
     h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], plane, args)
     tile = tuned.history[-1]["tile_size"]
     s_tuned = scores(truths, [segment_with(tuned, image) for image, _ in shifted])
+    s_tuned_tta = scores(truths, [segment_with(tuned, image, tta=True) for image, _ in shifted])
     s_scratch = scores(truths, [segment_with(scratch, image) for image, _ in shifted])
     lines = [f"\n2. Shifted domain (larger, crowded, dimmer; outside the training ranges): "
              f"fine-tuned on 1 plane {tune_image.shape[0]}x{tune_image.shape[1]} "
@@ -204,8 +210,10 @@ def main() -> None:
              HEADER,
              row("(a) classical: threshold + watershed", s_base),
              row("(b) starter model alone", s_own),
+             row("(b+) starter model, test-time augmentation", s_own_tta),
              row(f"(c) starter + fine-tuning {args.minutes:g} min on 1 plane", s_tuned,
                  f"{h_tuned['steps']} steps, tile {tile}"),
+             row("(c+) the same, test-time augmentation", s_tuned_tta),
              row(f"(d) from scratch {args.minutes:g} min on 1 plane", s_scratch,
                  f"{h_scratch['steps']} steps, tile {tile}")]
     print("\n".join(lines), flush=True)

@@ -166,6 +166,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--probabilities", type=Path, help="also write the cell probability (float32 TIFF)")
     _add_device(predict)
     predict.add_argument("--tile-size", type=_positive_int, help="input tile size (default: chosen for the image)")
+    predict.add_argument("--tta", action="store_true",
+                         help="test-time augmentation: average the 8 rotations and flips (8x slower)")
     predict.add_argument("--threshold", type=_probability, default=0.5, help="probability threshold (default 0.5)")
     predict.add_argument("--min-size", type=_non_negative_int, default=16, help="smallest cell kept, in pixels (default 16)")
     _add_overwrite(predict)
@@ -375,7 +377,7 @@ def _predict(args: argparse.Namespace) -> int:
         )
         with _progress(stack.n_planes, "predicting", "plane") as bar:
             for i in range(stack.n_planes):
-                for progress in iter_predict(model, stack.read_plane(i), tile_size=args.tile_size):
+                for progress in iter_predict(model, stack.read_plane(i), tile_size=args.tile_size, tta=args.tta):
                     bar.set_postfix_str(f"tile {progress.done}/{progress.total}", refresh=True)
                     probs = progress.probabilities
                 foreground = foreground_probability(probs)

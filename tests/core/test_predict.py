@@ -112,3 +112,17 @@ def test_a_plane_whose_results_cannot_fit_is_refused_before_allocating(monkeypat
     plane = np.zeros((1, 4000, 4000), np.uint8)  # ~200 MiB of float32 working arrays
     with pytest.raises(InvalidInputError, match=r"Predicting a plane of 4000 x 4000 pixels needs about"):
         next(iter_predict(model, plane))
+
+
+def test_test_time_augmentation_is_equivariant_and_a_symmetric_input_gives_a_symmetric_output():
+    model = new_model(UNetConfig(depth=2, base_channels=4), seed=1)
+    rng = np.random.default_rng(0)
+    half = rng.random((1, 70, 40)).astype(np.float32)
+    symmetric = np.concatenate([half, half[:, :, ::-1]], axis=2)  # mirror-symmetric left-right
+    out = predict(model, symmetric, tta=True)
+    np.testing.assert_allclose(out, out[:, :, ::-1], atol=1e-5)
+    plain = predict(model, symmetric)
+    assert np.abs(plain - plain[:, :, ::-1]).max() > 1e-3  # the network alone is not symmetric
+    image = rng.random((1, 64, 72)).astype(np.float32)
+    rotated = predict(model, np.rot90(image, 1, axes=(1, 2)).copy(), tta=True)
+    np.testing.assert_allclose(rotated, np.rot90(predict(model, image, tta=True), 1, axes=(1, 2)), atol=1e-5)

@@ -73,6 +73,7 @@ def iter_predict(
     batch_size: int = 1,
     focus: tuple[float, float] | None = None,
     mixed_precision: bool | None = None,
+    tta: bool = False,
 ) -> Iterator[PredictionProgress]:
     """Predict class probabilities for one plane, tile by tile, on the model's device.
 
@@ -82,6 +83,9 @@ def iter_predict(
     batch_size: tiles per forward pass (1 is fastest on a CPU; more can help on a GPU).
     focus: (row, col) to predict first, e.g. the centre of what is on screen.
     mixed_precision: autocast on CUDA (default: on for CUDA, off elsewhere).
+    tta: test-time augmentation: average the probabilities of the 8 rotations and flips of
+        each tile (8x the time). The average is exactly equivariant: a rotated image gets
+        the rotated prediction.
 
     Yields PredictionProgress after each batch; the last one holds the (n_classes, Y, X)
     float32 softmax probabilities. Closing the generator stops between batches.
@@ -120,7 +124,7 @@ def iter_predict(
             batch = tiles[start : start + batch_size]
             inputs = np.stack([padded[:, t.row : t.row + in_size[0], t.col : t.col + in_size[1]] for t in batch])
             x = torch.from_numpy(inputs).to(device, memory_format=torch.channels_last)
-            probs = torch.softmax(net(x).float(), dim=1).cpu().numpy()
+            probs = (_dihedral_mean(net, x) if tta else torch.softmax(net(x).float(), dim=1)).cpu().numpy()
             boxes = []
             for tile, prob in zip(batch, probs):
                 rows, cols, tile_rows, tile_cols = plan.output_window(tile)
@@ -138,6 +142,24 @@ def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
         if progress.probabilities is not None:
             return progress.probabilities
     raise AssertionError("iter_predict ended without a result")
+
+
+def _dihedral_mean(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Softmax probabilities averaged over the 8 rotations and flips of the tiles ``x``
+    (N, C, H, W). With valid convolutions and even pooling sizes, a rotated tile's output
+    covers the rotated output window exactly, so each is turned back and added."""
+    total = None
+    for quarter_turns in range(4):
+        for flip in (False, True):
+            tiles = torch.rot90(x, quarter_turns, dims=(2, 3))
+            if flip:
+                tiles = torch.flip(tiles, dims=(3,))
+            probs = torch.softmax(net(tiles.contiguous(memory_format=torch.channels_last)).float(), dim=1)
+            if flip:
+                probs = torch.flip(probs, dims=(3,))
+            probs = torch.rot90(probs, -quarter_turns, dims=(2, 3))
+            total = probs if total is None else total + probs
+    return total / 8
 
 
 def _autocast(device: torch.device, enabled: bool):
