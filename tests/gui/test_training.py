@@ -374,3 +374,18 @@ def test_the_window_trains_with_the_same_recipes_as_the_command_line(window):
         for name in ("steps", "optimizer", "lr", "warmup_steps", "lr_decay", "auto_validation",
                      "stop_if_worse_after"):
             assert getattr(config, name) == getattr(recipe, name), name
+
+
+def test_predict_with_rotations_and_flips_averaged_in_the_window(annotated, qtbot):
+    from unetgui.gui.prediction import to_uint8
+    from unetgui.core.postprocess import foreground_probability
+
+    window, image, _ = annotated
+    controller, panel = window.model_controller, window.model_panel
+    panel.tta.setChecked(True)
+    window.show_plane(2)
+    controller.predictions.clear()
+    controller.predict_plane()
+    qtbot.waitUntil(lambda: 2 in controller.predictions, timeout=60_000)
+    expected = to_uint8(foreground_probability(predict(controller.model, image[2][None], tta=True)))
+    np.testing.assert_array_equal(controller.predictions[2], expected)

@@ -443,8 +443,10 @@ class ModelController(QtCore.QObject):
         except UnetguiError as error:
             self.error.emit("Cannot predict", str(error))
             return
-        # on the training device: on a GPU a snapshot predicts there, beside training
-        self.live.request(PredictionRequest(self.plane, image, model, self._focus(), self.device))
+        # on the training device: on a GPU a snapshot predicts there, beside training; live
+        # predictions during training stay fast (no test-time augmentation)
+        tta = self.panel.tta.isChecked() and not self.training
+        self.live.request(PredictionRequest(self.plane, image, model, self._focus(), self.device, tta))
 
     def predict_plane(self) -> None:
         if self.training:
@@ -468,9 +470,9 @@ class ModelController(QtCore.QObject):
         if self.stack is None or self.training or (self._stack_worker and self._stack_worker.isRunning()):
             return
         planes = list(range(self.stack.n_planes))
-        model, stack, channel = self.model.snapshot(), self.stack, self.channel
+        model, stack, channel, tta = self.model.snapshot(), self.stack, self.channel, self.panel.tta.isChecked()
         model.net.to(self.device)
-        self._stack_worker = GeneratorWorker(lambda: predict_planes(model, stack, planes, channel), self)
+        self._stack_worker = GeneratorWorker(lambda: predict_planes(model, stack, planes, channel, tta), self)
         self._stack_worker.item.connect(self._stack_item)
         self._stack_worker.failed.connect(lambda text: self.error.emit("Prediction failed", text))
         self._stack_worker.finished.connect(self._stack_finished)

@@ -127,6 +127,7 @@ class PredictionRequest:
     model: UNetModel  # a snapshot the predictor may move to ``device``
     focus: tuple[float, float] | None = None
     device: torch.device | None = None  # None: where the model is
+    tta: bool = False  # average the 8 rotations and flips of each tile
 
 
 class LivePredictor(QtCore.QThread):
@@ -186,7 +187,7 @@ class LivePredictor(QtCore.QThread):
         _use_threads(self._share.prediction_threads())
         if request.device is not None:  # here, not on the GUI thread (a copy to the GPU)
             request.model.net.to(request.device)
-        for progress in iter_predict(request.model, request.image, focus=request.focus):
+        for progress in iter_predict(request.model, request.image, focus=request.focus, tta=request.tta):
             if self._superseded():
                 return  # a newer request came: this result would be stale
             for r0, r1, c0, c1 in progress.boxes:
@@ -196,12 +197,12 @@ class LivePredictor(QtCore.QThread):
                 self.done.emit(request.plane, to_uint8(foreground_probability(progress.probabilities)))
 
 
-def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | None):
+def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | None, tta: bool = False):
     """Generator for whole-stack prediction: yields (plane, uint8 foreground, done, total)."""
     for done, plane in enumerate(planes, start=1):
         image = model_input(stack.read_plane(plane), model, channel)
         probability = None
-        for progress in iter_predict(model, image):
+        for progress in iter_predict(model, image, tta=tta):
             probability = progress.probabilities
         yield plane, to_uint8(foreground_probability(probability)), done, len(planes)
 

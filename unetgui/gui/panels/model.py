@@ -172,6 +172,11 @@ class ModelPanel(QtWidgets.QWidget):
         live.addWidget(self.live)
         live.addWidget(self.refresh_seconds)
         layout.addLayout(live)
+        self.tta = QtWidgets.QCheckBox("Average rotations and flips (8x slower)")
+        self.tta.setToolTip("Test-time augmentation for Predict plane and Predict all: each tile is "
+                            "predicted in its 8 rotations and flips and the results averaged. Live "
+                            "predictions during training stay fast.")
+        layout.addWidget(self.tta)
         row = QtWidgets.QHBoxLayout()
         self.predict_plane_button = QtWidgets.QPushButton("Predict plane")
         self.predict_plane_button.clicked.connect(self.predictPlaneRequested)
