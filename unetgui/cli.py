@@ -166,6 +166,10 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--probabilities", type=Path, help="also write the cell probability (float32 TIFF)")
     _add_device(predict)
     predict.add_argument("--tile-size", type=_positive_int, help="input tile size (default: chosen for the image)")
+    predict.add_argument("--diameter", type=_positive_float,
+                         help="typical cell diameter in px (default: estimated from the image); images "
+                              "whose cells the model does not know are resized to its cell size")
+    predict.add_argument("--no-rescale", action="store_true", help="predict at the image's own size")
     predict.add_argument("--tta", action="store_true",
                          help="test-time augmentation: average the 8 rotations and flips (8x slower)")
     predict.add_argument("--threshold", type=_probability, default=0.5, help="probability threshold (default 0.5)")
@@ -359,7 +363,7 @@ def _predict(args: argparse.Namespace) -> int:
     from unetgui.core.io import open_image, plane_axis_for, write_labels, write_probabilities
     from unetgui.core.outputs import check_distinct, check_output
     from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
-    from unetgui.core.predict import iter_predict
+    from unetgui.core.predict import iter_predict, iter_predict_sized
 
     inputs = [args.image] + ([Path(args.model)] if args.model != STARTER else [])
     for output in (args.output, args.probabilities):
@@ -375,9 +379,13 @@ def _predict(args: argparse.Namespace) -> int:
         probabilities = (
             np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.float32) if args.probabilities else None
         )
+        diameter = _cell_diameter(args, model, stack)
         with _progress(stack.n_planes, "predicting", "plane") as bar:
             for i in range(stack.n_planes):
-                for progress in iter_predict(model, stack.read_plane(i), tile_size=args.tile_size, tta=args.tta):
+                plane = stack.read_plane(i)
+                run = (iter_predict(model, plane, tile_size=args.tile_size, tta=args.tta) if args.no_rescale else
+                       iter_predict_sized(model, plane, diameter=diameter, tile_size=args.tile_size, tta=args.tta))
+                for progress in run:
                     bar.set_postfix_str(f"tile {progress.done}/{progress.total}", refresh=True)
                     probs = progress.probabilities
                 foreground = foreground_probability(probs)
@@ -394,6 +402,27 @@ def _predict(args: argparse.Namespace) -> int:
     n_cells = sum(int(len(np.unique(plane)) - (0 in plane)) for plane in labels)
     print(f"Found {n_cells} cells in {labels.shape[0]} plane(s); wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _cell_diameter(args: argparse.Namespace, model, stack) -> float | None:
+    """The stack's cell diameter: --diameter, else estimated once from its first plane
+    (one experiment, one cell size); says on stderr what the model will be given."""
+    from unetgui.core.cellsize import estimate_diameter, scale_for
+    from unetgui.core.model import model_cell_size
+
+    size = model_cell_size(model)
+    if args.no_rescale or size is None:
+        return args.diameter
+    diameter, how = args.diameter, "given"
+    if diameter is None:
+        diameter, how = estimate_diameter(stack.read_plane(0)), "estimated from plane 0"
+    if diameter is None:
+        return None
+    scale = scale_for(diameter, size)
+    action = "at its own size" if scale == 1.0 else f"resized by {scale:.2f}"
+    print(f"Cells about {diameter:.0f} px across ({how}); the model knows {size.low:.0f}-{size.high:.0f} px, "
+          f"so the image is predicted {action}.", file=sys.stderr)
+    return diameter
 
 
 def _check_prediction_fits(stack, model, *, with_probabilities: bool) -> None:

@@ -196,3 +196,13 @@ def test_the_command_line_trains_with_the_recipes(stack_files, trained_model, tm
         assert (entry["optimizer"], entry["learning_rate"], entry["warmup_steps"], entry["lr_decay"]) == (
             recipe.optimizer, recipe.lr, recipe.warmup_steps, recipe.lr_decay)
     assert load_model(scratch).config.base_channels == recipes.SCRATCH_NETWORK.base_channels
+
+
+def test_predict_resizes_for_the_models_cell_size(stack_files, tmp_path, capsys):
+    folder, image, _ = stack_files
+    out = tmp_path / "sized.tif"
+    assert main(["predict", "starter", str(folder / "image.tif"), "-o", str(out), "--diameter", "120"]) == 0
+    assert "Cells about 120 px across (given)" in capsys.readouterr().err
+    assert read_labels(out).shape == image.shape
+    assert main(["predict", "starter", str(folder / "image.tif"), "-o", str(out), "--no-rescale"]) == 0
+    assert "Cells about" not in capsys.readouterr().err

@@ -389,3 +389,20 @@ def test_predict_with_rotations_and_flips_averaged_in_the_window(annotated, qtbo
     qtbot.waitUntil(lambda: 2 in controller.predictions, timeout=60_000)
     expected = to_uint8(foreground_probability(predict(controller.model, image[2][None], tta=True)))
     np.testing.assert_array_equal(controller.predictions[2], expected)
+
+
+def test_the_prediction_panel_says_the_cell_size_and_resizes_for_the_model(window, stack_file, qtbot):
+    """The starter model knows cells of 14-43 px; an override of 150 px resizes the image."""
+    path, _, _ = stack_file
+    window.open_image(path)
+    controller, panel = window.model_controller, window.model_panel
+    panel.diameter.setValue(150)
+    controller.predict_plane()
+    qtbot.waitUntil(lambda: 0 in controller.predictions, timeout=60_000)
+    assert "Cells about 150 px" in panel.size_status.text() and "resized by 0.17" in panel.size_status.text()
+    assert controller.predictions[0].shape == (96, 128)
+    panel.diameter.setValue(0)  # automatic: estimated from the image (cells ~10-20 px)
+    controller.predictions.clear()
+    controller.predict_plane()
+    qtbot.waitUntil(lambda: 0 in controller.predictions, timeout=60_000)
+    assert "Cells about" in panel.size_status.text() and "150 px" not in panel.size_status.text()

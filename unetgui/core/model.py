@@ -64,6 +64,14 @@ class UNetModel:
             )
 
 
+def model_cell_size(model: UNetModel):
+    """The cell diameters ``model`` was trained on (core.cellsize.CellSize), or None."""
+    from unetgui.core.cellsize import CellSize
+
+    values = model.info.get("cell_size")
+    return None if values is None else CellSize.from_dict(values)
+
+
 def new_model(
     config: UNetConfig | None = None,
     normalization: Normalization | None = None,
@@ -194,6 +202,10 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetMode
         info = _json_field(metadata, "info", dict, "{}")
         if not all(isinstance(entry, dict) for entry in history):
             raise ValueError("each training history entry must be a JSON object")
+        if "cell_size" in info:
+            from unetgui.core.cellsize import CellSize
+
+            CellSize.from_dict(info["cell_size"])
     except (KeyError, ValueError, TypeError, RecursionError, InvalidInputError) as error:
         raise ModelFileError(f"The settings stored in '{path.name}' are damaged ({_first_line(error)}).") from None
 

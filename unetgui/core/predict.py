@@ -8,6 +8,7 @@ the stitched result equals one forward pass over the whole mirrored image.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,9 +16,10 @@ import numpy as np
 import torch
 
 from unetgui.core import memory, tiling
+from unetgui.core.cellsize import estimate_diameter, resize_image, resize_to, scale_for
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
-from unetgui.core.model import UNetModel
+from unetgui.core.model import UNetModel, model_cell_size
 from unetgui.core.unet import UNetConfig, input_size_for_output, input_step, output_size, valid_input_sizes
 
 DEFAULT_MAX_TILE = {"cpu": 572, "mps": 572, "cuda": 1084}
@@ -37,6 +39,8 @@ class PredictionProgress:
     probabilities: np.ndarray | None = None  # (n_classes, Y, X) float32, softmax
     partial: np.ndarray | None = None
     boxes: tuple[tuple[int, int, int, int], ...] = ()
+    scale: float = 1.0  # the image was resized by this for the model's cell size
+    diameter: float | None = None  # the image's cell diameter (px) that decided the scale
 
 
 def choose_tile_size(config: UNetConfig, image_shape: tuple[int, int], max_tile: int) -> tuple[int, int]:
@@ -138,10 +142,45 @@ def iter_predict(
 
 def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
     """Exhaust :func:`iter_predict`; returns (n_classes, Y, X) float32 probabilities."""
-    for progress in iter_predict(model, plane, **options):
+    return _last(iter_predict(model, plane, **options)).probabilities
+
+
+def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float | None = None,
+                       **options) -> Iterator[PredictionProgress]:
+    """:func:`iter_predict` at the scale that suits the model's cell size (core.cellsize).
+
+    diameter: the image's cell diameter in px; None estimates it from the image.
+    A resized prediction comes back at the plane's own shape; its tiles are not shown as
+    they arrive (they are at another scale), only the result. Every item says the scale
+    and the diameter that decided it. Models that record no cell size are never resized.
+    """
+    size = model_cell_size(model)
+    if size is not None and diameter is None:
+        diameter = estimate_diameter(plane)
+    scale = scale_for(diameter, size)
+    if scale == 1.0:
+        for progress in iter_predict(model, plane, **options):
+            yield dataclasses.replace(progress, diameter=diameter)
+        return
+    resized = resize_image(plane, scale)
+    for progress in iter_predict(model, resized, **{k: v for k, v in options.items() if k != "focus"}):
+        if progress.probabilities is None:
+            yield PredictionProgress(progress.done, progress.total, scale=scale, diameter=diameter)
+        else:
+            result = resize_to(progress.probabilities, plane.shape[1:])
+            yield PredictionProgress(progress.done, progress.total, result, result, scale=scale, diameter=diameter)
+
+
+def predict_sized(model: UNetModel, plane: np.ndarray, **options) -> PredictionProgress:
+    """Exhaust :func:`iter_predict_sized`; the last item (probabilities, scale, diameter)."""
+    return _last(iter_predict_sized(model, plane, **options))
+
+
+def _last(items: Iterator[PredictionProgress]) -> PredictionProgress:
+    for progress in items:
         if progress.probabilities is not None:
-            return progress.probabilities
-    raise AssertionError("iter_predict ended without a result")
+            return progress
+    raise AssertionError("the prediction ended without a result")
 
 
 def _dihedral_mean(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

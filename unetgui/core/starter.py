@@ -13,6 +13,10 @@ from pathlib import Path
 from unetgui.core.errors import ModelFileError
 
 STARTER_FILE = "starter.unet"
+#: The cell diameters (px) of the starter's training domain (SyntheticDomain()): per-image
+#: median diameters over 40 drawn images, 10th / 50th / 90th percentile. The file predates
+#: model files recording their cell size, so it is added when the model is loaded.
+STARTER_CELL_SIZE = {"typical": 25.6, "low": 14.0, "high": 43.2}
 _RESOURCE_PACKAGE = "unetgui.resources"
 _SOURCE_TREE_FILE = Path(__file__).resolve().parents[2] / "resources" / STARTER_FILE
 
@@ -50,4 +54,6 @@ def load_starter_model(device="cpu"):
             f"The bundled starter model is missing (looked for '{path}'). The installation is "
             "incomplete: reinstall unetgui, or open a model file of your own."
         )
-    return load_model(path, device=device)
+    model = load_model(path, device=device)
+    model.info.setdefault("cell_size", dict(STARTER_CELL_SIZE))
+    return model

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from unetgui.core import holdout, weightmap
+from unetgui.core import cellsize, holdout, weightmap
 from unetgui.core.augment import AugmentConfig, sample_tile
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.metrics import evaluate
-from unetgui.core.model import UNetModel
+from unetgui.core.model import UNetModel, model_cell_size
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
 from unetgui.core.predict import iter_predict
 from unetgui.core.unet import input_size_for_output, margin, output_size, valid_input_sizes
@@ -60,6 +60,8 @@ class TrainingConfig:
     # Without validation planes, hold back this share of each training plane to judge the
     # run (0: off); see core/holdout.py.
     auto_validation: float = holdout.DEFAULT_FRACTION
+    # Resize planes whose cells lie outside the model's cell size (core/cellsize.py).
+    match_cell_size: bool = True
     # Stop when this many validations in a row all scored below the model before training
     # (0: never): a run that only degrades is not worth finishing.
     stop_if_worse_after: int = 4
@@ -144,9 +146,40 @@ def train(
     config = config or TrainingConfig()
     _check_planes(model, planes, "training")
     _check_planes(model, validation, "validation")
+    scale, diameter = _cell_size_scale(model, planes, config)
+    if scale != 1.0:
+        planes = [_rescaled(p, scale) for p in planes]
+        validation = [_rescaled(p, scale) for p in validation]
+        if updates is not None:
+            edits = updates
+            updates = lambda: {i: _rescaled(p, scale) for i, p in edits().items()}  # noqa: E731
+    note = {**(note or {}), "cell_diameter": diameter, "scale": scale}
     in_size = _training_tile_size(model, planes, config)
-    return _training_loop(model, list(planes), list(validation), config, in_size, should_stop, note or {},
-                          updates)
+    return _training_loop(model, list(planes), list(validation), config, in_size, should_stop, note, updates)
+
+
+def _cell_size_scale(model: UNetModel, planes: Sequence[TrainingPlane], config: TrainingConfig):
+    """(scale, the annotation's typical diameter): planes are resized so their cells suit
+    the model's cell size; a model that records none learns this annotation's."""
+    labels = [p.labels if p.ignore is None else np.where(p.ignore, 0, p.labels) for p in planes]
+    diameter = cellsize.typical_diameter(labels)
+    size = model_cell_size(model)
+    if size is None:
+        learned = cellsize.cell_size_of(labels)
+        if learned is not None:
+            model.info["cell_size"] = learned.to_dict()
+        return 1.0, diameter
+    return (cellsize.scale_for(diameter, size) if config.match_cell_size else 1.0), diameter
+
+
+def _rescaled(plane: TrainingPlane, scale: float) -> TrainingPlane:
+    """``plane`` resized by ``scale``: image linear, labels and ignore mask nearest."""
+    if scale == 1.0:
+        return plane
+    image = cellsize.resize_image(plane.image, scale)
+    shape = image.shape[1:]
+    ignore = None if plane.ignore is None else cellsize.resize_labels(plane.ignore.astype(np.uint8), shape) > 0
+    return dataclasses.replace(plane, image=image, labels=cellsize.resize_labels(plane.labels, shape), ignore=ignore)
 
 
 def _training_loop(

@@ -25,7 +25,8 @@ from unetgui.core.augment import AugmentConfig
 from unetgui.core.device import describe_device, resolve_device
 from unetgui.core.errors import ModelFileError, UnetguiError
 from unetgui.core.labels import LabelsChanged
-from unetgui.core.model import UNetModel, load_model, new_model, save_model
+from unetgui.core.cellsize import typical_diameter
+from unetgui.core.model import UNetModel, load_model, model_cell_size, new_model, save_model
 from unetgui.core.postprocess import probabilities_to_labels
 from unetgui.core import recipes
 from unetgui.core.train import TrainingConfig, TrainingPlane, train
@@ -109,6 +110,7 @@ class ModelController(QtCore.QObject):
         self.live = LivePredictor(self._cpu_share, self)
         self.live.tile.connect(self._tile)
         self.live.done.connect(self._prediction_done)
+        self.live.sized.connect(self._show_size)
         self.live.failed.connect(lambda text: self.error.emit("Prediction failed", text))
         self._connect_panel()
         self.panel.show_recipe(recipes.recipe_for(self.model))
@@ -446,7 +448,29 @@ class ModelController(QtCore.QObject):
         # on the training device: on a GPU a snapshot predicts there, beside training; live
         # predictions during training stay fast (no test-time augmentation)
         tta = self.panel.tta.isChecked() and not self.training
-        self.live.request(PredictionRequest(self.plane, image, model, self._focus(), self.device, tta))
+        self.live.request(PredictionRequest(self.plane, image, model, self._focus(), self.device, tta,
+                                            self._cell_diameter()))
+
+    def _cell_diameter(self) -> float | None:
+        """The user's override, else the median diameter of the cells in the labels, else
+        None (the predictor estimates it from the image)."""
+        if self.panel.diameter.value():
+            return float(self.panel.diameter.value())
+        if self.document is None:
+            return None
+        annotated = self.document.annotated_planes()
+        # a few planes, this one first: a bincount per plane on the GUI thread, kept short
+        planes = ([self.plane] if self.plane in annotated else []) + [p for p in annotated if p != self.plane]
+        return typical_diameter(self.document.labels_of(p) for p in planes[:3])
+
+    def _show_size(self, plane: int, diameter, scale: float) -> None:
+        size = model_cell_size(self.model)
+        if diameter is None or size is None:
+            self.panel.size_status.setText("")
+            return
+        action = "predicted at its own size" if scale == 1.0 else f"resized by {scale:.2f} for the model"
+        self.panel.size_status.setText(f"Cells about {diameter:.0f} px across; the model knows "
+                                       f"{size.low:.0f}-{size.high:.0f} px: {action}.")
 
     def predict_plane(self) -> None:
         if self.training:
@@ -471,8 +495,10 @@ class ModelController(QtCore.QObject):
             return
         planes = list(range(self.stack.n_planes))
         model, stack, channel, tta = self.model.snapshot(), self.stack, self.channel, self.panel.tta.isChecked()
+        diameter = self._cell_diameter()
         model.net.to(self.device)
-        self._stack_worker = GeneratorWorker(lambda: predict_planes(model, stack, planes, channel, tta), self)
+        self._stack_worker = GeneratorWorker(lambda: predict_planes(model, stack, planes, channel, tta, diameter),
+                                             self)
         self._stack_worker.item.connect(self._stack_item)
         self._stack_worker.failed.connect(lambda text: self.error.emit("Prediction failed", text))
         self._stack_worker.finished.connect(self._stack_finished)

@@ -23,9 +23,10 @@ import torch
 from PySide6 import QtCore
 
 from unetgui.core import runtime
-from unetgui.core.model import UNetModel
+from unetgui.core.cellsize import estimate_diameter
+from unetgui.core.model import UNetModel, model_cell_size
 from unetgui.core.postprocess import foreground_probability
-from unetgui.core.predict import iter_predict
+from unetgui.core.predict import iter_predict_sized
 from unetgui.gui.workers import GeneratorWorker, describe_error
 
 
@@ -128,6 +129,7 @@ class PredictionRequest:
     focus: tuple[float, float] | None = None
     device: torch.device | None = None  # None: where the model is
     tta: bool = False  # average the 8 rotations and flips of each tile
+    diameter: float | None = None  # the cells' diameter in px; None: estimated from the image
 
 
 class LivePredictor(QtCore.QThread):
@@ -135,6 +137,7 @@ class LivePredictor(QtCore.QThread):
 
     tile = QtCore.Signal(int, object, object)  # plane, box, uint8 patch of the foreground
     done = QtCore.Signal(int, object)  # plane, (Y, X) uint8 foreground probability
+    sized = QtCore.Signal(int, object, float)  # plane, cell diameter (px or None), scale used
     failed = QtCore.Signal(str)
 
     def __init__(self, share: CpuShare, parent: QtCore.QObject | None = None) -> None:
@@ -187,22 +190,28 @@ class LivePredictor(QtCore.QThread):
         _use_threads(self._share.prediction_threads())
         if request.device is not None:  # here, not on the GUI thread (a copy to the GPU)
             request.model.net.to(request.device)
-        for progress in iter_predict(request.model, request.image, focus=request.focus, tta=request.tta):
+        for progress in iter_predict_sized(request.model, request.image, diameter=request.diameter,
+                                           focus=request.focus, tta=request.tta):
             if self._superseded():
                 return  # a newer request came: this result would be stale
             for r0, r1, c0, c1 in progress.boxes:
                 patch = foreground_probability(progress.partial[:, r0:r1, c0:c1])
                 self.tile.emit(request.plane, (r0, r1, c0, c1), to_uint8(patch))
             if progress.probabilities is not None:
+                self.sized.emit(request.plane, progress.diameter, progress.scale)
                 self.done.emit(request.plane, to_uint8(foreground_probability(progress.probabilities)))
 
 
-def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | None, tta: bool = False):
-    """Generator for whole-stack prediction: yields (plane, uint8 foreground, done, total)."""
+def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | None, tta: bool = False,
+                   diameter: float | None = None):
+    """Generator for whole-stack prediction: yields (plane, uint8 foreground, done, total).
+    Without ``diameter``, the cell diameter is estimated once, from the first plane."""
     for done, plane in enumerate(planes, start=1):
         image = model_input(stack.read_plane(plane), model, channel)
+        if diameter is None and model_cell_size(model) is not None:
+            diameter = estimate_diameter(image)
         probability = None
-        for progress in iter_predict(model, image, tta=tta):
+        for progress in iter_predict_sized(model, image, diameter=diameter, tta=tta):
             probability = progress.probabilities
         yield plane, to_uint8(foreground_probability(probability)), done, len(planes)
 

@@ -177,6 +177,17 @@ class ModelPanel(QtWidgets.QWidget):
                             "predicted in its 8 rotations and flips and the results averaged. Live "
                             "predictions during training stay fast.")
         layout.addWidget(self.tta)
+        size_row = QtWidgets.QHBoxLayout()
+        size_row.addWidget(QtWidgets.QLabel("Cell diameter"))
+        self.diameter = _spin(0, 5000, 0, "Typical cell diameter in px. Automatic: from your labels, or "
+                              "estimated from the image. Images whose cells the model does not know are "
+                              "resized to its cell size.", " px")
+        self.diameter.setSpecialValueText("automatic")
+        size_row.addWidget(self.diameter)
+        layout.addLayout(size_row)
+        self.size_status = QtWidgets.QLabel("")
+        self.size_status.setWordWrap(True)
+        layout.addWidget(self.size_status)
         row = QtWidgets.QHBoxLayout()
         self.predict_plane_button = QtWidgets.QPushButton("Predict plane")
         self.predict_plane_button.clicked.connect(self.predictPlaneRequested)

@@ -1,0 +1,109 @@
+"""Cell size: measuring it, estimating it from an image, rescaling and coming back exactly."""
+
+import numpy as np
+import pytest
+
+from unetgui.core import cellsize
+from unetgui.core.cellsize import CellSize, estimate_diameter, scale_for, typical_diameter
+from unetgui.core.errors import InvalidInputError, ModelFileError
+from unetgui.core.model import load_model, model_cell_size, new_model, save_model
+from unetgui.core.predict import iter_predict_sized, predict_sized
+from unetgui.core.synthetic import SyntheticConfig, synthetic_cells
+from unetgui.core.train import TrainingConfig, TrainingPlane, train
+from unetgui.core.unet import UNetConfig
+
+TINY = UNetConfig(depth=2, base_channels=4, dropout=0.0)
+
+
+def disks(shape, radius, spacing, value=1.0):
+    """A grid of separate disks; labels and a blurred image of them."""
+    from scipy import ndimage as ndi
+
+    labels = np.zeros(shape, np.uint16)
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    n = 0
+    for r in range(spacing // 2, shape[0] - radius, spacing):
+        for c in range(spacing // 2, shape[1] - radius, spacing):
+            n += 1
+            labels[(rows - r) ** 2 + (cols - c) ** 2 <= radius**2] = n
+    image = ndi.gaussian_filter((labels > 0).astype(np.float32) * value, 1.0)
+    return image, labels
+
+
+def test_typical_diameter_is_the_equivalent_circle_diameter():
+    _, labels = disks((200, 200), 10, 40)
+    assert typical_diameter([labels]) == pytest.approx(20, rel=0.05)
+    assert typical_diameter([np.zeros((5, 5), np.uint8)]) is None
+
+
+@pytest.mark.parametrize("diameter", [(12.0, 14.0), (30.0, 36.0), (70.0, 90.0)])
+def test_the_diameter_is_estimated_from_the_image_within_its_stated_precision(diameter):
+    """Synthetic microscopy (seeds outside the calibration's): within about +-40 %."""
+    import dataclasses
+
+    from unetgui.core.synthetic import SyntheticDomain, domain_images
+
+    domain = dataclasses.replace(SyntheticDomain(), diameter=diameter, shape=(512, 512))
+    for image, labels in domain_images(domain, ([11, k] for k in range(2))):
+        found = estimate_diameter(image[None])
+        assert 0.6 < found / typical_diameter([labels]) < 1.6
+
+
+def test_images_inside_the_models_range_are_left_alone_others_brought_to_its_size():
+    size = CellSize(25.0, 14.0, 43.0)
+    assert scale_for(30.0, size) == 1.0 and scale_for(None, size) == 1.0 and scale_for(80.0, None) == 1.0
+    assert scale_for(100.0, size) == pytest.approx(0.25)
+    assert scale_for(5.0, size) == pytest.approx(4.0)  # capped at MAX_SCALE
+    assert scale_for(1.0, size) == cellsize.MAX_SCALE
+
+
+@pytest.mark.parametrize("shape,scale", [((97, 131), 0.37), ((64, 64), 2.6), ((1, 9), 0.2)])
+def test_resizing_round_trips_to_the_original_shape_exactly(shape, scale):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, shape).astype(np.uint32)
+    small = cellsize.resize_labels(labels, cellsize.scaled_shape(shape, scale))
+    assert small.dtype == labels.dtype and set(np.unique(small)) <= set(np.unique(labels))
+    back = cellsize.resize_labels(small, shape)
+    assert back.shape == shape
+    probabilities = rng.random((2, *cellsize.scaled_shape(shape, scale))).astype(np.float32)
+    assert cellsize.resize_to(probabilities, shape).shape == (2, *shape)
+    np.testing.assert_array_equal(cellsize.resize_labels(labels, shape), labels)  # no-op at scale 1
+
+
+def test_a_model_file_records_its_cell_size_and_refuses_a_damaged_one(tmp_path):
+    image, labels = synthetic_cells(SyntheticConfig(shape=(80, 90), n_cells=8, radius_range=(5, 9)),
+                                    np.random.default_rng(0))
+    model = new_model(TINY, seed=0)
+    list(train(model, [TrainingPlane(image[None], labels)], TrainingConfig(steps=1, tile_size=92)))
+    recorded = model_cell_size(model)
+    assert recorded.typical == pytest.approx(typical_diameter([labels]))
+    assert recorded.low <= recorded.typical <= recorded.high
+    assert model_cell_size(load_model(save_model(model, tmp_path / "m.unet"))) == recorded
+    model.info["cell_size"] = {"typical": -3}
+    save_model(model, tmp_path / "bad.unet")
+    with pytest.raises(ModelFileError, match="cell"):
+        load_model(tmp_path / "bad.unet")
+    with pytest.raises(InvalidInputError):
+        CellSize.from_dict({"typical": 10, "low": 20, "high": 30})
+
+
+def test_prediction_resizes_an_image_of_large_cells_and_answers_at_its_shape():
+    image, _ = disks((240, 250), 40, 110)
+    model = new_model(TINY, seed=0, info={"cell_size": {"typical": 20.0, "low": 15.0, "high": 30.0}})
+    result = predict_sized(model, image[None])  # estimated: cells far above the model's 15-30 px
+    assert result.probabilities.shape == (2, 240, 250)
+    assert result.scale < 0.6 and result.diameter > 40
+    given = list(iter_predict_sized(model, image[None], diameter=80.0))
+    assert given[-1].scale == pytest.approx(0.25) and all(p.boxes == () for p in given)
+    plain = new_model(TINY, seed=0)  # records no size: never resized
+    assert predict_sized(plain, image[None]).scale == 1.0
+
+
+def test_fine_tuning_on_larger_cells_trains_at_the_models_cell_size():
+    image, labels = disks((200, 200), 30, 80)
+    model = new_model(TINY, seed=0, info={"cell_size": {"typical": 15.0, "low": 10.0, "high": 20.0}})
+    model.history.append({"ended": "finished"})
+    list(train(model, [TrainingPlane(image[None], labels)], TrainingConfig(steps=1, auto_validation=0)))
+    entry = model.history[-1]
+    assert entry["scale"] == pytest.approx(0.25, rel=0.05) and entry["cell_diameter"] == pytest.approx(60, rel=0.05)
+    assert model_cell_size(model).typical == 15.0  # the model keeps the size it knows
