@@ -9,7 +9,9 @@ trains on seeds [1, k] and validates on [2, k]):
 1. Synthetic test set: the starter model's own domain (``SyntheticDomain()``), seeds [3, k].
    (a) classical baseline: ``auto_segment`` (percentile normalisation, Gaussian smoothing,
        Otsu threshold, distance-transform watershed);
-   (b) the starter model alone.
+   (b) the starter model alone, as the product predicts: resized to its cell size when
+       the image's cells (estimated from the image) lie outside it; (b+) the same with
+       test-time augmentation; (b-) never resized.
 2. Shifted domain (``SHIFTED`` below: settings outside the training ranges: cells
    ~90-120 px across instead of 8-80, crowded (55-70 % cover, nearly all touching), dim
    cells on a bright background with fewer photons). One annotated 768 x 768 plane,
@@ -17,8 +19,9 @@ trains on seeds [1, k] and validates on [2, k]):
    (a) classical baseline; (b) the starter model alone;
    (c) the starter model fine-tuned on that one plane for ``--minutes`` of wall time;
    (d) a new network of the same shape trained the same way, for the same time, from scratch.
-   (c) and (d) share everything (``--optimizer``, learning rate, tiles, augmentation,
-   seed) except the initial weights. They run side by side, one step each in turn, each
+   (c) and (d) use the recipes of core/recipes.py (fine-tune and scratch) as the window
+   and the command line do, with the held-back band and cell-size matching; ``--optimizer``
+   and ``--lr`` override them. They run side by side, one step each in turn, each
    until its own steps have taken ``--minutes`` (so a busy machine slows both alike;
    the whole takes twice that). The steps each got are printed.
 3. Speed: predicting one 1024 x 1024 plane with the starter model (and, for the choice of
@@ -46,8 +49,8 @@ from unetgui.core.autoseg import auto_segment  # noqa: E402
 from unetgui.core.metrics import match_instances, matched_count  # noqa: E402
 from unetgui.core.model import load_model, new_model  # noqa: E402
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels  # noqa: E402
-from unetgui.core.predict import predict  # noqa: E402
-from unetgui.core.starter import starter_model_path  # noqa: E402
+from unetgui.core.predict import predict, predict_sized  # noqa: E402
+from unetgui.core.starter import load_starter_model, starter_model_path  # noqa: E402
 from unetgui.core.synthetic import SyntheticConfig, SyntheticDomain, domain_images, synthetic_cells  # noqa: E402
 from unetgui.core.train import TrainingPlane, train  # noqa: E402
 from unetgui.core.unet import UNetConfig  # noqa: E402
@@ -68,9 +71,10 @@ SHIFTED = SyntheticDomain(
 )
 
 
-def segment_with(model, image: np.ndarray, tta: bool = False) -> np.ndarray:
-    """(Y, X) image -> (Y, X) labels, the way the window and `unetgui predict` do it."""
-    probs = predict(model, image[None], tta=tta)
+def segment_with(model, image: np.ndarray, tta: bool = False, sized: bool = True) -> np.ndarray:
+    """(Y, X) image -> (Y, X) labels, the way the window and `unetgui predict` do it: at the
+    model's cell size (core.cellsize), estimated from the image; ``sized=False``: as is."""
+    probs = predict_sized(model, image[None], tta=tta).probabilities if sized else predict(model, image[None], tta=tta)
     return probabilities_to_labels(foreground_probability(probs))
 
 
@@ -145,6 +149,11 @@ def timing(args) -> list[str]:
     return lines
 
 
+def _load(path: Path):
+    """The bundled starter as the product loads it (with its cell size), or a model file."""
+    return load_starter_model() if path == starter_model_path() else load_model(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=2.0, help="fine-tuning budget, wall time (default 2)")
@@ -161,7 +170,7 @@ def main() -> None:
     runtime.tune_allocator()
     torch.set_num_threads(args.threads)
     command = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
-    starter = load_model(args.model)
+    starter = _load(args.model)
     print(f"command: {command}")
     print(f"starter model: {args.model} ({args.model.stat().st_size / 1e6:.1f} MB; "
           f"{starter.config.base_channels} base channels, depth {starter.config.depth}; "
@@ -180,12 +189,14 @@ def main() -> None:
     start = time.perf_counter()
     own_tta = scores(truths, [segment_with(starter, image, tta=True) for image, _ in test])
     tta_seconds = time.perf_counter() - start
+    own_as_is = scores(truths, [segment_with(starter, image, sized=False) for image, _ in test])
     lines = [f"\n1. Synthetic test set: {len(test)} planes of the training domain, seeds "
              f"[{TEST_SEED}, 0..{len(test) - 1}] (never used in training), {base['n_true']} cells",
              HEADER,
              row("(a) classical: threshold + watershed", base),
              row("(b) starter model alone", own, f"({own_seconds:.0f} s to predict)"),
-             row("(b+) starter model, test-time augmentation", own_tta, f"({tta_seconds:.0f} s to predict)")]
+             row("(b+) starter model, test-time augmentation", own_tta, f"({tta_seconds:.0f} s to predict)"),
+             row("(b-) starter model, never resized", own_as_is)]
     print("\n".join(lines), flush=True)
 
     # 2. A shifted domain: one annotated plane to adapt on.
@@ -196,7 +207,8 @@ def main() -> None:
     s_base = scores(truths, [auto_segment(image) for image, _ in shifted])
     s_own = scores(truths, [segment_with(starter, image) for image, _ in shifted])
     s_own_tta = scores(truths, [segment_with(starter, image, tta=True) for image, _ in shifted])
-    tuned = load_model(args.model)
+    s_own_as_is = scores(truths, [segment_with(starter, image, sized=False) for image, _ in shifted])
+    tuned = _load(args.model)
     scratch = new_model(starter.config, starter.normalization, seed=0)
     h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], plane, args)
     tile = tuned.history[-1]["tile_size"]
@@ -211,6 +223,7 @@ def main() -> None:
              row("(a) classical: threshold + watershed", s_base),
              row("(b) starter model alone", s_own),
              row("(b+) starter model, test-time augmentation", s_own_tta),
+             row("(b-) starter model, never resized", s_own_as_is),
              row(f"(c) starter + fine-tuning {args.minutes:g} min on 1 plane", s_tuned,
                  f"{h_tuned['steps']} steps, tile {tile}"),
              row("(c+) the same, test-time augmentation", s_tuned_tta),

@@ -4,8 +4,9 @@ Every candidate trains on the same annotated plane of the quality benchmark's sh
 domain (benchmarks/quality.py: cells far larger, more crowded and dimmer than the
 starter model learned) for the same number of steps, through ``core.train.train`` as the
 window and the command line run it (so without validation planes, with the automatic
-held-back band choosing the best checkpoint). Each is scored on the same unseen test
-planes. Fine-tuning candidates start from the bundled starter model; scratch candidates
+held-back band choosing the best checkpoint, and at the model's cell size). Each is
+scored on the same unseen test planes, predicted as the product predicts (resized to the
+model's cell size). Fine-tuning candidates start from the bundled starter model; scratch candidates
 from a new network. Steps, not seconds, make the comparison independent of machine load.
 
     python benchmarks/recipes.py [--steps 160] [--threads 2] [--only fine-tune|scratch]
