@@ -219,7 +219,9 @@ def crowded():
     return TrainingPlane(image[None], labels, None, "plane 3")
 
 
-def test_without_validation_planes_a_band_is_held_back_and_never_trained_on(crowded, monkeypatch):
+@pytest.fixture
+def prepared_planes(monkeypatch) -> list:
+    """Every plane training prepares (its ignore mask, weights, tile centres), in order."""
     import unetgui.core.train as train_module
 
     seen = []
@@ -230,6 +232,11 @@ def test_without_validation_planes_a_band_is_held_back_and_never_trained_on(crow
         seen.append(self)
 
     monkeypatch.setattr(train_module._PreparedPlane, "__init__", spy)
+    return seen
+
+
+def test_without_validation_planes_a_band_is_held_back_and_never_trained_on(crowded, prepared_planes):
+    seen = prepared_planes
     model = new_model(TINY, seed=0)
     progress = list(train(model, [crowded], quick(steps=3, validation_every=1, auto_validation=0.2)))
     (entry,) = model.history
@@ -293,7 +300,7 @@ def test_a_run_that_only_degrades_stops_and_keeps_the_starting_weights(planes, m
         assert torch.equal(value, start[key]), key
 
 
-def test_edits_during_training_keep_the_band_held_back(crowded, monkeypatch):
+def test_edits_during_training_keep_the_band_held_back(crowded, prepared_planes):
     model = new_model(TINY, seed=0)
     edited = TrainingPlane(crowded.image, crowded.labels, None, "plane 3")
     sent = []
@@ -304,18 +311,8 @@ def test_edits_during_training_keep_the_band_held_back(crowded, monkeypatch):
             return {0: edited}
         return {}
 
-    import unetgui.core.train as train_module
-
-    prepared = []
-    real = train_module._PreparedPlane.__init__
-
-    def spy(self, plane, model, config):
-        real(self, plane, model, config)
-        prepared.append(self)
-
-    monkeypatch.setattr(train_module._PreparedPlane, "__init__", spy)
     list(train(model, [crowded], quick(steps=2, auto_validation=0.2), updates=updates))
-    first, after_edit = prepared
+    first, after_edit = prepared_planes
     np.testing.assert_array_equal(first.ignore, after_edit.ignore)
     assert after_edit.ignore.any()
 
