@@ -3,11 +3,16 @@
 The loss is the paper's pixel-wise softmax with a weighted cross-entropy, the weights
 being the border weight map of the annotated cells (zero on ignored pixels). Tiles are
 sampled from the annotated planes with random elastic deformation and friends, and the
-optimiser is the paper's SGD with momentum 0.99 (Adam as an option).
+optimiser is Adam or the paper's SGD with momentum 0.99.
 
 The model is trained in place. When the generator ends, is closed, or ``should_stop``
 says so, the model is left usable: with the best weights seen on the validation planes
-when there are any, else the latest ones, and a history entry describing the run.
+(the user's, or a band held back from the training planes, core/holdout.py), where the
+weights before training compete too, so a run never leaves the model worse on them; and
+a history entry describing the run. Planes whose cells lie outside the cell size the
+model knows are resized to it first (core/cellsize.py); a model that knows none learns
+this annotation's. The recipes that the window and the command line start from are in
+core/recipes.py.
 """
 
 from __future__ import annotations
@@ -39,11 +44,12 @@ LR_FLOOR = 0.1  # a cosine decay ends at this share of the learning rate
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """How to train. The defaults need no tuning for fine-tuning on a few planes."""
+    """How to train. The window and the command line start from core/recipes.py, which
+    sets these fields for fine-tuning and for training from scratch."""
 
     steps: int = 500
     max_seconds: float | None = None  # stop after this much wall time, whichever comes first
-    optimizer: str = "sgd"  # "sgd" (the paper's, momentum 0.99) or "adam"
+    optimizer: str = "adam"  # or "sgd" (the paper's, with momentum 0.99): see core/recipes.py
     learning_rate: float | None = None  # None: DEFAULT_LEARNING_RATE[optimizer]
     warmup_steps: int = 0  # the rate rises linearly from ~0 over these first steps
     lr_decay: str = "none"  # "none" or "cosine" (down to LR_FLOOR of the rate by the last step)

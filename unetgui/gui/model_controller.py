@@ -468,9 +468,9 @@ class ModelController(QtCore.QObject):
         if diameter is None or size is None:
             self.panel.size_status.setText("")
             return
-        action = "predicted at its own size" if scale == 1.0 else f"resized by {scale:.2f} for the model"
-        self.panel.size_status.setText(f"Cells about {diameter:.0f} px across; the model knows "
-                                       f"{size.low:.0f}-{size.high:.0f} px: {action}.")
+        action = "image at its own size" if scale == 1.0 else f"image resized by {scale:.2f}"
+        self.panel.size_status.setText(f"Cells ~{diameter:.0f} px (model: {size.low:.0f}-{size.high:.0f} px): "
+                                       f"{action}.")
 
     def predict_plane(self) -> None:
         if self.training:
