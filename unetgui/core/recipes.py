@@ -8,8 +8,11 @@ Two situations differ enough to need two recipes:
   Adam at 1e-3 does this; the paper's SGD with momentum 0.99 does not: measured on real
   fluorescence nuclei held out for independent evaluation (issue 13), 150 steps from the
   starter gave AP@0.5 0.76 with Adam and 0.47 with that SGD (below the starter's 0.68),
-  and 500 Adam steps gave 0.85. The choice between the candidates below is measured by
-  ``benchmarks/recipes.py``.
+  and 500 Adam steps gave 0.85. Among Adam variants, ``benchmarks/recipes.py`` (one
+  annotated plane of cells 4x larger than the starter knows, 160 steps, about 3 minutes
+  of a 2-core CPU) measured AP@0.5 0.176 for a constant 1e-3, 0.173 with a 20-step
+  warm-up and cosine decay, 0.154 for 3e-4; the paper's SGD did not beat the start
+  (0.106, the starter's own) and its run stopped early with the starting weights kept.
 * :data:`SCRATCH`: a new network, :data:`SCRATCH_NETWORK` wide, which a laptop CPU trains
   in minutes (64 base channels, the paper's, stays an option).
 
