@@ -204,9 +204,9 @@ def _training_loop(
     held: list[holdout.HeldBack] = []
     start_message = None
     if not validation and config.auto_validation > 0:
-        names = list(planes)
-        planes, validation, held = holdout.hold_back(planes, margin(model.config), config.auto_validation)
-        start_message = holdout.describe(held, names, config.auto_validation) or None
+        whole = list(planes)
+        planes, validation, held = holdout.hold_back(whole, margin(model.config), config.auto_validation)
+        start_message = holdout.describe(held, whole, config.auto_validation) or None
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)  # dropout
     prepared = [_PreparedPlane(p, model, config) for p in planes]
