@@ -28,7 +28,7 @@ from unetgui.core.labels import LabelsChanged
 from unetgui.core.cellsize import typical_diameter
 from unetgui.core.model import UNetModel, load_model, model_cell_size, new_model, save_model
 from unetgui.core.postprocess import probabilities_to_labels
-from unetgui.core import recipes
+from unetgui.core import holdout, recipes
 from unetgui.core.train import TrainingConfig, TrainingPlane, train
 from unetgui.core.unet import UNetConfig, parameter_count
 from unetgui.gui.panels.model import ModelPanel
@@ -315,8 +315,7 @@ class ModelController(QtCore.QObject):
                             enumerate(zip(self.document.planes_with_role("train"), training))}
         self._edited.clear()
         self._edits.clear()
-        judged_on = (f"validating on {len(validation)}" if validation
-                     else "validating on a band held back from them")
+        judged_on = _judged_on(training, validation, config)
         self._run_intro = (f"Training on {len(training)} plane(s), {judged_on}. Edits on these training "
                            "planes are used within seconds; other planes you mark, by the next run.")
         self.panel.training_status.setText(self._run_intro)
@@ -581,6 +580,16 @@ class ModelController(QtCore.QObject):
             self._stack_worker.wait()
         if self.live.isRunning():
             self.live.shutdown()
+
+
+def _judged_on(training, validation, config: TrainingConfig) -> str:
+    """How the run will be judged, in words (the held-back band needs enough cells)."""
+    if validation:
+        return f"validating on {len(validation)}"
+    if config.auto_validation and any(holdout.choose_band(p.labels, config.auto_validation) for p in training):
+        return "validating on a band held back from them"
+    return (f"with nothing to validate on (mark a validation plane, or annotate {holdout.MIN_CELLS} "
+            "cells or more on a plane, to keep only a model that improves)")
 
 
 def _validation_text(progress) -> str:
