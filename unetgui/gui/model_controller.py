@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from unetgui.core import holdout, recipes
 from unetgui.core.accept import paste_cells
 from unetgui.core.augment import AugmentConfig
+from unetgui.core.cellsize import typical_diameter
 from unetgui.core.device import describe_device, resolve_device
 from unetgui.core.errors import ModelFileError, UnetguiError
 from unetgui.core.labels import LabelsChanged
-from unetgui.core.cellsize import typical_diameter
 from unetgui.core.model import UNetModel, load_model, model_cell_size, new_model, save_model
 from unetgui.core.postprocess import probabilities_to_labels
-from unetgui.core import holdout, recipes
 from unetgui.core.train import TrainingConfig, TrainingPlane, train
-from unetgui.core.unet import UNetConfig, parameter_count
+from unetgui.core.unet import parameter_count
 from unetgui.gui.panels.model import ModelPanel
 from unetgui.gui.prediction import (
     CpuShare,
@@ -55,7 +55,7 @@ def starter_or_new() -> tuple[UNetModel, str]:
 
         return load_starter_model(), "starter model"
     except (ImportError, ModelFileError):
-        return new_model(UNetConfig(base_channels=16), seed=0, info={"name": "new network"}), "new network"
+        return new_model(recipes.SCRATCH_NETWORK, seed=0, info={"name": "new network"}), "new network"
 
 
 class ModelController(QtCore.QObject):
@@ -178,7 +178,7 @@ class ModelController(QtCore.QObject):
 
     def new_network(self, base_channels: int) -> None:
         in_channels = self.stack.n_channels if self.stack is not None and self.channel is None else 1
-        config = UNetConfig(in_channels=in_channels, base_channels=base_channels)
+        config = dataclasses.replace(recipes.SCRATCH_NETWORK, in_channels=in_channels, base_channels=base_channels)
         self.set_model(new_model(config, seed=0, info={"name": f"new network ({base_channels} channels)"}), "new network")
 
     def use_starter(self) -> None:
