@@ -384,7 +384,8 @@ def _predict(args: argparse.Namespace) -> int:
             for i in range(stack.n_planes):
                 plane = stack.read_plane(i)
                 run = (iter_predict(model, plane, tile_size=args.tile_size, tta=args.tta) if args.no_rescale else
-                       iter_predict_sized(model, plane, diameter=diameter, tile_size=args.tile_size, tta=args.tta))
+                       iter_predict_sized(model, plane, diameter=diameter, estimated=args.diameter is None,
+                                          tile_size=args.tile_size, tta=args.tta))
                 for progress in run:
                     bar.set_postfix_str(f"tile {progress.done}/{progress.total}", refresh=True)
                     probs = progress.probabilities
@@ -407,7 +408,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _cell_diameter(args: argparse.Namespace, model, stack) -> float | None:
     """The stack's cell diameter: --diameter, else estimated once from its first plane
     (one experiment, one cell size); says on stderr what the model will be given."""
-    from unetgui.core.cellsize import estimate_diameter, scale_for
+    from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, scale_for
     from unetgui.core.model import model_cell_size
 
     size = model_cell_size(model)
@@ -418,7 +419,7 @@ def _cell_diameter(args: argparse.Namespace, model, stack) -> float | None:
         diameter, how = estimate_diameter(stack.read_plane(0)), "estimated from plane 0"
     if diameter is None:
         return None
-    scale = scale_for(diameter, size)
+    scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if args.diameter is None else 1.0)
     action = "at its own size" if scale == 1.0 else f"resized by {scale:.2f}"
     print(f"Cells about {diameter:.0f} px across ({how}); the model knows {size.low:.0f}-{size.high:.0f} px, "
           f"so the image is predicted {action}.", file=sys.stderr)

@@ -89,12 +89,15 @@ def test_a_model_file_records_its_cell_size_and_refuses_a_damaged_one(tmp_path):
 
 def test_prediction_resizes_an_image_of_large_cells_and_answers_at_its_shape():
     image, _ = disks((240, 250), 40, 110)
-    model = new_model(TINY, seed=0, info={"cell_size": {"typical": 20.0, "low": 15.0, "high": 30.0}})
-    result = predict_sized(model, image[None])  # estimated: cells far above the model's 15-30 px
+    model = new_model(TINY, seed=0, info={"cell_size": {"typical": 12.0, "low": 10.0, "high": 15.0}})
+    result = predict_sized(model, image[None])  # estimated: cells far above the model's 10-15 px
     assert result.probabilities.shape == (2, 240, 250)
     assert result.scale < 0.6 and result.diameter > 40
     given = list(iter_predict_sized(model, image[None], diameter=80.0))
-    assert given[-1].scale == pytest.approx(0.25) and all(p.boxes == () for p in given)
+    assert given[-1].scale == pytest.approx(0.15) and all(p.boxes == () for p in given)
+    # an estimate just outside the range is within its own spread: left alone; a given one is not
+    assert predict_sized(model, image[None], diameter=20.0, estimated=True).scale == 1.0
+    assert predict_sized(model, image[None], diameter=20.0).scale == pytest.approx(0.6)
     plain = new_model(TINY, seed=0)  # records no size: never resized
     assert predict_sized(plain, image[None]).scale == 1.0
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from unetgui.core import memory, tiling
-from unetgui.core.cellsize import estimate_diameter, resize_image, resize_to, scale_for
+from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, resize_image, resize_to, scale_for
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.model import UNetModel, model_cell_size
@@ -146,18 +146,21 @@ def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
 
 
 def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float | None = None,
-                       **options) -> Iterator[PredictionProgress]:
+                       estimated: bool = False, **options) -> Iterator[PredictionProgress]:
     """:func:`iter_predict` at the scale that suits the model's cell size (core.cellsize).
 
-    diameter: the image's cell diameter in px; None estimates it from the image.
+    diameter: the image's cell diameter in px; None estimates it from the image (and then
+        only a diameter clearly outside the model's range, beyond the estimate's own
+        spread, resizes). ``estimated``: a given diameter is such an estimate too (e.g.
+        one estimate made for a whole stack).
     A resized prediction comes back at the plane's own shape; its tiles are not shown as
     they arrive (they are at another scale), only the result. Every item says the scale
     and the diameter that decided it. Models that record no cell size are never resized.
     """
     size = model_cell_size(model)
     if size is not None and diameter is None:
-        diameter = estimate_diameter(plane)
-    scale = scale_for(diameter, size)
+        diameter, estimated = estimate_diameter(plane), True
+    scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if estimated else 1.0)
     if scale == 1.0:
         for progress in iter_predict(model, plane, **options):
             yield dataclasses.replace(progress, diameter=diameter)

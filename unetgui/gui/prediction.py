@@ -206,12 +206,13 @@ def predict_planes(model: UNetModel, stack, planes: list[int], channel: int | No
                    diameter: float | None = None):
     """Generator for whole-stack prediction: yields (plane, uint8 foreground, done, total).
     Without ``diameter``, the cell diameter is estimated once, from the first plane."""
+    estimated = False
     for done, plane in enumerate(planes, start=1):
         image = model_input(stack.read_plane(plane), model, channel)
         if diameter is None and model_cell_size(model) is not None:
-            diameter = estimate_diameter(image)
+            diameter, estimated = estimate_diameter(image), True
         probability = None
-        for progress in iter_predict_sized(model, image, diameter=diameter, tta=tta):
+        for progress in iter_predict_sized(model, image, diameter=diameter, estimated=estimated, tta=tta):
             probability = progress.probabilities
         yield plane, to_uint8(foreground_probability(probability)), done, len(planes)
 
