@@ -3,7 +3,7 @@ learned on fail. The image is rescaled so that its cells come out the size the m
 
 * A model records the cell diameters it was trained on (:class:`CellSize`: the typical
   one and the range it saw) in ``model.info["cell_size"]``; a model without that record
-  (older files) gets :data:`UNKNOWN`, which never rescales.
+  (older files) has None, and its images are never rescaled.
 * An image's diameter comes from the user (``--diameter``, the window's override), from
   the user's labels (:func:`typical_diameter`), or from the image itself
   (:func:`estimate_diameter`: the scale of the strongest blob response). Estimating it
@@ -68,9 +68,6 @@ class CellSize:
         if not (0 < size.low <= size.typical <= size.high and math.isfinite(size.high)):
             raise InvalidInputError(f"Cell diameters must satisfy 0 < low <= typical <= high: {values!r}.")
         return size
-
-
-UNKNOWN = None  # a model that records no cell size: images are never rescaled for it
 
 
 def diameters(labels: np.ndarray) -> np.ndarray:

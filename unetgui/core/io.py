@@ -463,7 +463,7 @@ def describe_os_error(error: OSError, folder: Path | None = None) -> str:
         free = None
         if folder is not None:
             with contextlib.suppress(OSError):
-                free = shutil.disk_usage(_existing_ancestor(folder)).free
+                free = shutil.disk_usage(existing_ancestor(folder)).free
         left = f" ({memory.describe_bytes(free)} free)" if free is not None else ""
         return f"the disk is full{left}; free some space or choose another disk"
     if code in (errno.EACCES, errno.EPERM):
@@ -473,7 +473,8 @@ def describe_os_error(error: OSError, folder: Path | None = None) -> str:
     return error.strerror or str(error)
 
 
-def _existing_ancestor(folder: Path) -> Path:
+def existing_ancestor(folder: Path) -> Path:
+    """``folder`` if it exists, else its nearest existing parent (writers create the rest)."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return folder

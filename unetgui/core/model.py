@@ -22,11 +22,11 @@ import torch
 from unetgui.core.errors import ImageFileError, InvalidInputError, ModelFileError
 from unetgui.core.io import atomic_write
 from unetgui.core.normalize import Normalization
+from unetgui.core.outputs import MODEL_SUFFIX
 from unetgui.core.unet import UNet, UNetConfig
 
 FORMAT_NAME = "unetgui-model"
 FORMAT_VERSION = 1
-MODEL_SUFFIX = ".unet"
 CHECKSUM_KEY = "weights_sha256"  # absent in files written before it existed: not checked
 MAX_METADATA_CHARS = 16 * 2**20
 

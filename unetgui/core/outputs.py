@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from unetgui.core.errors import InvalidInputError
-from unetgui.core.io import SOFTWARE, TIFF_SUFFIXES, describe_os_error
+from unetgui.core.io import SOFTWARE, TIFF_SUFFIXES, describe_os_error, existing_ancestor
 
-MODEL_SUFFIX = ".unet"
+MODEL_SUFFIX = ".unet"  # the one definition; core.model imports it
 _KINDS = {"model": (MODEL_SUFFIX,), "tiff": (".tif", ".tiff")}
 
 
@@ -92,9 +92,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def _check_writable(folder: Path) -> None:
     """Create and remove a probe file in ``folder`` (or its nearest existing parent, since
     writers create missing folders): the only test that also catches read-only disks."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = existing_ancestor(folder)
     if not existing.is_dir():
         raise InvalidInputError(f"Cannot write into '{folder}': '{existing}' is not a folder.")
     probe = existing / f".unetgui-probe-{secrets.token_hex(4)}"
