@@ -155,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
     train.add_argument("--tile-size", type=_positive_int, help="input tile size (default: up to 572)")
     _add_weight_options(train)
+    _add_channel(train)
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     _add_overwrite(train)
     train.set_defaults(run=_train)
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("-o", "--output", type=Path, required=True, help="labels TIFF to write")
     predict.add_argument("--probabilities", type=Path, help="also write the cell probability (float32 TIFF)")
     _add_device(predict)
+    _add_channel(predict)
     predict.add_argument("--tile-size", type=_positive_int, help="input tile size (default: chosen for the image)")
     predict.add_argument("--diameter", type=_positive_float,
                          help="typical cell diameter in px (default: estimated from the image); images "
@@ -195,6 +197,12 @@ def _parser() -> argparse.ArgumentParser:
 def _add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                         help="compute device (default: auto = CUDA, else Apple MPS, else CPU)")
+
+
+def _add_channel(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--channel", type=_non_negative_int,
+                        help="the channel a one-channel model reads of a multi-channel image, 0-based like "
+                             "--planes (default: the mean of the channels, as the window's composite)")
 
 
 def _add_weight_options(parser: argparse.ArgumentParser) -> None:
@@ -264,6 +272,7 @@ def _train(args: argparse.Namespace) -> int:
     from unetgui.core.model import new_model
     from unetgui.core.outputs import check_output
     from unetgui.core import recipes
+    from unetgui.core.predict import model_input
     from unetgui.core.train import TrainingPlane, train
 
     init_file = [Path(args.init)] if args.init not in (None, STARTER) else []
@@ -292,25 +301,24 @@ def _train(args: argparse.Namespace) -> int:
         if not planes:
             raise InvalidInputError(f"The labels in '{args.labels.name}' contain no cells; there is nothing to train on.")
 
+        if args.init is not None:
+            model = _load_model_argument(args.init, device)
+            origin = f"fine-tuned from {_model_name(args.init)}"
+        else:
+            net_config = dataclasses.replace(
+                recipes.SCRATCH_NETWORK, in_channels=1 if args.channel is not None else stack.n_channels,
+                base_channels=args.base_channels or recipes.SCRATCH_NETWORK.base_channels,
+                depth=args.depth or recipes.SCRATCH_NETWORK.depth)
+            model = new_model(net_config, seed=args.seed)
+            model.net.to(device)
+            origin = "trained from scratch"
+
         def plane(i: int) -> TrainingPlane:
-            return TrainingPlane(stack.read_plane(i), labels[i], None, f"plane {i}")
+            return TrainingPlane(model_input(stack.read_plane(i), model, args.channel), labels[i], None, f"plane {i}")
 
         training = [plane(i) for i in planes]
         validation = [plane(i) for i in args.validation_planes]
-        n_channels = stack.n_channels
 
-    if args.init is not None:
-        model = _load_model_argument(args.init, device)
-        model.check_channels(n_channels)
-        origin = f"fine-tuned from {_model_name(args.init)}"
-    else:
-        net_config = dataclasses.replace(
-            recipes.SCRATCH_NETWORK, in_channels=n_channels,
-            base_channels=args.base_channels or recipes.SCRATCH_NETWORK.base_channels,
-            depth=args.depth or recipes.SCRATCH_NETWORK.depth)
-        model = new_model(net_config, seed=args.seed)
-        model.net.to(device)
-        origin = "trained from scratch"
     note = {"image": args.image.name, "labels": args.labels.name, "init": origin}
     run = train(model, training, config, validation=validation, note=note)
     print(f"Training on {len(training)} plane(s) with {describe_device(device)}, {origin}.", file=sys.stderr)
@@ -362,8 +370,8 @@ def _predict(args: argparse.Namespace) -> int:
     from unetgui.core.device import resolve_device
     from unetgui.core.io import open_image, plane_axis_for, write_labels, write_probabilities
     from unetgui.core.outputs import check_distinct, check_output
-    from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
-    from unetgui.core.predict import iter_predict, iter_predict_sized
+    from unetgui.core.postprocess import probabilities_to_labels
+    from unetgui.core.predict import iter_predict_planes, model_input
 
     inputs = [args.image] + ([Path(args.model)] if args.model != STARTER else [])
     for output in (args.output, args.probabilities):
@@ -373,7 +381,7 @@ def _predict(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = _load_model_argument(args.model, device)
     with open_image(args.image) as stack:
-        model.check_channels(stack.n_channels)
+        model_input(np.zeros((stack.n_channels, 1, 1)), model, args.channel)  # they fit, or a clear message
         _check_prediction_fits(stack, model, with_probabilities=args.probabilities is not None)
         labels = np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.uint32)
         probabilities = (
@@ -381,18 +389,15 @@ def _predict(args: argparse.Namespace) -> int:
         )
         diameter = _cell_diameter(args, model, stack)
         with _progress(stack.n_planes, "predicting", "plane") as bar:
-            for i in range(stack.n_planes):
-                plane = stack.read_plane(i)
-                run = (iter_predict(model, plane, tile_size=args.tile_size, tta=args.tta) if args.no_rescale else
-                       iter_predict_sized(model, plane, diameter=diameter, estimated=args.diameter is None,
-                                          tile_size=args.tile_size, tta=args.tta))
-                for progress in run:
-                    bar.set_postfix_str(f"tile {progress.done}/{progress.total}", refresh=True)
-                    probs = progress.probabilities
-                foreground = foreground_probability(probs)
-                labels[i] = probabilities_to_labels(foreground, threshold=args.threshold, min_size=args.min_size)
+            results = iter_predict_planes(
+                model, stack.read_plane, range(stack.n_planes), channel=args.channel, rescale=not args.no_rescale,
+                diameter=diameter, estimated=args.diameter is None, tile_size=args.tile_size, tta=args.tta,
+                on_tile=lambda done, total: bar.set_postfix_str(f"tile {done}/{total}", refresh=True))
+            for result in results:
+                labels[result.plane] = probabilities_to_labels(result.foreground, threshold=args.threshold,
+                                                               min_size=args.min_size)
                 if probabilities is not None:
-                    probabilities[i] = foreground
+                    probabilities[result.plane] = result.foreground
                 bar.update(1)
         plane_axis = plane_axis_for(stack.plane_axes)
     write_labels(args.output, labels if labels.shape[0] > 1 else labels[0], plane_axis=plane_axis)
@@ -410,13 +415,14 @@ def _cell_diameter(args: argparse.Namespace, model, stack) -> float | None:
     (one experiment, one cell size); says on stderr what the model will be given."""
     from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, scale_for
     from unetgui.core.model import model_cell_size
+    from unetgui.core.predict import model_input
 
     size = model_cell_size(model)
     if args.no_rescale or size is None:
         return args.diameter
     diameter, how = args.diameter, "given"
     if diameter is None:
-        diameter, how = estimate_diameter(stack.read_plane(0)), "estimated from plane 0"
+        diameter, how = estimate_diameter(model_input(stack.read_plane(0), model, args.channel)), "estimated from plane 0"
     if diameter is None:
         return None
     scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if args.diameter is None else 1.0)

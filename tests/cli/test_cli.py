@@ -206,3 +206,23 @@ def test_predict_resizes_for_the_models_cell_size(stack_files, tmp_path, capsys)
     assert read_labels(out).shape == image.shape
     assert main(["predict", "starter", str(folder / "image.tif"), "-o", str(out), "--no-rescale"]) == 0
     assert "Cells about" not in capsys.readouterr().err
+
+
+def test_a_one_channel_model_reads_the_chosen_channel_of_a_multichannel_image(stack_files, trained_model,
+                                                                               tmp_path):
+    """As in the window: --channel picks the channel; without it the model reads their mean."""
+    from unetgui.core.predict import iter_predict_planes, model_input
+
+    folder, image, _ = stack_files
+    two = np.stack([np.zeros_like(image), image], axis=1)  # (T, C, Y, X): the cells in channel 1
+    tifffile.imwrite(tmp_path / "two.tif", two, imagej=True, metadata={"axes": "TCYX"})
+    out_1, probs_1 = tmp_path / "c1.tif", tmp_path / "p1.tif"
+    assert main(["predict", str(trained_model), str(tmp_path / "two.tif"), "-o", str(out_1),
+                 "--probabilities", str(probs_1), "--channel", "1", "--no-rescale"]) == 0
+    model = load_model(trained_model)
+    expected = [r.foreground for r in iter_predict_planes(model, lambda p: image[p][None], range(3),
+                                                          rescale=False)]
+    np.testing.assert_allclose(tifffile.imread(probs_1), np.stack(expected), atol=1e-5)
+    np.testing.assert_array_equal(model_input(two[0], model, None), two[0].astype(np.float32).mean(0, keepdims=True))
+    assert main(["train", str(tmp_path / "two.tif"), str(folder / "labels.tif"), "-o", str(tmp_path / "m.unet"),
+                 "--init", str(trained_model), "--channel", "1", "--steps", "1", "--device", "cpu"]) == 0

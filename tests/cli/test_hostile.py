@@ -109,9 +109,9 @@ def make_case(folder: Path, good: Path, name: str) -> list[str]:
         data[3, 3] = np.nan
         tifffile.imwrite(folder / "nan.tif", data)
         return predict(f("nan.tif"))
-    if name == "rgb-image-grey-model":
+    if name == "rgb-image-channel-missing":
         tifffile.imwrite(folder / "rgb.tif", np.zeros((40, 40, 3), np.uint8), photometric="rgb")
-        return predict(f("rgb.tif"))
+        return [*predict(f("rgb.tif")), "--channel", "3"]
     # --- labels
     if name == "labels-above-2^32":
         data = np.zeros((2, 64, 72), np.uint64)
@@ -248,7 +248,7 @@ def make_case(folder: Path, good: Path, name: str) -> list[str]:
 CASES = [
     "truncated-8", "truncated-100", "truncated-half", "empty-file", "text-as-tiff", "garbage-png",
     "garbage-jpeg", "folder-as-image", "unsupported-suffix", "missing-image", "zero-size-tiff",
-    "absurd-header-raw", "absurd-header-compressed", "decompression-bomb", "nan-image", "rgb-image-grey-model",
+    "absurd-header-raw", "absurd-header-compressed", "decompression-bomb", "nan-image", "rgb-image-channel-missing",
     "labels-above-2^32", "empty-labels-train", "empty-labels-weights", "empty-labels-evaluate",
     "labels-wrong-shape", "labels-fractional", "labels-negative", "labels-rgb",
     "model-nested-json", "model-depth-2.5", "model-depth-bool", "model-huge-width", "model-config-list",

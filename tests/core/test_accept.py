@@ -67,3 +67,21 @@ def test_paste_keeps_the_labels_dtype_unless_new_ids_need_more():
     assert out.dtype == np.uint32
     out, _ = paste_cells(labels.astype(np.uint8), predicted(), (0, 20, 0, 20), first_id=255)
     assert out.dtype == np.int64 and out[13, 15] == 256
+
+
+def test_paste_cell_copies_only_the_clicked_cell_with_a_new_id():
+    from unetgui.core.accept import paste_cell
+
+    labels = np.zeros((6, 8), np.uint32)
+    labels[0, 0] = 4
+    cells = np.zeros((6, 8), np.int32)
+    cells[1:3, 1:4] = 7
+    cells[4:6, 5:8] = 9
+    out, n = paste_cell(labels, cells, 2, 2, new_id=5)
+    assert n == 1 and out.dtype == np.uint32
+    assert (out[1:3, 1:4] == 5).all() and not out[4:6, 5:8].any() and out[0, 0] == 4
+    assert labels[1, 1] == 0  # the input is not changed
+    out, n = paste_cell(labels, cells, 0, 7, new_id=5)  # background: nothing
+    np.testing.assert_array_equal(out, labels)
+    assert n == 0
+    assert paste_cell(labels, cells, 10, 10, new_id=5)[1] == 0  # outside the plane

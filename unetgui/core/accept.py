@@ -15,7 +15,22 @@ from unetgui.core.labels import Box
 
 
 def cells_in_box(cells: np.ndarray, box: Box, *, min_inside: float = 0.5) -> np.ndarray:
-    """Ids of the cells (labels > 0) with more than ``min_inside`` of their pixels in ``box``."""
+    """Ids of the cells (labels > 0) with more than ``min_inside`` of their pixels in ``box``.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (Y, X) non-negative integer cell ids, e.g. a prediction.
+    box : Box
+        (row0, row1, col0, col1), half-open; clipped to the plane.
+    min_inside : float
+        Share of a cell's pixels that must lie inside the box (strictly more than this).
+
+    Returns
+    -------
+    ndarray
+        (N,) intp cell ids, ascending.
+    """
     cells = _cell_ids(cells)
     r0, r1, c0, c1 = _clip(box, cells.shape)
     inside = np.bincount(cells[r0:r1, c0:c1].ravel())
@@ -31,8 +46,28 @@ def paste_cells(labels: np.ndarray, cells: np.ndarray, box: Box, *, first_id: in
     """``labels`` with the cells of ``cells`` that lie mostly inside ``box`` copied in.
 
     Each pasted cell gets a new id, counting up from ``first_id``, and overwrites the
-    labels where it lies; nothing else changes. Returns (new labels, cells pasted); the
-    inputs are not changed.
+    labels where it lies; nothing else changes. The inputs are not changed.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) integer labels to paste into (the document's uint32).
+    cells : ndarray
+        (Y, X) non-negative integer predicted cell ids, same shape.
+    box : Box
+        (row0, row1, col0, col1), half-open: the region the user marked.
+    first_id : int
+        Id of the first pasted cell (>= 1); the others follow consecutively.
+    min_inside : float
+        Share of a cell's pixels that must lie inside ``box`` for it to be pasted.
+
+    Returns
+    -------
+    new_labels : ndarray
+        (Y, X) copy of ``labels`` with the cells pasted, in ``labels``' unsigned dtype, or
+        int64 when that dtype cannot hold the new ids.
+    n_pasted : int
+        Number of cells pasted.
     """
     labels, cells = np.asarray(labels), _cell_ids(cells)
     if labels.shape != cells.shape or labels.ndim != 2:
@@ -53,6 +88,47 @@ def paste_cells(labels: np.ndarray, cells: np.ndarray, box: Box, *, first_id: in
     hit = mapped > 0
     out[hit] = mapped[hit]
     return out, int(chosen.size)
+
+
+def paste_cell(labels: np.ndarray, cells: np.ndarray, row: int, col: int, *, new_id: int) -> tuple[np.ndarray, int]:
+    """``labels`` with the one predicted cell at (row, col) copied in, as ``new_id``.
+
+    The click-to-accept tool: the quickest way to take good cells one by one. The cell
+    overwrites the labels where it lies; nothing else changes. The inputs are not changed.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) integer labels to paste into (the document's uint32).
+    cells : ndarray
+        (Y, X) non-negative integer predicted cell ids, same shape.
+    row, col : int
+        The pixel clicked.
+    new_id : int
+        Id the pasted cell gets (>= 1).
+
+    Returns
+    -------
+    new_labels : ndarray
+        (Y, X) copy of ``labels``, with the cell when there is one at (row, col).
+    n_pasted : int
+        1, or 0 when (row, col) is background in ``cells`` or outside the plane.
+    """
+    labels, cells = np.asarray(labels), _cell_ids(cells)
+    if labels.shape != cells.shape or labels.ndim != 2:
+        raise InvalidInputError(
+            f"Labels {labels.shape} and predicted cells {cells.shape} must be planes of the same shape."
+        )
+    if new_id < 1:
+        raise InvalidInputError(f"New cell ids start at 1 or above, not {new_id}.")
+    dtype = labels.dtype if labels.dtype.kind == "u" and new_id <= np.iinfo(labels.dtype).max else np.int64
+    out = labels.astype(dtype)
+    inside = 0 <= row < cells.shape[0] and 0 <= col < cells.shape[1]
+    cell = int(cells[row, col]) if inside else 0
+    if cell == 0:
+        return out, 0
+    out[cells == cell] = new_id
+    return out, 1
 
 
 def _cell_ids(cells) -> np.ndarray:

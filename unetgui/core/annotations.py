@@ -44,6 +44,7 @@ import numpy as np
 
 from unetgui.core.errors import ImageFileError, InvalidInputError
 from unetgui.core.io import atomic_write, describe_os_error
+from unetgui.core.labels import ROLES, LabelDocument, LabelSnapshot
 from unetgui.core.userdata import DATA_DIR_ENV, data_dir  # noqa: F401 (part of this API)
 
 FORMAT = "unetgui-annotations"
@@ -51,7 +52,7 @@ VERSION = 1
 SIDECAR_SUFFIX = ".unetgui"
 JSON_NAME = "annotations.json"
 SESSION_NAME = "session.json"
-ROLES = ("train", "validation")  # 'none' is not stored
+STORED_ROLES = tuple(r for r in ROLES if r != "none")  # a plane not annotated is not stored
 
 _ARRAYS_NAME = re.compile(r"arrays-[0-9A-Za-z_-]+\.npz")
 _TEMP_NAME = re.compile(r"\..+\.tmp-[0-9a-f]+.*")  # what atomic_write leaves after a kill
@@ -72,6 +73,43 @@ class AnnotationState:
     ignore: dict[int, np.ndarray] = field(default_factory=dict)  # plane -> (Y, X) bool
     roles: dict[int, str] = field(default_factory=dict)  # plane -> 'train' | 'validation'
     settings: dict = field(default_factory=dict)  # JSON-able (tuples come back as lists)
+
+
+def state_from_snapshot(snapshot: LabelSnapshot, image_shape: tuple[int, int, int, int],
+                        settings: dict) -> AnnotationState:
+    """What a label document holds, as the state :func:`save_annotations` writes.
+
+    Parameters
+    ----------
+    snapshot : the document's arrays (``LabelDocument.to_arrays()``)
+    image_shape : (P, C, Y, X) of the image the labels belong to
+    settings : JSON-able settings saved with them (e.g. the weight-map parameters)
+
+    Returns
+    -------
+    AnnotationState without empty ignore masks and without "none" roles
+    """
+    roles = {p: r for p, r in enumerate(snapshot.roles or ()) if r != "none"}
+    ignore = {p: m for p, m in snapshot.ignore.items() if m.any()}
+    return AnnotationState(tuple(image_shape), dict(snapshot.labels), ignore, roles, dict(settings))
+
+
+def document_from_state(state: AnnotationState) -> LabelDocument:
+    """A label document holding a loaded state (the inverse of :func:`state_from_snapshot`).
+
+    Parameters
+    ----------
+    state : as :func:`load_annotations` returns it
+
+    Returns
+    -------
+    LabelDocument with the state's planes, ignore masks and roles, and an empty history
+    """
+    n_planes, _, rows, cols = state.image_shape
+    roles = ["none"] * n_planes
+    for plane, role in state.roles.items():
+        roles[plane] = role
+    return LabelDocument.from_arrays(LabelSnapshot(n_planes, (rows, cols), state.labels, state.ignore, roles))
 
 
 # ------------------------------------------------------------------ where things live
@@ -219,7 +257,7 @@ def _check_roles(roles: dict, n_planes: int) -> None:
         if not (isinstance(plane, (int, np.integer)) and 0 <= plane < n_planes):
             raise InvalidInputError(f"Cannot save the role of plane {plane}: the image has "
                                     f"{n_planes} plane(s).")
-        if role not in (*ROLES, "none"):
+        if role not in ROLES:
             raise InvalidInputError(f"Plane {plane} has the role {role!r}; use 'train', "
                                     "'validation' or 'none'.")
 
@@ -352,7 +390,7 @@ def _read_json(folder: Path) -> dict:
         planes = document["planes"]
         assert all(isinstance(p, int) for p in planes["labels"] + planes["ignore"])
         assert _ARRAYS_NAME.fullmatch(document["arrays"])  # a plain name in this folder
-        assert all(role in ROLES and int(p) >= 0 for p, role in document["roles"].items())
+        assert all(role in STORED_ROLES and int(p) >= 0 for p, role in document["roles"].items())
         assert isinstance(document["settings"], dict)
         datetime.fromisoformat(document["saved_at"])
     except (KeyError, TypeError, ValueError, AssertionError, InvalidInputError,

@@ -28,14 +28,13 @@ for tiles larger than the plane), so every output pixel always has a source and 
 has to be ignored for lack of data. Mirrored labels are used as they are (they are consistent with
 the mirrored image).
 
-Speed: one sampling grid per tile (affine part and elastic field composed) and one
-``torch.nn.functional.grid_sample`` call per interpolation mode, on a crop of the plane
-just large enough for that grid (the labels only on the central output region). The
-coarse displacements are upsampled with torch's bicubic kernel, applied separably as two
-small matrix products (same result as ``F.interpolate(mode="bicubic",
-align_corners=True)``, about 8x cheaper). A 572 -> 388 tile with full augmentation
-takes about 7 ms with one torch thread (2-core machine, 1024 x 1024 plane). When no
-geometric change is drawn the tile is cut by slicing, exactly and in under 1 ms;
+Speed, so that sampling adds little to a training step: one sampling grid per tile
+(affine part and elastic field composed) and one ``torch.nn.functional.grid_sample`` call
+per interpolation mode, on a crop of the plane just large enough for that grid (the
+labels only on the central output region). The coarse displacements are upsampled with
+torch's bicubic kernel, applied separably as two small matrix products (same result as
+``F.interpolate(mode="bicubic", align_corners=True)``, at a fraction of its cost). When
+no geometric change is drawn the tile is cut by slicing, exactly and cheaply;
 grid_sample itself reproduces integer positions only up to float32 rounding of its
 normalised coordinates (about 1e-7 x crop size px).
 
@@ -107,7 +106,13 @@ class AugmentConfig:
 
     @classmethod
     def off(cls) -> AugmentConfig:
-        """No augmentation at all: tiles are plain crops of the plane."""
+        """No augmentation at all: tiles are plain crops of the plane.
+
+        Returns
+        -------
+        AugmentConfig
+            Elastic deformation, rotation, flips, gray values and noise all off.
+        """
         return cls(elastic=False, rotate=False, flip=False, gray=False, noise_std=0.0)
 
     def scaled(self, strength: float) -> AugmentConfig:
@@ -115,6 +120,16 @@ class AugmentConfig:
 
         Scales the elastic sigma, the gray-value strength and the noise; rotations and
         flips stay as they are (they have no strength) unless ``strength`` is 0.
+
+        Parameters
+        ----------
+        strength : float
+            Factor >= 0 (the GUI's "augmentation strength" slider).
+
+        Returns
+        -------
+        AugmentConfig
+            A new config; :meth:`off` for strength 0.
         """
         strength = float(strength)
         if not (math.isfinite(strength) and strength >= 0):
@@ -166,7 +181,13 @@ class TileTransform:
 
     @property
     def moves_pixels(self) -> bool:
-        """False when the geometric part is the identity (the tile is a plain crop)."""
+        """False when the geometric part is the identity (the tile is a plain crop).
+
+        Returns
+        -------
+        bool
+            True when the angle (mod 360), a flip or a nonzero displacement moves pixels.
+        """
         return bool(
             self.angle % 360.0 != 0.0
             or self.flip_rows
@@ -202,12 +223,36 @@ def sample_tile(
 ) -> TrainingTile:
     """Cut one randomly augmented training tile from a plane.
 
-    image (C, H, W) float (normalised), target (H, W) integer class ids, weights (H, W)
-    float, ignore (H, W) bool or None. ``center`` is the output tile's centre (row, col)
-    in plane coordinates (see the module docstring for the exact convention; it must lie
-    in ``[0, H] x [0, W]``). The transform is drawn from ``rng`` per ``config``.
-    Returns a :class:`TrainingTile`; the inputs are not changed.
+    The transform is drawn from ``rng`` per ``config``; the inputs are not changed.
     Raises InvalidInputError for shapes or sizes that do not fit.
+
+    Parameters
+    ----------
+    image : ndarray
+        (C, H, W) normalised image, any real dtype.
+    target : ndarray
+        (H, W) integer class ids (e.g. 0 background, 1 cell).
+    weights : ndarray
+        (H, W) float pixel weights of the loss.
+    ignore : ndarray or None
+        (H, W) bool, True = not annotated; None: nothing ignored.
+    center : tuple of float
+        The output tile's centre (row, col) in plane coordinates, within ``[0, H] x [0, W]``
+        (see the module docstring for the exact convention).
+    in_size : int
+        Input tile side in px.
+    out_size : int
+        Output tile side in px; ``in_size - out_size`` is even and >= 0.
+    config : AugmentConfig
+        Which random changes to draw.
+    rng : numpy.random.Generator
+        The only source of randomness.
+
+    Returns
+    -------
+    TrainingTile
+        image (C, in_size, in_size) float32, target (out_size, out_size) int64, weights
+        (out_size, out_size) float32 (0 where ignored), ignore (out_size, out_size) bool.
     """
     args = _check_inputs(image, target, weights, ignore, center, in_size, out_size)
     transform = draw_transform(config, rng, n_channels=args[0].shape[0])
@@ -220,6 +265,20 @@ def draw_transform(
     """Draw one random :class:`TileTransform` per ``config`` from ``rng``.
 
     Draw order (fixed, for reproducibility): angle, flips, coarse displacements, gray.
+
+    Parameters
+    ----------
+    config : AugmentConfig
+        Which changes to draw, and how strong.
+    rng : numpy.random.Generator
+        The source of randomness.
+    n_channels : int
+        Channels of the image (gray-value changes are drawn per channel).
+
+    Returns
+    -------
+    TileTransform
+        The drawn transform (its ``gray`` None when there is no gray-value change or noise).
     """
     angle = float(rng.uniform(0.0, 360.0)) if config.rotate else 0.0
     flip_rows = flip_cols = False
@@ -245,7 +304,20 @@ def apply_transform(
     out_size: int,
     transform: TileTransform,
 ) -> TrainingTile:
-    """Like :func:`sample_tile`, with a given transform instead of a random one."""
+    """Like :func:`sample_tile`, with a given transform instead of a random one.
+
+    Parameters
+    ----------
+    image, target, weights, ignore, center, in_size, out_size
+        As for :func:`sample_tile`.
+    transform : TileTransform
+        The transform to apply, e.g. from :func:`draw_transform`.
+
+    Returns
+    -------
+    TrainingTile
+        As for :func:`sample_tile`.
+    """
     args = _check_inputs(image, target, weights, ignore, center, in_size, out_size)
     return _apply(*args, transform)
 
@@ -262,7 +334,22 @@ def elastic_displacement(
     Draws ``(2, grid, grid)`` vectors from N(0, sigma^2) px (one ``rng.normal`` call), puts
     them on a grid whose corner points sit on the corner pixels of ``shape``, and
     interpolates bicubically (torch's kernel, ``align_corners=True``) to every pixel.
-    Returns (2, Y, X) float32: row and column displacement in px.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (Y, X) of the field.
+    rng : numpy.random.Generator
+        The source of randomness.
+    sigma : float
+        Standard deviation of the coarse vectors in px (paper: 10).
+    grid : int
+        Coarse grid points per side, >= 2 (paper: 3).
+
+    Returns
+    -------
+    ndarray
+        (2, Y, X) float32: row and column displacement in px.
     """
     rows, cols = (operator.index(n) for n in shape)
     grid = operator.index(grid)
@@ -284,11 +371,25 @@ def gray_value_transform(
 ) -> np.ndarray:
     """Random gray-value change of a normalised image, per channel.
 
-    image (C, Y, X) numbers. Per channel: gamma ``exp(N(0, strength))`` applied within the
-    channel's [min, max], contrast ``exp(N(0, strength))`` about the channel mean, then a
-    brightness offset ``N(0, strength)`` (in normalised units), then optional Gaussian
-    noise of ``noise_std``. Returns a new (C, Y, X) float32 array; strength 0 and no noise
-    return an unchanged copy.
+    Per channel: gamma ``exp(N(0, strength))`` applied within the channel's [min, max],
+    contrast ``exp(N(0, strength))`` about the channel mean, then a brightness offset
+    ``N(0, strength)`` (in normalised units), then optional Gaussian noise of ``noise_std``.
+
+    Parameters
+    ----------
+    image : ndarray
+        (C, Y, X) numbers (normalised); not changed.
+    rng : numpy.random.Generator
+        The source of randomness.
+    strength : float
+        Standard deviation (>= 0) of log-gamma, log-contrast and brightness.
+    noise_std : float
+        Standard deviation (>= 0) of added Gaussian noise.
+
+    Returns
+    -------
+    ndarray
+        A new (C, Y, X) float32 array; strength 0 and no noise return an unchanged copy.
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.dtype.kind not in "fiu":
@@ -381,7 +482,7 @@ def _reflect_index(start: int, stop: int, n: int) -> slice | np.ndarray:
 
 def _take(a: np.ndarray, rows, cols) -> np.ndarray:
     """``a[..., rows, cols]`` for slices or index arrays (outer indexing); a view when
-    both are slices. np.take per axis: 4x faster than 2-D fancy indexing here."""
+    both are slices. np.take per axis: faster than 2-D fancy indexing here."""
     if isinstance(rows, np.ndarray):
         a = np.take(a, rows, axis=-2)
         rows = slice(None)

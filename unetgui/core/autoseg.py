@@ -77,9 +77,22 @@ def auto_segment(plane: np.ndarray, config: AutoSegmentConfig = AutoSegmentConfi
                  channel: int | None = None) -> np.ndarray:
     """(Y, X) or (C, Y, X) image of any real dtype -> (Y, X) int32 labels 0..N, consecutive.
 
-    ``channel`` picks one channel of a (C, Y, X) plane; None averages the normalised
-    channels. NaN or infinite pixels raise :class:`InvalidInputError`; an image without
-    contrast gives no cells (all zeros). The input is not modified.
+    NaN or infinite pixels raise :class:`InvalidInputError`; an image without contrast
+    gives no cells (all zeros). The input is not modified.
+
+    Parameters
+    ----------
+    plane : ndarray
+        (Y, X) or (C, Y, X) image plane, any real dtype.
+    config : AutoSegmentConfig
+        Smoothing, threshold, size and splitting settings.
+    channel : int or None
+        Picks one channel of a (C, Y, X) plane; None averages the normalised channels.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) int32 labels, 0 = background, cells 1..N.
     """
     intensity = plane_intensity(plane, channel=channel, dark_objects=config.dark_objects)
     if config.smoothing > 0:
@@ -104,7 +117,20 @@ def plane_intensity(plane: np.ndarray, *, channel: int | None = None,
     """(Y, X) or (C, Y, X) any real dtype -> (Y, X) float32 normalised intensity in [0, 1].
 
     Each channel: 1st percentile -> 0, 99.8th -> 1, clipped (a flat channel is all 0).
-    ``channel`` picks one, else the channels are averaged; ``dark_objects`` gives 1 - value.
+
+    Parameters
+    ----------
+    plane : ndarray
+        (Y, X) or (C, Y, X) image plane, boolean, integer or float.
+    channel : int or None
+        Picks one channel; None averages the channels.
+    dark_objects : bool
+        Return 1 - value, so that dark cells come out bright.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) float32 in [0, 1].
     """
     plane = np.asarray(plane)
     if plane.ndim not in (2, 3):
@@ -136,7 +162,19 @@ def split_touching_cells(mask: np.ndarray, min_distance: int | None = None) -> n
     Holes smaller than a typical cell (pi r**2, r the typical radius) are closed while
     seeds are sought, since a hole would put a ring of maxima around it and cut its cell
     in pieces; a larger one, such as the space inside a ring of cells, is left open.
-    Only ``mask`` pixels are labelled; ids are unique but not consecutive.
+
+    Parameters
+    ----------
+    mask : ndarray
+        (Y, X) foreground, bool or anything convertible to it.
+    min_distance : int or None
+        Least distance between the seeds of two cells in px; None: 0.4 x the typical
+        cell radius (the median largest inscribed radius of the objects).
+
+    Returns
+    -------
+    ndarray
+        (Y, X) int32 labels; only ``mask`` pixels are labelled, ids unique but not consecutive.
     """
     mask = np.asarray(mask, dtype=bool)
     objects, n = ndimage.label(mask, structure=_CROSS)

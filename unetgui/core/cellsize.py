@@ -7,10 +7,8 @@ learned on fail. The image is rescaled so that its cells come out the size the m
 * An image's diameter comes from the user (``--diameter``, the window's override), from
   the user's labels (:func:`typical_diameter`), or from the image itself
   (:func:`estimate_diameter`: the scale of the strongest blob response). Estimating it
-  from a first prediction was tried and fails exactly where it matters: on cells 4x
-  larger than it knows, the starter model cuts each cell into pieces of its own size
-  (median predicted diameter 17-22 px for cells of 89-103 px; benchmarks/quality.py's
-  shifted domain).
+  from a first prediction was tried and fails exactly where it matters: on cells far
+  larger than it knows, a model cuts each cell into pieces of its own size.
 * :func:`scale_for` leaves images whose cells lie inside the model's range alone and
   brings others to the model's typical size; :func:`resize_to` brings results back to
   the original shape exactly.
@@ -31,19 +29,14 @@ from skimage.transform import resize
 from unetgui.core.errors import InvalidInputError
 
 #: An estimated diameter counts as outside the model's range only beyond this factor of
-#: it (the estimate's own spread, see BLOB_CALIBRATION). Measured with the starter on
-#: benchmarks/quality.py's sets: without it, resizing on every estimate outside the range
-#: cost AP@0.5 0.932 -> 0.893 on the starter's own domain (an image of 12 px cells
-#: estimated at 10 px was enlarged 2.5x); with 1.5 that domain gives 0.934 and the
-#: shifted domain of 90-120 px cells 0.523 (0.106 never resized; 0.919 with the
-#: diameter given, as from the user's labels, which are resized on exactly).
+#: it (the estimate's own spread, see BLOB_CALIBRATION): resizing on every estimate outside
+#: the range enlarges images whose cells were only misjudged, and costs accuracy.
 ESTIMATE_TOLERANCE = 1.5
 #: The smallest and largest rescaling applied (beyond them a picture loses its cells).
 MIN_SCALE, MAX_SCALE = 1 / 8, 4.0
-#: Median of (labelled diameter / 2 sqrt(2) * strongest blob scale) over 32 synthetic
-#: images (the starter's training seeds [1, 0..23], and larger cells of 60-130 px, seeds
-#: [9, 0..7]); its 10-90th percentiles were 0.46-0.89, so an estimate is within about
-#: +-35 %: enough to tell cells that need rescaling from cells that do not.
+#: Median of (labelled diameter / 2 sqrt(2) * strongest blob scale) on synthetic images:
+#: an estimate is then within about +-35 %, enough to tell cells that need rescaling from
+#: cells that do not.
 BLOB_CALIBRATION = 0.66
 _ESTIMATE_SIDE = 384  # the image is shrunk by halves to about this before the blob search
 
@@ -57,10 +50,29 @@ class CellSize:
     high: float
 
     def to_dict(self) -> dict:
+        """The record as stored in ``model.info["cell_size"]``.
+
+        Returns
+        -------
+        dict
+            ``{"typical": ..., "low": ..., "high": ...}``, diameters in px.
+        """
         return {"typical": self.typical, "low": self.low, "high": self.high}
 
     @classmethod
     def from_dict(cls, values) -> CellSize:
+        """A record read from a model file (the inverse of :meth:`to_dict`).
+
+        Parameters
+        ----------
+        values : mapping
+            With "typical", "low" and "high" diameters (px), numbers or numeric strings.
+
+        Returns
+        -------
+        CellSize
+            The checked record; InvalidInputError unless 0 < low <= typical <= high, all finite.
+        """
         try:
             size = cls(float(values["typical"]), float(values["low"]), float(values["high"]))
         except (KeyError, TypeError, ValueError) as error:
@@ -72,7 +84,19 @@ class CellSize:
 
 def diameters(labels: np.ndarray) -> np.ndarray:
     """Equivalent-circle diameters (px) of the cells of (Y, X) or (P, Y, X) ``labels``,
-    per plane (a cell id on two planes counts twice)."""
+    per plane (a cell id on two planes counts twice).
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) or (P, Y, X) non-negative integer cell ids, 0 = background.
+
+    Returns
+    -------
+    ndarray
+        (N,) float64, one diameter ``2 * sqrt(area / pi)`` per cell and plane, planes in
+        order, ids ascending within a plane.
+    """
     labels = np.asarray(labels)
     planes = labels[None] if labels.ndim == 2 else labels
     out = []
@@ -84,14 +108,37 @@ def diameters(labels: np.ndarray) -> np.ndarray:
 
 
 def typical_diameter(label_planes: Iterable[np.ndarray]) -> float | None:
-    """The median cell diameter (px) over ``label_planes``, or None when they hold no cell."""
+    """The median cell diameter (px) over ``label_planes``, or None when they hold no cell.
+
+    Parameters
+    ----------
+    label_planes : iterable of ndarray
+        (Y, X) integer label planes, 0 = background.
+
+    Returns
+    -------
+    float or None
+        The median equivalent-circle diameter in px.
+    """
     found = [diameters(plane) for plane in label_planes]
     found = np.concatenate(found) if found else np.zeros(0)
     return float(np.median(found)) if found.size else None
 
 
 def cell_size_of(label_planes: Iterable[np.ndarray]) -> CellSize | None:
-    """What a model trained on ``label_planes`` learns: median and 10-90th percentile."""
+    """What a model trained on ``label_planes`` learns: median and 10-90th percentile.
+
+    Parameters
+    ----------
+    label_planes : iterable of ndarray
+        (Y, X) integer label planes the model is trained on.
+
+    Returns
+    -------
+    CellSize or None
+        Typical (median), low (10th) and high (90th percentile) diameters in px; None
+        when the planes hold no cell.
+    """
     planes = list(label_planes)
     found = np.concatenate([diameters(plane) for plane in planes]) if planes else np.zeros(0)
     if not found.size:
@@ -104,8 +151,20 @@ def estimate_diameter(plane: np.ndarray) -> float | None:
     """The typical cell diameter (px) of a (C, Y, X) image, from the image alone.
 
     The scale-normalised Laplacian of Gaussian responds most, summed over the image, at
-    the scale of the blobs that dominate it; cells are that blob. About 0.13 s for a
-    1024 x 1024 plane on 2 CPU cores. None for a flat image.
+    the scale of the blobs that dominate it; cells are that blob. The image is searched
+    on a shrunken copy and a pyramid, so the cost stays small for large planes. None for
+    a flat image.
+
+    Parameters
+    ----------
+    plane : ndarray
+        (C, Y, X) image plane, any real dtype; normalised and averaged over channels here.
+
+    Returns
+    -------
+    float or None
+        Estimated diameter in px of the original plane (within about +-35 %, see
+        :data:`BLOB_CALIBRATION`), or None when the image has no contrast or is under 8 px along an axis.
     """
     from unetgui.core.normalize import Normalization
 
@@ -140,6 +199,20 @@ def scale_for(image_diameter: float | None, model_size: CellSize | None, toleran
     Inside the model's range, widened by ``tolerance`` (ESTIMATE_TOLERANCE for an
     estimated diameter), nothing changes; outside, cells are brought to the model's
     typical diameter, within [MIN_SCALE, MAX_SCALE].
+
+    Parameters
+    ----------
+    image_diameter : float or None
+        The image's typical cell diameter in px; None (unknown) gives 1.0.
+    model_size : CellSize or None
+        The diameters the model was trained on; None (not recorded) gives 1.0.
+    tolerance : float
+        Factor (>= 1) by which the model's range is widened on both sides.
+
+    Returns
+    -------
+    float
+        The resize factor: > 1 enlarges, < 1 shrinks.
     """
     if image_diameter is None or model_size is None or not image_diameter > 0:
         return 1.0
@@ -149,12 +222,39 @@ def scale_for(image_diameter: float | None, model_size: CellSize | None, toleran
 
 
 def scaled_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
-    """(Y, X) after resizing by ``scale`` (at least 1 px per axis)."""
+    """(Y, X) after resizing by ``scale`` (at least 1 px per axis).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (Y, X) before resizing.
+    scale : float
+        The resize factor.
+
+    Returns
+    -------
+    tuple of int
+        (Y', X'), each ``round(n * scale)`` and at least 1.
+    """
     return tuple(max(1, round(n * scale)) for n in shape)
 
 
 def resize_image(plane: np.ndarray, scale: float) -> np.ndarray:
-    """(C, Y, X) -> (C, Y', X') float32, linear, smoothed first when shrinking (no aliasing)."""
+    """(C, Y, X) -> (C, Y', X') float32, linear, smoothed first when shrinking (no aliasing).
+
+    Parameters
+    ----------
+    plane : ndarray
+        (C, Y, X) image plane.
+    scale : float
+        The resize factor; 1.0 returns ``plane`` itself, unchanged.
+
+    Returns
+    -------
+    ndarray
+        (C, Y', X') float32 with (Y', X') = ``scaled_shape((Y, X), scale)``, values kept
+        in the input's range.
+    """
     if scale == 1.0:
         return plane
     shape = (plane.shape[0], *scaled_shape(plane.shape[1:], scale))
@@ -163,7 +263,20 @@ def resize_image(plane: np.ndarray, scale: float) -> np.ndarray:
 
 
 def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(Y, X) labels to ``shape`` by nearest neighbour: ids are kept, never blended."""
+    """(Y, X) labels to ``shape`` by nearest neighbour: ids are kept, never blended.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) integer cell ids.
+    shape : tuple of int
+        The wanted (Y', X').
+
+    Returns
+    -------
+    ndarray
+        (Y', X') labels of ``labels``' dtype (``labels`` itself when the shape already fits).
+    """
     labels = np.asarray(labels)
     if labels.shape == tuple(shape):
         return labels
@@ -171,7 +284,20 @@ def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def resize_to(probabilities: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(K, Y', X') probabilities back to (K, *shape), linear: exactly the original shape."""
+    """(K, Y', X') probabilities back to (K, *shape), linear: exactly the original shape.
+
+    Parameters
+    ----------
+    probabilities : ndarray
+        (K, Y', X') float class probabilities of a resized image.
+    shape : tuple of int
+        The original (Y, X).
+
+    Returns
+    -------
+    ndarray
+        (K, Y, X) float32 (``probabilities`` itself when the shape already fits).
+    """
     if probabilities.shape[1:] == tuple(shape):
         return probabilities
     return resize(probabilities, (probabilities.shape[0], *shape), order=1, anti_aliasing=False,

@@ -13,6 +13,17 @@ def resolve_device(name: str = "auto") -> torch.device:
     """``'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps'`` -> a usable torch.device.
 
     Raises DeviceError with a plain explanation when the device asked for is absent.
+
+    Parameters
+    ----------
+    name : str
+        The device asked for, case-insensitive; empty or None means ``"auto"`` (CUDA if
+        present, else MPS, else the CPU).
+
+    Returns
+    -------
+    torch.device
+        A device that exists on this computer.
     """
     name = (name or "auto").strip().lower()
     if name == "auto":
@@ -44,7 +55,18 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
-    """A short human description, e.g. 'CUDA GPU 0 (NVIDIA H100, 80 GB)' or 'CPU (2 threads)'."""
+    """A short human description, e.g. 'CUDA GPU 0 (NVIDIA H100, 80 GB)' or 'CPU (2 threads)'.
+
+    Parameters
+    ----------
+    device : torch.device
+        A device from :func:`resolve_device`.
+
+    Returns
+    -------
+    str
+        The description, for logs and the window.
+    """
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         props = torch.cuda.get_device_properties(index)
@@ -55,8 +77,15 @@ def describe_device(device: torch.device) -> str:
 
 
 def cuda_amp_dtype() -> torch.dtype:
-    """The mixed-precision type on this CUDA GPU: bfloat16 where supported (no loss
-    scaling needed), else float16."""
+    """The mixed-precision type on this CUDA GPU.
+
+    bfloat16 where supported (no loss scaling needed), else float16.
+
+    Returns
+    -------
+    torch.dtype
+        ``torch.bfloat16`` or ``torch.float16``.
+    """
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
@@ -66,8 +95,20 @@ def _mps_available() -> bool:
 
 
 def free_memory_bytes(device: torch.device) -> int:
-    """Memory free for new work on ``device``: the GPU's own for CUDA, else the system's
-    (the CPU, and Apple GPUs that share it)."""
+    """Memory free for new work on ``device``.
+
+    The GPU's own for CUDA, else the system's (the CPU, and Apple GPUs that share it).
+
+    Parameters
+    ----------
+    device : torch.device
+        The device the work will run on.
+
+    Returns
+    -------
+    int
+        Bytes free now.
+    """
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
@@ -78,7 +119,26 @@ def free_memory_bytes(device: torch.device) -> int:
 
 def check_tile_fits(config, input_size: int, device: torch.device, *, batch_size: int = 1,
                     training: bool = False) -> None:
-    """Raise InvalidInputError, with the numbers, if tiles of ``input_size`` cannot fit."""
+    """Raise InvalidInputError, with the numbers, if tiles of ``input_size`` cannot fit.
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape.
+    input_size : int
+        Input tile side in px (a valid size for ``config``).
+    device : torch.device
+        Where the tiles run; its free memory is the limit.
+    batch_size : int
+        Tiles processed at once.
+    training : bool
+        Whether the pass is a training step (forward and backward) rather than inference.
+
+    Returns
+    -------
+    None
+        Returns only when the tiles fit.
+    """
     from unetgui.core.memory import require
     from unetgui.core.unet import tile_memory_bytes
 

@@ -40,6 +40,19 @@ def choose_band(labels: np.ndarray, fraction: float = DEFAULT_FRACTION) -> tuple
 
     None when the plane has fewer than MIN_CELLS cells, or no band leaves cells on both
     sides of the split.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) integer cell ids, 0 = background.
+    fraction : float
+        Band width as a share of the plane's longer axis, in (0, 1).
+
+    Returns
+    -------
+    tuple of (slice, slice, int) or None
+        (rows, cols, cells whose centroid lies in the band); the band spans the whole
+        shorter axis.
     """
     labels = np.asarray(labels)
     ids = np.unique(labels)
@@ -74,16 +87,22 @@ def hold_back(planes: Sequence, context: int, fraction: float = DEFAULT_FRACTION
 
     Parameters
     ----------
-    planes : the annotated training planes.
-    context : pixels of image kept around each band (the network's margin), so the band
+    planes : sequence of TrainingPlane
+        The annotated training planes.
+    context : int
+        Pixels of image kept around each band (the network's margin), so the band
         is predicted with its real surroundings rather than mirrored ones.
-    fraction : the share of each plane's longer axis held back.
+    fraction : float
+        The share of each plane's longer axis held back.
 
     Returns
     -------
-    training : the planes, with each held-back band added to their ignore mask.
-    validation : one plane per band: the band grown by ``context``, ignoring all but the band.
-    held : the :class:`HeldBack` bands, in plane order (empty when no plane qualifies).
+    training : list of TrainingPlane
+        The planes, with each held-back band added to their ignore mask.
+    validation : list of TrainingPlane
+        One plane per band: the band grown by ``context``, ignoring all but the band.
+    held : list of HeldBack
+        The bands, in plane order (empty when no plane qualifies).
     """
     training, validation, held = [], [], []
     for index, plane in enumerate(planes):
@@ -99,7 +118,20 @@ def hold_back(planes: Sequence, context: int, fraction: float = DEFAULT_FRACTION
 
 
 def apply_hold_back(plane, band: HeldBack):
-    """``plane`` with ``band`` added to its ignore mask (a new TrainingPlane)."""
+    """``plane`` with ``band`` added to its ignore mask (a new TrainingPlane).
+
+    Parameters
+    ----------
+    plane : TrainingPlane
+        The training plane the band belongs to.
+    band : HeldBack
+        The band to leave out of training.
+
+    Returns
+    -------
+    TrainingPlane
+        A new plane whose (Y, X) bool ignore mask also covers the band; ``plane`` is not changed.
+    """
     ignore = np.zeros(plane.labels.shape, bool) if plane.ignore is None else np.array(plane.ignore, bool)
     ignore[band.rows, band.cols] = True
     return dataclasses.replace(plane, ignore=ignore)
@@ -120,7 +152,22 @@ def _validation_crop(plane, rows: slice, cols: slice, context: int):
 
 
 def describe(held: Sequence[HeldBack], planes: Sequence, fraction: float = DEFAULT_FRACTION) -> str:
-    """One sentence for the user: what was held back, and why."""
+    """One sentence for the user: what was held back, and why.
+
+    Parameters
+    ----------
+    held : sequence of HeldBack
+        The bands from :func:`hold_back`.
+    planes : sequence of TrainingPlane
+        The training planes ``held`` indexes (for their names).
+    fraction : float
+        The share held back, as given to :func:`hold_back`.
+
+    Returns
+    -------
+    str
+        The sentence, or "" when nothing was held back.
+    """
     if not held:
         return ""
     parts = [f"{b.n_cells} cells of {planes[b.plane_index].name or f'plane {b.plane_index}'}"

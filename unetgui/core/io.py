@@ -81,16 +81,40 @@ class ImageStack:
 
     @property
     def plane_nbytes(self) -> int:
-        """Bytes one plane takes in memory once read (``read_plane``'s result)."""
+        """Bytes one plane takes in memory once read (``read_plane``'s result).
+
+        Returns
+        -------
+        int
+            C * Y * X * itemsize.
+        """
         return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
 
     @property
     def is_memory_mapped(self) -> bool:
-        """True when pixels come straight from a memory map of the file (no decoding)."""
+        """True when pixels come straight from a memory map of the file (no decoding).
+
+        Returns
+        -------
+        bool
+        """
         return isinstance(getattr(self._source, "array", None), np.memmap)
 
     def read_plane(self, index: int) -> np.ndarray:
-        """Return plane ``index`` as a new ``(C, Y, X)`` array of :attr:`dtype`."""
+        """Return plane ``index`` as a new ``(C, Y, X)`` array of :attr:`dtype`.
+
+        Memory is checked first: a plane that cannot fit raises ImageFileError.
+
+        Parameters
+        ----------
+        index : int
+            Plane number, 0 .. P-1; negative numbers count from the end.
+
+        Returns
+        -------
+        ndarray
+            (C, Y, X) of the file's pixel type in native byte order, C-contiguous, owned by the caller.
+        """
         index = int(index)
         if index < 0:
             index += self.n_planes
@@ -105,7 +129,15 @@ class ImageStack:
                                        self.plane_nbytes, error=ImageFileError) from error
 
     def read_all(self) -> np.ndarray:
-        """Return the whole stack as a new ``(P, C, Y, X)`` array of :attr:`dtype`."""
+        """Return the whole stack as a new ``(P, C, Y, X)`` array of :attr:`dtype`.
+
+        Memory is checked first: a stack that cannot fit raises ImageFileError.
+
+        Returns
+        -------
+        ndarray
+            (P, C, Y, X) of the file's pixel type in native byte order.
+        """
         nbytes = self.plane_nbytes * self.n_planes
         what = f"Loading all of '{self.path.name}' at once"
         memory.require(nbytes, what, error=ImageFileError)
@@ -138,7 +170,12 @@ class ImageStack:
         return block if block.ndim == 3 else block[np.newaxis]
 
     def close(self) -> None:
-        """Release the file; reading afterwards raises ``ValueError``."""
+        """Release the file; reading afterwards raises ``ValueError``.
+
+        Returns
+        -------
+        None
+        """
         self._source = None
         if self._tiff is not None:
             self._tiff.close()
@@ -206,6 +243,16 @@ def open_image(path: str | os.PathLike) -> ImageStack:
 
     PNG and JPEG hold one small plane and are decoded at once. Raises
     :class:`ImageFileError` for missing, unreadable, damaged or unsupported files.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A .tif, .tiff, .btf, .png, .jpg or .jpeg file.
+
+    Returns
+    -------
+    ImageStack
+        The open stack, (P, C, Y, X); close it (or use ``with``) when done.
     """
     path = Path(path)
     _check_file(path)
@@ -334,7 +381,18 @@ def check_finite(array: np.ndarray, what: str) -> None:
     """Raise InvalidInputError if a float ``array`` holds NaN or +-inf; ``what`` names it.
 
     Not done at open, since the viewer can show such images; training and prediction can't
-    use them. ``what`` starts the message, e.g. "The image 'cells.tif'".
+    use them.
+
+    Parameters
+    ----------
+    array : ndarray
+        Any array; integer and bool arrays always pass.
+    what : str
+        Starts the message, e.g. "The image 'cells.tif'".
+
+    Returns
+    -------
+    None
     """
     array = np.asarray(array)
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
@@ -352,9 +410,22 @@ def read_labels(path: str | os.PathLike, *,
     Unsigned files keep their type (uint64 becomes uint32); signed ones without negatives
     become the unsigned type of the same size; bool becomes uint8; floats that are all
     whole numbers >= 0 become uint16 (uint32 if needed). Anything else, ids above 2**32 - 1,
-    or a shape other than ``expected_shape`` (the image's planes, rows, columns), raises
-    :class:`ImageFileError`. ``cells_needed_for`` (e.g. "train on") states the one rule
-    for labels used as annotations: a file without a single cell is refused.
+    or a shape other than ``expected_shape`` raises :class:`ImageFileError`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A one-channel image file of cell ids.
+    expected_shape : tuple of int or None
+        The image's (planes, rows, columns) the labels must match; None: not checked.
+    cells_needed_for : str or None
+        What the labels are for (e.g. "train on"): states the one rule for labels used as
+        annotations, that a file without a single cell is refused.
+
+    Returns
+    -------
+    ndarray
+        (P, Y, X) uint8, uint16 or uint32.
     """
     path = Path(path)
     with open_image(path) as stack:
@@ -415,6 +486,16 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     ``path`` is untouched; ``OSError`` (disk full, no permission, read-only disk) becomes
     ImageFileError with a plain reason. A missing folder is created. Temporary files of
     the same ``path`` left by a killed earlier save are removed first.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+
+    Yields
+    ------
+    Path
+        The temporary file (created empty) for the body to write.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{path.suffix}")
@@ -443,7 +524,19 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def remove_stale_temporaries(path: Path) -> None:
-    """Delete '.<name>.tmp-<8 hex><suffix>' files of ``path``: what a killed save leaves."""
+    """Delete '.<name>.tmp-<8 hex><suffix>' files of ``path``: what a killed save leaves.
+
+    Errors are ignored (a file that cannot be removed stays).
+
+    Parameters
+    ----------
+    path : Path
+        The file whose leftover temporaries are removed.
+
+    Returns
+    -------
+    None
+    """
     pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-[0-9a-f]{{8}}{re.escape(path.suffix)}")
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
@@ -457,7 +550,20 @@ _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's tofile on
 
 def describe_os_error(error: OSError, folder: Path | None = None) -> str:
     """A plain reason for a failed write: 'the disk is full (12 MiB free)', 'permission
-    denied', 'the disk is read-only', else the system's own words."""
+    denied', 'the disk is read-only', else the system's own words.
+
+    Parameters
+    ----------
+    error : OSError
+        The failure.
+    folder : Path or None
+        Where the write went, to tell how much space is free on a full disk.
+
+    Returns
+    -------
+    str
+        A lower-case clause, to follow "Cannot save ...: ".
+    """
     code = error.errno
     if code in (errno.ENOSPC, errno.EDQUOT) or _SHORT_WRITE.search(str(error)):
         free = None
@@ -474,7 +580,18 @@ def describe_os_error(error: OSError, folder: Path | None = None) -> str:
 
 
 def existing_ancestor(folder: Path) -> Path:
-    """``folder`` if it exists, else its nearest existing parent (writers create the rest)."""
+    """``folder`` if it exists, else its nearest existing parent (writers create the rest).
+
+    Parameters
+    ----------
+    folder : Path
+        Any folder path.
+
+    Returns
+    -------
+    Path
+        ``folder`` or its nearest existing ancestor (the root at the latest).
+    """
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return folder
@@ -482,7 +599,18 @@ def existing_ancestor(folder: Path) -> Path:
 
 def plane_axis_for(plane_axes: str) -> str:
     """The plane axis letter to write for an image whose planes came from ``plane_axes``
-    (ImageStack.plane_axes): T for a time-lapse, else Z."""
+    (ImageStack.plane_axes): T for a time-lapse, else Z.
+
+    Parameters
+    ----------
+    plane_axes : str
+        The source's plane axes, e.g. "T", "Z", "TZ" or "".
+
+    Returns
+    -------
+    str
+        "T" or "Z".
+    """
     return "T" if plane_axes == "T" else "Z"
 
 
@@ -495,6 +623,20 @@ def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str
     tifffile's axes metadata (napari and tifffile read it; Fiji via Bio-Formats).
     Why uncompressed for ImageJ: tifffile documents that ImageJ hyperstacks do not support
     compression, and ImageJ's own reader treats a stack as one contiguous block.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The TIFF to write (atomically, see :func:`atomic_write`).
+    labels : ndarray
+        (Y, X) or (P, Y, X) bool or integer cell ids from 0 to 2**32 - 1.
+    plane_axis : str
+        "Z" (depth) or "T" (time) for the P axis.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     labels = np.asarray(labels)
     if labels.dtype.kind not in "biu":
@@ -518,6 +660,20 @@ def write_probabilities(path: str | os.PathLike, probabilities: np.ndarray, *,
                         plane_axis: str = "Z") -> Path:
     """Save float probabilities ``(Y, X)``, ``(P, Y, X)`` or ``(P, C, Y, X)`` as a float32
     ImageJ hyperstack (axes 'YX', 'ZYX', 'ZCYX'; T instead of Z if asked); returns the path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The TIFF to write (atomically).
+    probabilities : ndarray
+        (Y, X), (P, Y, X) or (P, C, Y, X) finite numbers.
+    plane_axis : str
+        "Z" or "T" for the P axis.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     probabilities = np.asarray(probabilities)
     if probabilities.dtype.kind not in "uif":
@@ -533,7 +689,21 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str) -> Pat
     """Save an image as an ImageJ TIFF with ``axes`` (in TZCYX order, ending in 'YX').
 
     uint8, uint16 and float32 are kept; bool becomes uint8, other floats float32 (ImageJ has
-    no other types). Used e.g. for float32 weight maps ('YX' or 'ZYX'). Returns the path.
+    no other types). Used e.g. for float32 weight maps ('YX' or 'ZYX').
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The TIFF to write (atomically).
+    image : ndarray
+        2 to 5 dimensions, bool, uint8, uint16 or float.
+    axes : str
+        One letter per dimension from TZCYX, in that order, ending in "YX".
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     image = np.asarray(image)
     if image.dtype == bool:

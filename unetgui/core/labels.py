@@ -150,13 +150,26 @@ def brush_mask(
 ) -> tuple[Box, np.ndarray] | None:
     """Pixels a round brush of ``radius`` paints when dragged from ``start`` to ``end``.
 
-    Returns (box, mask): the box (row0, row1, col0, col1) clipped to ``shape`` and a bool
-    mask of the box's shape, or None when nothing falls inside the plane. A pixel is
-    painted when its centre lies within ``radius`` of the segment (a disc when start ==
-    end: radius 1 gives the 5-pixel plus, 1.5 a 3 x 3 square). For radius < sqrt(1/2),
-    where a thin brush could slip between pixel centres, the digital line of the segment
-    (each point rounded to the nearest pixel) is painted too: radius 0 paints the pixel
-    under a point and an 8-connected line. Cost: proportional to the box.
+    A pixel is painted when its centre lies within ``radius`` of the segment (a disc when
+    start == end: radius 1 gives the 5-pixel plus, 1.5 a 3 x 3 square). For radius <
+    sqrt(1/2), where a thin brush could slip between pixel centres, the digital line of the
+    segment (each point rounded to the nearest pixel) is painted too: radius 0 paints the
+    pixel under a point and an 8-connected line. Cost: proportional to the box.
+
+    Parameters
+    ----------
+    start, end : tuple of float
+        (row, col) of the segment's ends, pixel centres at integers; may lie outside the plane.
+    radius : float
+        Brush radius in px (>= 0).
+    shape : tuple of int
+        (Y, X) of the plane.
+
+    Returns
+    -------
+    tuple of (Box, ndarray) or None
+        (box, mask): the box (row0, row1, col0, col1) clipped to ``shape`` and a bool mask
+        of the box's shape; None when nothing falls inside the plane.
     """
     (r0, c0), (r1, c1) = start, end
     reach = max(radius, 0.5)
@@ -349,7 +362,18 @@ class LabelDocument:
 
     def subscribe(self, callback: Callable[[LabelsChanged | RolesChanged], object]
                   ) -> Callable[[], None]:
-        """Call ``callback(event)`` after every change; returns a function that unsubscribes."""
+        """Call ``callback(event)`` after every change; returns a function that unsubscribes.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each :class:`LabelsChanged` or :class:`RolesChanged` event.
+
+        Returns
+        -------
+        callable
+            ``unsubscribe()``, taking no arguments; calling it twice is harmless.
+        """
         token = object()
         self._observers[token] = callback
 
@@ -369,21 +393,61 @@ class LabelDocument:
 
         The view shows later edits of an allocated plane; an untouched plane gives a zero
         view that stays zero. Copy it (and note :meth:`version`) to keep a snapshot.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        ndarray
+            (Y, X) uint32, not writeable.
         """
         return self._read(self._plane(plane), "labels")
 
     def ignore_of(self, plane: int) -> np.ndarray:
-        """Plane's ignore mask, (Y, X) bool, read-only view (see :meth:`labels_of`)."""
+        """Plane's ignore mask, (Y, X) bool, read-only view (see :meth:`labels_of`).
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        ndarray
+            (Y, X) bool, True = left out of training; not writeable.
+        """
         return self._read(self._plane(plane), "ignore")
 
     def pick(self, plane: int, row: int, col: int) -> int:
-        """The cell id at pixel (row, col) (0 = background)."""
+        """The cell id at pixel (row, col) (0 = background).
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        row, col : int
+            The pixel, inside the plane.
+
+        Returns
+        -------
+        int
+            The cell id.
+        """
         plane = self._plane(plane)
         row, col = self._pixel(row, col)
         return int(self._read(plane, "labels")[row, col])
 
     def next_free_id(self) -> int:
-        """One more than the largest id in the whole stack (kept up to date on edits)."""
+        """One more than the largest id in the whole stack (kept up to date on edits).
+
+        Returns
+        -------
+        int
+            An id no plane uses; InvalidInputError when :data:`MAX_LABEL` is taken.
+        """
         for plane, top in self._max_ids.items():
             if top is None:
                 self._max_ids[plane] = int(self._planes["labels"][plane].max())
@@ -393,34 +457,102 @@ class LabelDocument:
         return top + 1
 
     def version(self, plane: int) -> int:
-        """A counter that grows with every change of the plane (pixels or role)."""
+        """A counter that grows with every change of the plane (pixels or role).
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        int
+            The counter; compare two readings to tell whether the plane changed.
+        """
         return self._versions[self._plane(plane)]
 
     def allocated_planes(self, layer: str = "labels") -> tuple[int, ...]:
-        """Planes of ``layer`` that hold memory (were written at least once), sorted."""
+        """Planes of ``layer`` that hold memory (were written at least once), sorted.
+
+        Parameters
+        ----------
+        layer : str
+            "labels" or "ignore".
+
+        Returns
+        -------
+        tuple of int
+            Plane numbers, ascending.
+        """
         return tuple(sorted(self._planes[self._layer(layer)]))
 
     @property
     def history_nbytes(self) -> int:
-        """Bytes held by the undo/redo history (approximate, within the budget)."""
+        """Bytes held by the undo/redo history (approximate, within the budget).
+
+        Returns
+        -------
+        int
+        """
         return self._history_total
 
     # ------------------------------------------------------------------ roles
 
     def role(self, plane: int) -> str:
-        """The plane's role: "none", "train" or "validation"."""
+        """The plane's role: "none", "train" or "validation".
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        str
+            One of :data:`ROLES`.
+        """
         return self._roles[self._plane(plane)]
 
     def set_role(self, plane: int, role: str) -> None:
-        """Set a plane's role (not an undoable edit); emits RolesChanged when it changes."""
+        """Set a plane's role (not an undoable edit); emits RolesChanged when it changes.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        role : str
+            One of :data:`ROLES`.
+
+        Returns
+        -------
+        None
+        """
         self._assign_role(self._plane(plane), _role(role))
 
     def planes_with_role(self, role: str) -> tuple[int, ...]:
+        """Planes whose role is ``role``.
+
+        Parameters
+        ----------
+        role : str
+            One of :data:`ROLES`.
+
+        Returns
+        -------
+        tuple of int
+            Plane numbers, ascending.
+        """
         role = _role(role)
         return tuple(p for p, r in enumerate(self._roles) if r == role)
 
     def annotated_planes(self) -> tuple[int, ...]:
-        """Planes with role "train" or "validation"."""
+        """Planes with role "train" or "validation".
+
+        Returns
+        -------
+        tuple of int
+            Plane numbers, ascending.
+        """
         return tuple(p for p, r in enumerate(self._roles) if r != "none")
 
     def _assign_role(self, plane: int, role: str) -> None:
@@ -435,9 +567,24 @@ class LabelDocument:
                      only_background: bool = False) -> None:
         """Start a brush stroke; paint it with :meth:`stroke_to`, close it with :meth:`end_stroke`.
 
-        value: cell id for "labels" (0 = eraser), True/False for "ignore". radius: see
-        :func:`brush_mask`. only_background: paint only pixels that are 0 (False) now
-        (napari's "preserve labels"). A stroke still open is ended first.
+        A stroke still open is ended first.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        value : int or bool
+            Cell id for "labels" (0 = eraser), True/False for "ignore".
+        radius : float
+            Brush radius in px (>= 0), see :func:`brush_mask`.
+        layer : str
+            "labels" or "ignore".
+        only_background : bool
+            Paint only pixels that are 0 (False) now (napari's "preserve labels").
+
+        Returns
+        -------
+        None
         """
         plane, layer = self._plane(plane), self._layer(layer)
         value = _layer_value(layer, value)
@@ -451,7 +598,18 @@ class LabelDocument:
         """Paint from the stroke's last point to (row, col) (the first point: one dab).
 
         Points may lie outside the plane (the part inside is painted). Emits one
-        LabelsChanged with the box of the pixels changed by this call.
+        LabelsChanged with the box of the pixels changed by this call. RuntimeError
+        without :meth:`begin_stroke`.
+
+        Parameters
+        ----------
+        row, col : float
+            The next point of the stroke, pixel centres at integers.
+
+        Returns
+        -------
+        bool
+            True when this call changed a pixel.
         """
         stroke = self._stroke
         if stroke is None:
@@ -474,7 +632,13 @@ class LabelDocument:
         return True
 
     def end_stroke(self) -> bool:
-        """Close the open stroke as one undo item; True when it changed anything."""
+        """Close the open stroke as one undo item; True when it changed anything.
+
+        Returns
+        -------
+        bool
+            False also when no stroke was open.
+        """
         stroke, self._stroke = self._stroke, None
         if stroke is None or not stroke.changes:
             return False
@@ -482,7 +646,13 @@ class LabelDocument:
         return True
 
     def cancel_stroke(self) -> bool:
-        """Take back the open stroke (e.g. Escape while dragging); nothing is recorded."""
+        """Take back the open stroke (e.g. Escape while dragging); nothing is recorded.
+
+        Returns
+        -------
+        bool
+            True when pixels were restored.
+        """
         stroke, self._stroke = self._stroke, None
         if stroke is None or not stroke.changes:
             return False
@@ -491,11 +661,32 @@ class LabelDocument:
 
     @property
     def in_stroke(self) -> bool:
+        """Whether a stroke is open (between :meth:`begin_stroke` and its end).
+
+        Returns
+        -------
+        bool
+        """
         return self._stroke is not None
 
     def paint(self, plane: int, points: Iterable[tuple[float, float]], *, value,
               radius: float, layer: str = "labels", only_background: bool = False) -> bool:
-        """A whole stroke through ``points`` (one point: a dab) as one undo item."""
+        """A whole stroke through ``points`` (one point: a dab) as one undo item.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        points : iterable of tuple of float
+            (row, col) points of the stroke, in order.
+        value, radius, layer, only_background
+            As for :meth:`begin_stroke`.
+
+        Returns
+        -------
+        bool
+            True when the stroke changed a pixel.
+        """
         self.begin_stroke(plane, value=value, radius=radius, layer=layer,
                           only_background=only_background)
         try:
@@ -513,6 +704,22 @@ class LabelDocument:
 
         Cost: proportional to the region's box (a window that grows until it holds the
         region), so refilling a cell is cheap; filling a plane's background is not.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        row, col : int
+            The seed pixel, inside the plane.
+        value : int or bool
+            New cell id for "labels", True/False for "ignore".
+        layer : str
+            "labels" or "ignore".
+
+        Returns
+        -------
+        bool
+            True when a pixel changed (one undo item).
         """
         plane, layer = self._plane(plane), self._layer(layer)
         value = _layer_value(layer, value)
@@ -535,11 +742,39 @@ class LabelDocument:
         return self._edit_mask(plane, layer, (r0, r1, c0, c1), region, value)
 
     def delete_cell(self, plane: int, cell_id: int) -> bool:
-        """Set every pixel of ``cell_id`` on the plane to 0 (one undo item)."""
+        """Set every pixel of ``cell_id`` on the plane to 0 (one undo item).
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        cell_id : int
+            The cell (not 0).
+
+        Returns
+        -------
+        bool
+            True when the cell had pixels on the plane.
+        """
         return self._replace_id(plane, cell_id, 0)
 
     def merge_cells(self, plane: int, keep_id: int, merge_id: int) -> bool:
-        """Every pixel of ``merge_id`` on the plane becomes ``keep_id`` (one undo item)."""
+        """Every pixel of ``merge_id`` on the plane becomes ``keep_id`` (one undo item).
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        keep_id : int
+            The cell that stays (not 0).
+        merge_id : int
+            The cell that is absorbed (not 0).
+
+        Returns
+        -------
+        bool
+            True when a pixel changed.
+        """
         keep_id = _label_value(keep_id)
         if keep_id == 0:
             raise InvalidInputError("Cannot merge a cell into the background; delete it instead.")
@@ -553,8 +788,8 @@ class LabelDocument:
         self.end_stroke()
         if cell_id == value or plane not in self._planes["labels"]:
             return False
-        # One pass over the plane finds the cell (~10-20 ms at 4096^2, once per click);
-        # only its box is written, recorded and reported.
+        # One pass over the plane finds the cell (once per click, affordable even on large
+        # planes); only its box is written, recorded and reported.
         hit = self._planes["labels"][plane] == cell_id
         return self._edit_mask(plane, "labels", (0, self.shape[0], 0, self.shape[1]), hit, value)
 
@@ -573,8 +808,23 @@ class LabelDocument:
         """Replace a plane's labels (Y, X) and/or ignore mask (Y, X) as ONE undo item.
 
         For "accept prediction" and automatic segmentation; the recorded box is the
-        bounding box of the changed pixels. Inputs are not kept or changed. With
-        undoable=False (loading a file) the plane's undo history is cleared instead.
+        bounding box of the changed pixels. Inputs are not kept or changed.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+        labels : ndarray or None
+            (Y, X) non-negative integer cell ids up to :data:`MAX_LABEL`; None keeps the labels.
+        ignore : ndarray or None
+            (Y, X) bool (or 0/1) ignore mask; None keeps it.
+        undoable : bool
+            False (loading a file) clears the plane's undo history instead of recording.
+
+        Returns
+        -------
+        bool
+            True when a pixel changed.
         """
         plane = self._plane(plane)
         new = {}
@@ -605,16 +855,49 @@ class LabelDocument:
     # ------------------------------------------------------------------ undo / redo
 
     def can_undo(self, plane: int) -> bool:
+        """Whether :meth:`undo` would change the plane (an open stroke counts).
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        bool
+        """
         plane = self._plane(plane)
         return bool(self._undo.get(plane)) or (self._stroke is not None
                                                and self._stroke.plane == plane
                                                and bool(self._stroke.changes))
 
     def can_redo(self, plane: int) -> bool:
+        """Whether :meth:`redo` would change the plane.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        bool
+        """
         return bool(self._redo.get(self._plane(plane)))
 
     def undo(self, plane: int) -> bool:
-        """Undo the plane's last edit (an open stroke is ended first); False if none."""
+        """Undo the plane's last edit (an open stroke is ended first); False if none.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        bool
+            True when an edit was undone.
+        """
         plane = self._plane(plane)
         self.end_stroke()
         stack = self._undo.get(plane)
@@ -626,7 +909,18 @@ class LabelDocument:
         return True
 
     def redo(self, plane: int) -> bool:
-        """Redo the plane's last undone edit; False if none."""
+        """Redo the plane's last undone edit; False if none.
+
+        Parameters
+        ----------
+        plane : int
+            Plane number, 0 .. n_planes - 1.
+
+        Returns
+        -------
+        bool
+            True when an edit was redone.
+        """
         plane = self._plane(plane)
         self.end_stroke()
         stack = self._redo.get(plane)
@@ -640,7 +934,14 @@ class LabelDocument:
     # ------------------------------------------------------------------ saving
 
     def to_arrays(self) -> LabelSnapshot:
-        """Copies of the allocated planes and the roles (an open stroke is ended first)."""
+        """Copies of the allocated planes and the roles (an open stroke is ended first).
+
+        Returns
+        -------
+        LabelSnapshot
+            uint32 label and bool ignore planes by plane number (unallocated planes absent),
+            and one role per plane.
+        """
         self.end_stroke()
         return LabelSnapshot(
             self.n_planes, self.shape,
@@ -650,7 +951,19 @@ class LabelDocument:
 
     @classmethod
     def from_arrays(cls, snapshot: LabelSnapshot, **options) -> LabelDocument:
-        """A new document (empty history) from a :class:`LabelSnapshot`; options as __init__."""
+        """A new document (empty history) from a :class:`LabelSnapshot`; options as __init__.
+
+        Parameters
+        ----------
+        snapshot : LabelSnapshot
+            The content; its arrays are checked and copied.
+        **options
+            ``history_bytes`` and ``history_items``, as for :class:`LabelDocument`.
+
+        Returns
+        -------
+        LabelDocument
+        """
         doc = cls(snapshot.n_planes, snapshot.shape, **options)
         for layer, planes in (("labels", snapshot.labels), ("ignore", snapshot.ignore)):
             for plane, array in planes.items():

@@ -27,7 +27,22 @@ class SegmentationScores:
 
 
 def evaluate(truth: np.ndarray, pred: np.ndarray, thresholds=(0.5, 0.75)) -> SegmentationScores:
-    """Label images (Y, X) or (P, Y, X) of the same shape -> foreground IoU, AP, cell counts."""
+    """Label images (Y, X) or (P, Y, X) of the same shape -> foreground IoU, AP, cell counts.
+
+    Parameters
+    ----------
+    truth : ndarray
+        (Y, X) or (P, Y, X) non-negative integer ground-truth labels, 0 = background.
+    pred : ndarray
+        Predicted labels, same shape.
+    thresholds : float or sequence of float
+        IoU thresholds in (0, 1] at which AP is computed.
+
+    Returns
+    -------
+    SegmentationScores
+        Foreground IoU, AP per threshold and the cell counts, over all planes.
+    """
     truth, pred = _as_planes(truth, pred)
     thresholds = _check_thresholds(thresholds)
     counts = [_match_counts(t, p, thresholds) for t, p in zip(truth, pred)]
@@ -40,7 +55,20 @@ def evaluate(truth: np.ndarray, pred: np.ndarray, thresholds=(0.5, 0.75)) -> Seg
 
 
 def foreground_iou(truth: np.ndarray, pred: np.ndarray) -> float:
-    """Label images (Y, X) or (P, Y, X) -> IoU of (truth > 0) and (pred > 0); 1.0 if both empty."""
+    """Label images (Y, X) or (P, Y, X) -> IoU of (truth > 0) and (pred > 0); 1.0 if both empty.
+
+    Parameters
+    ----------
+    truth : ndarray
+        (Y, X) or (P, Y, X) non-negative integer ground-truth labels.
+    pred : ndarray
+        Predicted labels, same shape.
+
+    Returns
+    -------
+    float
+        Intersection over union of the two foregrounds, in [0, 1].
+    """
     truth, pred = _as_planes(truth, pred)
     a, b = truth > 0, pred > 0
     union = np.count_nonzero(a | b)
@@ -54,6 +82,20 @@ def average_precision(
 
     TP, FP and FN are summed over all planes before dividing (a stack is scored as one
     set of cells, not as a mean of per-plane scores). No cells on either side -> 1.0.
+
+    Parameters
+    ----------
+    truth : ndarray
+        (Y, X) or (P, Y, X) non-negative integer ground-truth labels.
+    pred : ndarray
+        Predicted labels, same shape.
+    thresholds : float or sequence of float
+        IoU thresholds in (0, 1].
+
+    Returns
+    -------
+    dict of float to float
+        AP per threshold.
     """
     truth, pred = _as_planes(truth, pred)
     thresholds = _check_thresholds(thresholds)
@@ -68,6 +110,22 @@ def match_instances(
 
     ``iou[i, j]`` is the IoU of cell ``truth_ids[i]`` and cell ``pred_ids[j]`` (ids sorted,
     background excluded). Dense, so T * P * 8 bytes; the scores use the sparse pairs.
+
+    Parameters
+    ----------
+    truth : ndarray
+        (Y, X) non-negative integer ground-truth labels.
+    pred : ndarray
+        (Y, X) predicted labels.
+
+    Returns
+    -------
+    iou : ndarray
+        (T, P) float64, 0 for cells that do not overlap.
+    truth_ids : ndarray
+        (T,) the ground truth's cell ids, ascending.
+    pred_ids : ndarray
+        (P,) the prediction's cell ids, ascending.
     """
     rows, cols, values, truth_ids, pred_ids = _overlaps(truth, pred)
     iou = np.zeros((len(truth_ids), len(pred_ids)))
@@ -76,7 +134,20 @@ def match_instances(
 
 
 def matched_count(iou: np.ndarray, threshold: float) -> int:
-    """(T, P) IoU matrix -> most one-to-one pairs of cells with IoU >= ``threshold`` (> 0)."""
+    """(T, P) IoU matrix -> most one-to-one pairs of cells with IoU >= ``threshold`` (> 0).
+
+    Parameters
+    ----------
+    iou : ndarray
+        (T, P) float IoU matrix, e.g. from :func:`match_instances`.
+    threshold : float
+        Least IoU of a matching pair.
+
+    Returns
+    -------
+    int
+        The largest number of one-to-one matches (true positives).
+    """
     rows, cols = np.nonzero(iou)
     return _matched_count(rows, cols, iou[rows, cols], threshold)
 

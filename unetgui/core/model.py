@@ -42,21 +42,51 @@ class UNetModel:
 
     @property
     def config(self) -> UNetConfig:
+        """The network's shape.
+
+        Returns
+        -------
+        UNetConfig
+            ``self.net.config``.
+        """
         return self.net.config
 
     @property
     def device(self) -> torch.device:
+        """Where the network's weights are.
+
+        Returns
+        -------
+        torch.device
+            The device of its first parameter.
+        """
         return next(self.net.parameters()).device
 
     def snapshot(self) -> UNetModel:
-        """An independent copy on the CPU, e.g. for predicting while training goes on."""
+        """An independent copy on the CPU, e.g. for predicting while training goes on.
+
+        Returns
+        -------
+        UNetModel
+            A copy in eval mode, with its own weights, history and info.
+        """
         weights = {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
         net = _net_with_weights(self.config, weights)
         net.eval()
         return UNetModel(net, self.normalization, copy.deepcopy(self.history), copy.deepcopy(self.info))
 
     def check_channels(self, n_channels: int) -> None:
-        """Raise ModelFileError if the image's channel count does not fit the network."""
+        """Raise ModelFileError if the image's channel count does not fit the network.
+
+        Parameters
+        ----------
+        n_channels : int
+            Channels C of the image to predict or train on.
+
+        Returns
+        -------
+        None
+        """
         if n_channels != self.config.in_channels:
             raise ModelFileError(
                 f"The model expects images with {self.config.in_channels} channel(s), but the "
@@ -65,7 +95,18 @@ class UNetModel:
 
 
 def model_cell_size(model: UNetModel):
-    """The cell diameters ``model`` was trained on (core.cellsize.CellSize), or None."""
+    """The cell diameters ``model`` was trained on (core.cellsize.CellSize), or None.
+
+    Parameters
+    ----------
+    model : UNetModel
+        Any model; older files have no record.
+
+    Returns
+    -------
+    CellSize or None
+        From ``model.info["cell_size"]``.
+    """
     from unetgui.core.cellsize import CellSize
 
     values = model.info.get("cell_size")
@@ -79,7 +120,24 @@ def new_model(
     seed: int | None = None,
     info: dict | None = None,
 ) -> UNetModel:
-    """A freshly initialised network (He initialisation; seeded if ``seed`` is given)."""
+    """A freshly initialised network (He initialisation; seeded if ``seed`` is given).
+
+    Parameters
+    ----------
+    config : UNetConfig or None
+        The network's shape; None: the paper's (:class:`UNetConfig` defaults).
+    normalization : Normalization or None
+        Input normalisation; None: the default percentiles.
+    seed : int or None
+        Seed for the initial weights (the global torch random state is left as it was).
+    info : dict or None
+        Free-form information (name, recipe, ...), copied.
+
+    Returns
+    -------
+    UNetModel
+        On the CPU, with an empty training history.
+    """
     config = config or UNetConfig()
     if seed is None:
         net = UNet(config)
@@ -96,6 +154,18 @@ def save_model(model: UNetModel, path: str | Path) -> Path:
     The header holds a SHA-256 of the weights, so that a damaged file is refused on
     load instead of predicting garbage. Raises ImageFileError (with a plain reason: disk
     full, permission denied, read-only disk) when the file cannot be written.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model to save; its weights are copied to the CPU.
+    path : str or Path
+        The file to write (replaced if it exists).
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     from safetensors.torch import save
 
@@ -118,7 +188,18 @@ def save_model(model: UNetModel, path: str | Path) -> Path:
 
 
 def weights_checksum(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order.
+
+    Parameters
+    ----------
+    tensors : dict of str to torch.Tensor
+        A state dict, on any device.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     digest = hashlib.sha256()
     for name in sorted(tensors):
         tensor = tensors[name].detach().to("cpu").contiguous()
@@ -130,7 +211,20 @@ def weights_checksum(tensors: dict[str, torch.Tensor]) -> str:
 def rescue_model(model: UNetModel, name: str) -> Path:
     """Save ``model`` where it can be written when its own path failed: the data folder's
     ``rescued/``, else the temporary folder. Returns the path; raises ImageFileError only
-    if neither can be written."""
+    if neither can be written.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model to save.
+    name : str
+        The file name that failed; its stem, with a date and time, names the rescued file.
+
+    Returns
+    -------
+    Path
+        Where the model was saved.
+    """
     from datetime import datetime
 
     from unetgui.core.userdata import data_dir
@@ -143,7 +237,18 @@ def rescue_model(model: UNetModel, name: str) -> Path:
 
 
 def is_model_file(path: str | Path) -> bool:
-    """Whether ``path`` is a safetensors file tagged as a unetgui model (header only)."""
+    """Whether ``path`` is a safetensors file tagged as a unetgui model (header only).
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file.
+
+    Returns
+    -------
+    bool
+        False for anything unreadable or foreign.
+    """
     from safetensors import safe_open
 
     try:
@@ -160,6 +265,18 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetMode
     program's file, a pickle, an image), is damaged (settings that are not what we write,
     weights whose checksum does not match) or was written by a newer unetgui. Files
     written before checksums existed load without the check.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file.
+    device : torch.device or str
+        Where to put the weights.
+
+    Returns
+    -------
+    UNetModel
+        The model, in eval mode on ``device``.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -232,8 +349,8 @@ def _json_field(metadata: dict, key: str, kind: type, default: str | None = None
 
 def _net_with_weights(config: UNetConfig, weights: dict[str, torch.Tensor]) -> UNet:
     """A UNet holding ``weights`` (taken over, not copied). Built on the meta device, so
-    no random initialisation is computed only to be overwritten (~20 ms for 16 channels,
-    paid per live-prediction snapshot). Raises RuntimeError if the weights do not fit."""
+    no random initialisation is computed only to be overwritten (a cost that would be paid
+    per live-prediction snapshot). Raises RuntimeError if the weights do not fit."""
     with torch.device("meta"):
         net = UNet(config)
     net.load_state_dict(weights, strict=True, assign=True)

@@ -32,10 +32,19 @@ def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | o
 
     Parameters
     ----------
-    path : the output file the user named.
-    kind : ``"model"`` or ``"tiff"``: decides the suffixes allowed.
-    inputs : every file the command reads (image, labels, model).
-    overwrite : the user allows replacing an existing file that unetgui did not write.
+    path : str or os.PathLike
+        The output file the user named.
+    kind : str
+        ``"model"`` or ``"tiff"``: decides the suffixes allowed.
+    inputs : iterable of str or os.PathLike
+        Every file the command reads (image, labels, model).
+    overwrite : bool
+        The user allows replacing an existing file that unetgui did not write.
+
+    Returns
+    -------
+    Path
+        ``path``, checked.
     """
     path = Path(path)
     suffixes = _KINDS[kind]
@@ -57,7 +66,17 @@ def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | o
 
 
 def check_distinct(paths: Iterable[str | os.PathLike | None]) -> None:
-    """Raise InvalidInputError if two outputs of one command are the same file."""
+    """Raise InvalidInputError if two outputs of one command are the same file.
+
+    Parameters
+    ----------
+    paths : iterable of str, os.PathLike or None
+        The command's outputs; None entries (outputs not asked for) are skipped.
+
+    Returns
+    -------
+    None
+    """
     seen: list[Path] = []
     for path in (Path(p) for p in paths if p is not None):
         if any(_same_file(path, other) for other in seen):
@@ -66,7 +85,19 @@ def check_distinct(paths: Iterable[str | os.PathLike | None]) -> None:
 
 
 def written_by_unetgui(path: str | os.PathLike) -> bool:
-    """Whether the existing file at ``path`` is a model or TIFF that unetgui wrote."""
+    """Whether the existing file at ``path`` is a model or TIFF that unetgui wrote.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An existing file.
+
+    Returns
+    -------
+    bool
+        True for a ``.unet`` tagged as a unetgui model, or a TIFF whose Software tag is
+        ours; False for anything else, including unreadable or damaged files.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     with contextlib.suppress(Exception):  # unreadable or damaged: not provably ours

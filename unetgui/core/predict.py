@@ -1,15 +1,18 @@
-"""Overlap-tile prediction of one plane, as a generator that reports progress per tile.
+"""Overlap-tile prediction: one plane tile by tile, and the one loop over a stack's planes.
 
-The window runs it in a worker thread and shows (and can stop) its progress; the command
-line and the tests simply exhaust it. Tiles are placed by :mod:`unetgui.core.tiling`, so
-the stitched result equals one forward pass over the whole mirrored image.
+:func:`iter_predict` predicts one plane as a generator that reports each tile; the window
+shows tiles as they arrive and can stop between them. :func:`iter_predict_planes` is the
+loop every caller that predicts several planes uses: the window's Predict all, the
+command line's ``predict`` and validation during training. Tiles are placed by
+:mod:`unetgui.core.tiling`, so the stitched result equals one forward pass over the whole
+mirrored image. :func:`model_input` is the rule for what a model reads of a plane.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +23,7 @@ from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, resize_
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.model import UNetModel, model_cell_size
+from unetgui.core.postprocess import foreground_probability
 from unetgui.core.unet import UNetConfig, input_size_for_output, input_step, output_size, valid_input_sizes
 
 DEFAULT_MAX_TILE = {"cpu": 572, "mps": 572, "cuda": 1084}
@@ -177,6 +181,104 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
 def predict_sized(model: UNetModel, plane: np.ndarray, **options) -> PredictionProgress:
     """Exhaust :func:`iter_predict_sized`; the last item (probabilities, scale, diameter)."""
     return _last(iter_predict_sized(model, plane, **options))
+
+
+def model_input(plane: np.ndarray, model: UNetModel, channel: int | None = None) -> np.ndarray:
+    """The plane as the model reads it: a one-channel model on a multi-channel image gets
+    one channel, or the channels' mean when none is chosen (the window's composite).
+
+    Parameters
+    ----------
+    plane : (C, Y, X) raw pixel values
+    model : the model that will read it
+    channel : 0-based channel index for a one-channel model; None: the mean of all channels
+
+    Returns
+    -------
+    (C', Y, X) array, C' the model's input channels (the plane itself when it fits)
+
+    Raises
+    ------
+    InvalidInputError
+        When ``channel`` does not exist, or the channel counts cannot be matched.
+    """
+    wanted = model.config.in_channels
+    if channel is not None and not 0 <= channel < plane.shape[0]:
+        raise InvalidInputError(f"Channel {channel} does not exist: the image has {plane.shape[0]} channel(s) "
+                                f"(0-{plane.shape[0] - 1}).")
+    if plane.shape[0] == wanted:
+        return plane
+    if wanted == 1:
+        if channel is not None:
+            return plane[channel : channel + 1]
+        return plane.astype(np.float32).mean(axis=0, keepdims=True)
+    model.check_channels(plane.shape[0])  # raises with a clear message
+    return plane
+
+
+@dataclass(frozen=True)
+class PlanePrediction:
+    """One plane's result from :func:`iter_predict_planes`."""
+
+    plane: int  # its index, as given in ``planes``
+    foreground: np.ndarray  # (Y, X) float32 probability of being in a cell
+    done: int  # planes finished so far, this one included
+    total: int
+    diameter: float | None = None  # the cell diameter (px) that decided the scale
+    scale: float = 1.0  # the plane was predicted resized by this
+
+
+def iter_predict_planes(
+    model: UNetModel,
+    read_plane: Callable[[int], np.ndarray],
+    planes: Sequence[int],
+    *,
+    channel: int | None = None,
+    rescale: bool = True,
+    diameter: float | None = None,
+    estimated: bool = False,
+    on_tile: Callable[[int, int], None] | None = None,
+    **options,
+) -> Iterator[PlanePrediction]:
+    """Predict planes one after the other: the loop the window, the command line and
+    validation during training share.
+
+    One experiment, one cell size: without a ``diameter``, a model that records its cell
+    size gets the diameter estimated once, from the first plane, for all of them.
+
+    Parameters
+    ----------
+    model : the model, on the device to predict on
+    read_plane : index -> (C, Y, X) raw plane (e.g. ``ImageStack.read_plane``)
+    planes : indices to predict, in order
+    channel : what a one-channel model reads of a multi-channel image (:func:`model_input`)
+    rescale : resize for the model's cell size (:func:`iter_predict_sized`); False
+        predicts every plane at its own size
+    diameter : the cells' diameter in px; ``estimated``: it is an estimate
+    on_tile : called with (tiles done, tiles) after each batch of tiles, e.g. for a
+        progress bar
+    **options : passed to :func:`iter_predict` (``tile_size``, ``tta``, ...)
+
+    Yields
+    ------
+    PlanePrediction
+        One per plane; closing the generator stops between planes.
+    """
+    sized = rescale and model_cell_size(model) is not None
+    for done, index in enumerate(planes, start=1):
+        image = model_input(read_plane(index), model, channel)
+        if sized and diameter is None:
+            diameter, estimated = estimate_diameter(image), True
+            sized = diameter is not None  # no cells found: every plane at its own size
+        run = (iter_predict_sized(model, image, diameter=diameter, estimated=estimated, **options) if sized
+               else iter_predict(model, image, **options))
+        last = None
+        for progress in run:
+            if on_tile is not None:
+                on_tile(progress.done, progress.total)
+            last = progress
+        yield PlanePrediction(index, foreground_probability(last.probabilities).astype(np.float32, copy=False),
+                              done, len(planes), last.diameter, last.scale)
 
 
 def _last(items: Iterator[PredictionProgress]) -> PredictionProgress:

@@ -5,20 +5,15 @@ Two situations differ enough to need two recipes:
 
 * :data:`FINE_TUNE`: the model was trained before (the starter model, or a model of the
   user's). It already knows cells, and the aim is to adapt it without destroying that.
-  Adam at 1e-3 does this; the paper's SGD with momentum 0.99 does not: measured on real
-  fluorescence nuclei held out for independent evaluation (issue 13), 150 steps from the
-  starter gave AP@0.5 0.76 with Adam and 0.47 with that SGD (below the starter's 0.68),
-  and 500 Adam steps gave 0.85. Among Adam variants, ``benchmarks/recipes.py`` (one
-  annotated plane of cells 4x larger than the starter knows, 160 steps, about 3 minutes
-  of a 2-core CPU) measured AP@0.5 0.176 for a constant 1e-3, 0.173 with a 20-step
-  warm-up and cosine decay, 0.154 for 3e-4; the paper's SGD did not beat the start
-  (0.106, the starter's own) and its run stopped early with the starting weights kept.
+  Adam at a constant 1e-3 does this; the paper's SGD with momentum 0.99 does not (it
+  fell below the starting model), and warm-up, cosine decay or a lower rate gained nothing.
 * :data:`SCRATCH`: a new network, :data:`SCRATCH_NETWORK`: 16 base channels, which a
   laptop CPU trains in minutes (64, the paper's, stays an option), with batch
-  normalisation. On the same plane, 300 steps (about 5 minutes of a 2-core CPU),
-  ``benchmarks/recipes.py`` measured AP@0.5 0.175 with batch norm and Adam 1e-3, 0.103
-  without batch norm, 0.091 with warm-up and cosine decay, 0.068 with the paper's SGD;
-  threshold + watershed scored 0.082.
+  normalisation and Adam at 1e-3, which beat the same network without batch norm,
+  with warm-up and cosine decay, and with the paper's SGD.
+
+The figures behind both choices are in benchmarks/README.md ("Why the code is as it is");
+``benchmarks/recipes.py`` measures the candidates.
 
 Both hold back part of the annotation to judge the run when the user marks no
 validation plane (``TrainingConfig.auto_validation``).
@@ -38,14 +33,44 @@ SCRATCH_NETWORK = UNetConfig(base_channels=16, depth=4, batch_norm=True)  # what
 
 
 def recipe_for(model) -> TrainingConfig:
-    """FINE_TUNE for a model that has been trained (it has a training history), else SCRATCH."""
+    """FINE_TUNE for a model that has been trained (it has a training history), else SCRATCH.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model about to be trained.
+
+    Returns
+    -------
+    TrainingConfig
+        :data:`FINE_TUNE` when ``model.history`` is not empty, else :data:`SCRATCH`.
+    """
     return FINE_TUNE if model.history else SCRATCH
 
 
 def with_choices(recipe: TrainingConfig, *, optimizer: str | None = None,
                  learning_rate: float | None = None, **changes) -> TrainingConfig:
-    """``recipe`` with the user's choices. Choosing another optimiser without a learning
-    rate takes that optimiser's default rate, not the recipe's rate for its own."""
+    """``recipe`` with the user's choices.
+
+    Choosing another optimiser without a learning rate takes that optimiser's default rate,
+    not the recipe's rate for its own.
+
+    Parameters
+    ----------
+    recipe : TrainingConfig
+        The recipe to start from (:data:`FINE_TUNE` or :data:`SCRATCH`).
+    optimizer : str or None
+        ``"adam"`` or ``"sgd"``; None keeps the recipe's.
+    learning_rate : float or None
+        None keeps the recipe's rate, or, with another optimiser, takes that one's default.
+    **changes
+        Other :class:`TrainingConfig` fields to replace; a None value leaves the field as it is.
+
+    Returns
+    -------
+    TrainingConfig
+        A new config; ``recipe`` is not changed.
+    """
     if optimizer is not None and optimizer != recipe.optimizer and learning_rate is None:
         changes["learning_rate"] = None
     elif learning_rate is not None:

@@ -1,17 +1,21 @@
-"""Process-wide settings for long numeric work, applied once by the entry points.
+"""Process-wide settings for long numeric work, and how training and prediction share the cores.
 
-Not applied on import: they change the whole process, which a library must not do to
-its host. The command line and the window call :func:`quiet_openmp` and
-:func:`tune_allocator` at start-up; the window also :func:`preload_training_modules`.
+The settings are not applied on import: they change the whole process, which a library
+must not do to its host. The command line and the window call :func:`quiet_openmp` and
+:func:`tune_allocator` at start-up; the window also :func:`preload_training_modules` and
+:func:`freeze_collector`. :class:`CpuShare` splits the cores between a training run and
+predictions that run beside it (the window's live predictions).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
 import sys
 import threading
+import time
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc mallopt parameters
 DESCRIPTION = "glibc, tuned (trim threshold 1 GiB, mmap threshold 32 MiB, one arena)"
@@ -91,3 +95,91 @@ def preload_training_modules() -> threading.Thread:
     thread = threading.Thread(target=load, name="unetgui-preload", daemon=True)
     thread.start()
     return thread
+
+
+def freeze_collector(*, collect: bool = True) -> None:
+    """Move every object alive now out of the garbage collector's way (``gc.freeze``).
+
+    torch and Qt leave a few hundred thousand long-lived objects; each full collection
+    that walks them holds the GIL long enough to freeze a window. The window calls it once
+    start-up is done, and its training worker after a run's first step (what starting to
+    train created or imported), there without collecting first (``collect=False``): a
+    collection in a worker would hold the GIL just the same.
+    """
+    if collect:
+        gc.collect()
+    gc.freeze()
+
+
+class CpuShare:
+    """Splits the cores between training and predictions beside it, so that together
+    they never ask for more threads than there are cores.
+
+    Two torch (OpenMP) thread teams that together want more threads than there are cores
+    stall at each other's barriers. So training takes every core while it computes alone
+    and one fewer while a prediction runs or is about to (a snapshot was just handed
+    out); a prediction takes what training leaves (every core when nothing trains).
+    torch's thread count belongs to the thread that sets it, so each worker sets its own:
+    training between steps (it follows a prediction within one step), the predictor
+    before each pass. Thread-safe.
+    """
+
+    PENDING_S = 1.0  # a snapshot just handed out: its prediction starts within this time
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._predicting = 0
+        self._training = 0
+        self._pending_until = 0.0
+
+    @contextlib.contextmanager
+    def computing(self):
+        """Wrap a prediction pass that may run beside training."""
+        with self._lock:
+            self._predicting += 1
+            self._pending_until = 0.0
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._predicting -= 1
+
+    @contextlib.contextmanager
+    def training(self):
+        """Wrap a training run."""
+        with self._lock:
+            self._training += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._training -= 1
+
+    def prediction_expected(self) -> None:
+        """A snapshot was handed out: its prediction pass is about to start."""
+        with self._lock:
+            self._pending_until = time.monotonic() + self.PENDING_S
+
+    def training_threads(self) -> int:
+        """Threads for the training run's next step.
+
+        Returns
+        -------
+        int
+            Every core while no prediction runs or is expected, else all cores but one.
+        """
+        with self._lock:
+            alone = self._predicting == 0 and time.monotonic() >= self._pending_until
+        return training_threads(alone=alone)
+
+    def prediction_threads(self) -> int:
+        """Threads for a prediction pass.
+
+        Returns
+        -------
+        int
+            The core training leaves while it runs (it takes all but one), else every core.
+        """
+        with self._lock:
+            training = self._training > 0
+        return 1 if training else usable_cores()

@@ -27,6 +27,11 @@ def starter_model_path() -> Path:
 
     The installed package data (``unetgui.resources``) first; in a source checkout whose
     install predates that package, the repository's ``resources/`` folder.
+
+    Returns
+    -------
+    Path
+        The path of ``starter.unet``; check ``is_file()`` before reading it.
     """
     from importlib import resources
 
@@ -46,6 +51,17 @@ def load_starter_model(device="cpu"):
 
     Raises ModelFileError with a plain explanation when the file is missing (an
     incomplete installation) or damaged.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        Where to put the network's weights (default the CPU).
+
+    Returns
+    -------
+    UNetModel
+        The starter model, its ``info["cell_size"]`` set to :data:`STARTER_CELL_SIZE` when
+        the file does not record one.
     """
     from unetgui.core.model import load_model
 

@@ -48,8 +48,7 @@ pixels beyond the odd one, and structure in the labels' meaning (a dividing cell
 label).
 
 Everything is drawn from the ``numpy.random.Generator`` passed in: the same seed gives
-the same image. A 512 x 512 image takes tens of milliseconds, a crowded 1024 x 1024
-image with every effect on a few hundred.
+the same image.
 """
 
 from __future__ import annotations
@@ -151,7 +150,22 @@ class SyntheticConfig:
 def synthetic_cells(
     config: SyntheticConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """-> image (Y, X) of ``config.dtype``, labels (Y, X) int32 (0 background, 1..N)."""
+    """-> image (Y, X) of ``config.dtype``, labels (Y, X) int32 (0 background, 1..N).
+
+    Parameters
+    ----------
+    config : SyntheticConfig
+        What the image looks like.
+    rng : numpy.random.Generator
+        The only source of randomness.
+
+    Returns
+    -------
+    image : ndarray
+        (Y, X) of ``config.dtype`` (uint8, uint16 or float32), Y, X = ``config.shape``.
+    labels : ndarray
+        (Y, X) int32 cell ids, 0 = background, cells 1..N.
+    """
     labels = place_cells(config, rng)
     image = render_cells(labels, config, rng)
     return to_dtype(image, config.dtype, white=config.white), labels
@@ -160,7 +174,24 @@ def synthetic_cells(
 def synthetic_stack(
     n_planes: int, config: SyntheticConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """-> image (P, Y, X) of ``config.dtype``, labels (P, Y, X) int32, ids per plane."""
+    """-> image (P, Y, X) of ``config.dtype``, labels (P, Y, X) int32, ids per plane.
+
+    Parameters
+    ----------
+    n_planes : int
+        Planes P (>= 1), each drawn independently.
+    config : SyntheticConfig
+        What each plane looks like.
+    rng : numpy.random.Generator
+        The only source of randomness.
+
+    Returns
+    -------
+    image : ndarray
+        (P, Y, X) of ``config.dtype``.
+    labels : ndarray
+        (P, Y, X) int32, ids 1..N per plane.
+    """
     if n_planes < 1:
         raise InvalidInputError(f"A stack needs at least one plane, not {n_planes}.")
     planes = [synthetic_cells(config, rng) for _ in range(n_planes)]
@@ -229,10 +260,28 @@ class SyntheticDomain:
             raise InvalidInputError("diameter and side must be positive.")
 
     def to_dict(self) -> dict:
+        """The ranges as a plain dict, e.g. to record in a model's training recipe.
+
+        Returns
+        -------
+        dict
+            One entry per field.
+        """
         return dataclasses.asdict(self)
 
     def draw(self, rng: np.random.Generator) -> SyntheticConfig:
-        """One image's settings, drawn from these ranges with ``rng``."""
+        """One image's settings, drawn from these ranges with ``rng``.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The source of randomness.
+
+        Returns
+        -------
+        SyntheticConfig
+            The drawn settings.
+        """
 
         def uniform(pair):
             return float(rng.uniform(pair[0], pair[1]))
@@ -289,9 +338,22 @@ def domain_images(
 ) -> list[tuple[np.ndarray, np.ndarray]] | list[tuple[np.ndarray, np.ndarray, SyntheticConfig]]:
     """One image per seed: ``np.random.default_rng(seed)`` draws its config, then the image.
 
-    Returns [(image (Y, X), labels (Y, X) int32), ...] (and the config with
-    ``with_configs``). Sizes differ between images unless ``domain.shape`` is set. Each
-    image depends on its own seed only, so disjoint seed ranges give disjoint data sets.
+    Sizes differ between images unless ``domain.shape`` is set. Each image depends on its
+    own seed only, so disjoint seed ranges give disjoint data sets.
+
+    Parameters
+    ----------
+    domain : SyntheticDomain
+        The ranges the settings are drawn from.
+    seeds : iterable
+        One seed per image, anything ``np.random.default_rng`` takes (e.g. ``[1, k]``).
+    with_configs : bool
+        Also return each image's :class:`SyntheticConfig`.
+
+    Returns
+    -------
+    list of tuple
+        ``(image (Y, X), labels (Y, X) int32)`` per seed, or ``(image, labels, config)``.
     """
     out = []
     for seed in seeds:
@@ -350,6 +412,18 @@ def place_cells(config: SyntheticConfig, rng: np.random.Generator) -> np.ndarray
     touch nothing else, may take at most 30 % of the anchor, and both must stay in one
     piece. Otherwise it must keep a 2 px clearance from every cell. Only the cell's
     bounding box is ever computed.
+
+    Parameters
+    ----------
+    config : SyntheticConfig
+        Shape, number, size, irregularity and contact of the cells.
+    rng : numpy.random.Generator
+        The source of randomness.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) int32, 0 = background, cells numbered 1..N consecutively.
     """
     shape = config.shape
     labels = np.zeros(shape, dtype=np.int32)
@@ -434,9 +508,24 @@ def render_cells(
 
     Each cell gets its own brightness and a smooth texture (and, where the config asks,
     a dome profile, chromatin granules, nucleoli, mitotic condensation, an unlabelled
-    cytoplasmic glow around it); the background its level, gradient and autofluorescence; the illumination may be uneven; the optics
-    blur it; shot noise follows Poisson statistics with ``1 / noise**2`` photons at
-    intensity 1, read noise is Gaussian. Extra effects that are off draw no random numbers.
+    cytoplasmic glow around it); the background its level, gradient and autofluorescence;
+    the illumination may be uneven; the optics blur it; shot noise follows Poisson
+    statistics with ``1 / noise**2`` photons at intensity 1, read noise is Gaussian.
+    Extra effects that are off draw no random numbers.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) integer cell ids 0..N (from :func:`place_cells`).
+    config : SyntheticConfig
+        The effects and their strengths.
+    rng : numpy.random.Generator
+        The source of randomness.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) float32 in relative units (brightest cell ~1).
     """
     n = int(labels.max())
     low, high = config.brightness_range
@@ -615,6 +704,20 @@ def to_dtype(image: np.ndarray, dtype: str, *, white: float = _WHITE) -> np.ndar
     Integers: intensity 1.0 maps to ``white`` (default 60 %) of the range, leaving head
     room for texture and noise (clipped at the top, rarely reached). float32 keeps
     relative units.
+
+    Parameters
+    ----------
+    image : ndarray
+        (Y, X) float relative intensity.
+    dtype : str
+        ``"uint8"``, ``"uint16"`` or ``"float32"``.
+    white : float
+        Fraction of the integer range that intensity 1.0 maps to.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) of ``dtype``, rounded and clipped to its range for integers.
     """
     if dtype == "float32":
         return image.astype(np.float32)

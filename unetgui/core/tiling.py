@@ -49,7 +49,13 @@ class TilePlan:
 
     @property
     def pad_width(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Mirror padding (before, after) for rows and cols so that every tile fits."""
+        """Mirror padding (before, after) for rows and cols so that every tile fits.
+
+        Returns
+        -------
+        tuple of tuple of int
+            ((top, bottom), (left, right)) in px, as :func:`mirror_pad` takes it.
+        """
         rows, cols = self.image_shape
         last_row = max(t.row for t in self.tiles)
         last_col = max(t.col for t in self.tiles)
@@ -60,7 +66,19 @@ class TilePlan:
         )
 
     def output_window(self, tile: Tile) -> tuple[slice, slice, slice, slice]:
-        """(image rows, image cols, tile rows, tile cols) of the part inside the image."""
+        """(image rows, image cols, tile rows, tile cols) of the part inside the image.
+
+        Parameters
+        ----------
+        tile : Tile
+            One tile of this plan.
+
+        Returns
+        -------
+        tuple of slice
+            Where the tile's output goes in the image (rows, cols), and which part of the
+            network's (out_h, out_w) output to take (rows, cols); the two have the same size.
+        """
         rows = min(self.out_size[0], self.image_shape[0] - tile.row)
         cols = min(self.out_size[1], self.image_shape[1] - tile.col)
         return (
@@ -72,7 +90,22 @@ class TilePlan:
 
 
 def axis_offsets(length: int, out: int, align: int) -> list[int]:
-    """Tile origins along one axis: aligned, covering ``[0, length)``, as few as possible."""
+    """Tile origins along one axis: aligned, covering ``[0, length)``, as few as possible.
+
+    Parameters
+    ----------
+    length : int
+        Pixels along the axis.
+    out : int
+        Output tile size along the axis.
+    align : int
+        Every origin is a multiple of this (``2**depth``).
+
+    Returns
+    -------
+    list of int
+        Ascending origins, starting at 0; the last tile may overhang by fewer than ``align`` px.
+    """
     stride = out // align * align
     if stride < align:
         raise InvalidInputError(
@@ -95,9 +128,23 @@ def plan_tiles(
 ) -> TilePlan:
     """Plan overlap tiles covering an image of ``image_shape`` (rows, cols).
 
-    ``in_size``/``out_size`` are the network's input and output tile sizes; ``align`` is
-    ``2**depth`` so the result is seamless (see the module docstring). Works for images
-    smaller than one tile (one tile, mirror-padded).
+    Works for images smaller than one tile (one tile, mirror-padded).
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        (Y, X) of the plane.
+    in_size : int or tuple of int
+        The network's input tile size, square or (rows, cols).
+    out_size : int or tuple of int
+        Its output tile size; smaller than ``in_size`` by the same even number on both axes.
+    align : int
+        ``2**depth``, so the result is seamless (see the module docstring).
+
+    Returns
+    -------
+    TilePlan
+        The tiles and the margin, from which :attr:`TilePlan.pad_width` follows.
     """
     in_size = as_pair(in_size)
     out_size = as_pair(out_size)
@@ -118,7 +165,20 @@ def plan_tiles(
 
 def order_tiles(plan: TilePlan, focus: tuple[float, float]) -> tuple[Tile, ...]:
     """Tiles sorted by distance of their centre to ``focus`` (row, col): what is on
-    screen is predicted first."""
+    screen is predicted first.
+
+    Parameters
+    ----------
+    plan : TilePlan
+        The planned tiles.
+    focus : tuple of float
+        (row, col) in image pixels, e.g. the centre of the view.
+
+    Returns
+    -------
+    tuple of Tile
+        The plan's tiles, nearest first.
+    """
     half_r, half_c = plan.out_size[0] / 2, plan.out_size[1] / 2
     return tuple(
         sorted(plan.tiles, key=lambda t: (t.row + half_r - focus[0]) ** 2 + (t.col + half_c - focus[1]) ** 2)
@@ -130,6 +190,18 @@ def mirror_pad(plane: np.ndarray, pad_width: tuple[tuple[int, int], tuple[int, i
 
     Uses reflection without repeating the edge pixel. Padding wider than the image (tiny
     images, large context) reflects repeatedly, so any image size works.
+
+    Parameters
+    ----------
+    plane : ndarray
+        (C, Y, X) image plane.
+    pad_width : tuple of tuple of int
+        ((top, bottom), (left, right)) in px, e.g. :attr:`TilePlan.pad_width`.
+
+    Returns
+    -------
+    ndarray
+        (C, Y + top + bottom, X + left + right), ``plane``'s dtype.
     """
     if plane.ndim != 3:
         raise InvalidInputError(f"Expected a (channels, rows, cols) plane, got shape {plane.shape}.")
@@ -142,6 +214,18 @@ def mirror_pad(plane: np.ndarray, pad_width: tuple[tuple[int, int], tuple[int, i
 
 
 def as_pair(size: tuple[int, int] | int) -> tuple[int, int]:
+    """A tile size as (rows, cols).
+
+    Parameters
+    ----------
+    size : int or tuple of int
+        One side for a square tile, or (rows, cols).
+
+    Returns
+    -------
+    tuple of int
+        (rows, cols) as Python ints.
+    """
     if isinstance(size, (int, np.integer)):
         return int(size), int(size)
     a, b = size

@@ -34,8 +34,8 @@ from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.metrics import evaluate
 from unetgui.core.model import UNetModel, model_cell_size
-from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
-from unetgui.core.predict import iter_predict
+from unetgui.core.postprocess import probabilities_to_labels
+from unetgui.core.predict import iter_predict_planes
 from unetgui.core.unet import input_size_for_output, margin, output_size, valid_input_sizes
 
 DEFAULT_LEARNING_RATE = {"sgd": 1e-3, "adam": 1e-3}
@@ -417,11 +417,10 @@ def _step(net, optimizer, tiles, device, amp_dtype, scaler) -> float:
 
 def _validate(model: UNetModel, planes: Sequence[TrainingPlane]) -> ValidationScore:
     truths, preds = [], []
-    for plane in planes:
-        probs = None
-        for progress in iter_predict(model, plane.image):
-            probs = progress.probabilities
-        labels = probabilities_to_labels(foreground_probability(probs))
+    # the planes were already resized for the model's cell size: predicted as they are
+    results = iter_predict_planes(model, lambda i: planes[i].image, range(len(planes)), rescale=False)
+    for plane, result in zip(planes, results):
+        labels = probabilities_to_labels(result.foreground)
         truth = np.asarray(plane.labels)
         if plane.ignore is not None:
             labels = np.where(plane.ignore, 0, labels)

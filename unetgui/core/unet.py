@@ -61,10 +61,29 @@ class UNetConfig:
             raise InvalidInputError(f"Dropout must be in [0, 1), not {self.dropout}.")
 
     def to_dict(self) -> dict:
+        """The settings as stored in a model file.
+
+        Returns
+        -------
+        dict
+            One entry per field of :class:`UNetConfig`.
+        """
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> UNetConfig:
+        """Settings read from a model file (the inverse of :meth:`to_dict`).
+
+        Parameters
+        ----------
+        values : dict
+            Field names to values; missing fields take their defaults.
+
+        Returns
+        -------
+        UNetConfig
+            The checked config; InvalidInputError for unknown or invalid settings.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -95,6 +114,18 @@ def output_size(config: UNetConfig, input_size: int) -> int:
 
     Raises InvalidInputError naming the nearest valid sizes when ``input_size`` is not
     one the network can take (572 -> 388 for the paper's network).
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape (only its depth matters).
+    input_size : int
+        Input tile size in px along the axis.
+
+    Returns
+    -------
+    int
+        Output size in px.
     """
     out = _walk_sizes(config.depth, int(input_size))
     if out is None:
@@ -108,13 +139,35 @@ def output_size(config: UNetConfig, input_size: int) -> int:
 
 
 def margin(config: UNetConfig) -> int:
-    """Pixels lost on each side between input and output; the same for every valid size."""
+    """Pixels lost on each side between input and output; the same for every valid size.
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape (only its depth matters).
+
+    Returns
+    -------
+    int
+        (input size - output size) / 2, in px (92 for depth 4).
+    """
     size = min_input_size(config)
     return (size - _walk_sizes(config.depth, size)) // 2
 
 
 def min_input_size(config: UNetConfig) -> int:
-    """The smallest valid input tile size (one output pixel or a few)."""
+    """The smallest valid input tile size (one output pixel or a few).
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape (only its depth matters).
+
+    Returns
+    -------
+    int
+        Input tile size in px.
+    """
     step = 2**config.depth
     size = step
     while _walk_sizes(config.depth, size) is None:
@@ -125,19 +178,58 @@ def min_input_size(config: UNetConfig) -> int:
 
 
 def input_step(config: UNetConfig) -> int:
-    """Valid input sizes are ``min_input_size + k * input_step`` for k = 0, 1, ..."""
+    """Valid input sizes are ``min_input_size + k * input_step`` for k = 0, 1, ...
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape (only its depth matters).
+
+    Returns
+    -------
+    int
+        ``2**depth`` px.
+    """
     return 2**config.depth
 
 
 def valid_input_sizes(config: UNetConfig, low: int = 1, high: int = 1024) -> list[int]:
-    """All valid input tile sizes in ``[low, high]``, ascending."""
+    """All valid input tile sizes in ``[low, high]``, ascending.
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape.
+    low : int
+        Smallest size wanted, px.
+    high : int
+        Largest size wanted, px.
+
+    Returns
+    -------
+    list of int
+        The sizes (empty when none lies in the range).
+    """
     first, step = min_input_size(config), input_step(config)
     start = first if low <= first else first + math.ceil((low - first) / step) * step
     return list(range(start, int(high) + 1, step))
 
 
 def nearest_valid_input_sizes(config: UNetConfig, size: int) -> list[int]:
-    """The valid input sizes just below and just above ``size`` (one if below the minimum)."""
+    """The valid input sizes just below and just above ``size`` (one if below the minimum).
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape.
+    size : int
+        A tile size in px, valid or not.
+
+    Returns
+    -------
+    list of int
+        ``[size]`` when it is valid, ``[below, above]`` otherwise, or the minimum size alone.
+    """
     first, step = min_input_size(config), input_step(config)
     if size <= first:
         return [first]
@@ -146,7 +238,20 @@ def nearest_valid_input_sizes(config: UNetConfig, size: int) -> list[int]:
 
 
 def input_size_for_output(config: UNetConfig, wanted_output: int) -> int:
-    """Smallest valid input tile whose output covers ``wanted_output`` pixels."""
+    """Smallest valid input tile whose output covers ``wanted_output`` pixels.
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape.
+    wanted_output : int
+        Output tile size wanted, px.
+
+    Returns
+    -------
+    int
+        Input tile size in px; its output is at least ``wanted_output``.
+    """
     size = min_input_size(config)
     step = input_step(config)
     while _walk_sizes(config.depth, size) < wanted_output:
@@ -156,7 +261,21 @@ def input_size_for_output(config: UNetConfig, wanted_output: int) -> int:
 
 def activation_elements(config: UNetConfig, input_size: int) -> int:
     """Elements of every feature map one tile of ``input_size`` makes (per tile, all
-    layers): what training keeps for the backward pass, and the scale for memory checks."""
+    layers): what training keeps for the backward pass, and the scale for memory checks.
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape.
+    input_size : int
+        Input tile side in px (a valid size).
+
+    Returns
+    -------
+    int
+        Number of activation values (convolutions, pools, up-convolutions, concatenations
+        and the output logits) for one square tile.
+    """
     total, size = 0, input_size
     for level in range(config.depth):
         width = config.base_channels * 2**level
@@ -180,9 +299,26 @@ def tile_memory_bytes(config: UNetConfig, input_size: int, *, batch_size: int = 
     """About how many bytes one forward pass (and backward, when ``training``) of
     ``batch_size`` tiles needs, in float32; used to refuse tiles that cannot fit.
 
-    Calibrated against measured peaks on the CPU (``benchmarks/bench_memory.py``):
-    inference holds the skip connections and a few maps at a time, training every map
-    and its gradient.
+    Inference holds the skip connections and a few maps at a time, training every map and
+    its gradient: :data:`INFERENCE_MEMORY_FACTOR` and :data:`TRAINING_MEMORY_FACTOR` scale
+    :func:`activation_elements` accordingly (``benchmarks/bench_memory.py`` compares the
+    estimate with the measured peak).
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network's shape.
+    input_size : int
+        Input tile side in px.
+    batch_size : int
+        Tiles per pass.
+    training : bool
+        Whether the pass is a training step (forward and backward).
+
+    Returns
+    -------
+    int
+        Estimated peak bytes.
     """
     elements = activation_elements(config, input_size)
     factor = TRAINING_MEMORY_FACTOR if training else INFERENCE_MEMORY_FACTOR
@@ -254,6 +390,18 @@ class UNet(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of input tiles.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            (N, in_channels, H, W) float, H and W valid input sizes (see :func:`output_size`).
+
+        Returns
+        -------
+        torch.Tensor
+            (N, n_classes, H - 2m, W - 2m) logits, m = :func:`margin`.
+        """
         skips = []
         for block in self.down:
             x = block(x)
@@ -268,4 +416,16 @@ class UNet(nn.Module):
 
 
 def parameter_count(net: nn.Module) -> int:
+    """Number of trainable and frozen weights of ``net``.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Any network, e.g. a :class:`UNet`.
+
+    Returns
+    -------
+    int
+        Total elements of its parameters.
+    """
     return sum(p.numel() for p in net.parameters())

@@ -14,6 +14,11 @@ def data_dir() -> Path:
 
     Linux and others: $XDG_DATA_HOME/unetgui or ~/.local/share/unetgui; macOS:
     ~/Library/Application Support/unetgui; Windows: %LOCALAPPDATA%\\unetgui. Not created.
+
+    Returns
+    -------
+    Path
+        The folder (it may not exist yet).
     """
     override = os.environ.get(DATA_DIR_ENV)
     if override:

@@ -17,9 +17,10 @@ function returns new arrays.
 
 Speed: d1 and d2 come from one small distance transform per cell, restricted to the
 cell's bounding box grown by a margin m = ceil(sigma * sqrt(2 ln(w0 / eps))), never one
-full-image transform per cell (see docs/performance-notes.md). Inside that reach the
-distances are exact; a cell farther than m away cannot change the border term by more
-than eps, so such distances count as +inf and the term there is written as exactly 0.
+full-image transform per cell (``benchmarks/bench_weightmap.py`` compares the two).
+Inside that reach the distances are exact; a cell farther than m away cannot change the
+border term by more than eps, so such distances count as +inf and the term there is
+written as exactly 0.
 """
 
 from __future__ import annotations
@@ -123,6 +124,20 @@ def border_margin(sigma: float, w0: float, eps: float = 1e-3) -> int:
 
     m = ceil(sigma * sqrt(2 ln(w0 / eps))), 22 for the paper's w0=10, sigma=5, eps=1e-3;
     0 when w0 <= eps (the whole term is within the tolerance then).
+
+    Parameters
+    ----------
+    sigma : float
+        Width of the Gaussian in px (> 0).
+    w0 : float
+        Its amplitude (>= 0).
+    eps : float
+        Tolerance (> 0): values below it may be written as 0.
+
+    Returns
+    -------
+    int
+        The reach m in px.
     """
     sigma = _check_number("sigma", sigma, positive=True)
     w0 = _check_number("w0", w0, positive=False)
@@ -185,20 +200,43 @@ def _gap_pixels(lab: np.ndarray, width: int) -> np.ndarray:
 def separation_borders(labels: np.ndarray, *, width: int = GAP_WIDTH_UNET2015) -> np.ndarray:
     """Pixels to clear so that no two cells touch, (Y, X) bool.
 
-    labels: (Y, X) integer label image. Touching means 8-neighbourhood, so the cells are
-    also separate for 8-connected component labelling after the gap is cleared.
-    width=2 (default, 2015 paper): every cell pixel with an 8-neighbour in another cell;
-    a straight contact becomes a 2-px gap and the result does not depend on the ids.
-    width=1 (2019 plugin): only the pixel of the cell with the larger id gives way, a
-    1-px gap. A cell that would lose all its pixels (1-2 px wide cells) keeps them and
-    its neighbours give way instead; only where two such cells touch do they stay
-    touching.
+    Touching means 8-neighbourhood, so the cells are also separate for 8-connected
+    component labelling after the gap is cleared. A cell that would lose all its pixels
+    (1-2 px wide cells) keeps them and its neighbours give way instead; only where two
+    such cells touch do they stay touching.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer label image.
+    width : int
+        2 (default, 2015 paper): every cell pixel with an 8-neighbour in another cell; a
+        straight contact becomes a 2-px gap and the result does not depend on the ids.
+        1 (2019 plugin): only the pixel of the cell with the larger id gives way, a 1-px gap.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) bool, True on the pixels to set to background.
     """
     return _gap_pixels(_as_labels(labels), width)
 
 
 def insert_separation_gaps(labels: np.ndarray, *, width: int = GAP_WIDTH_UNET2015) -> np.ndarray:
-    """New label image (same dtype and ids) with :func:`separation_borders` set to 0."""
+    """New label image (same dtype and ids) with :func:`separation_borders` set to 0.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer label image; not changed.
+    width : int
+        Gap width, 1 or 2 px (see :func:`separation_borders`).
+
+    Returns
+    -------
+    ndarray
+        (Y, X) copy of ``labels`` (same dtype) with the gap pixels 0.
+    """
     arr = np.asarray(labels)
     out = arr.copy()
     out[_gap_pixels(_as_labels(arr), width)] = 0
@@ -213,12 +251,23 @@ def class_balance_weights(
 ) -> np.ndarray:
     """Class-balancing weight w_c per pixel, (Y, X) float32.
 
-    foreground: (Y, X) bool, True = cell. valid: (Y, X) bool or None (all valid); only
-    valid pixels are counted, the others get weight 0 (they are ignored in training).
     Each class gets w_k = n_valid / (2 n_k): both classes carry half of the total weight,
     the rarer one gets the larger weight, and the mean over valid pixels is exactly 1, so
     the loss keeps the scale of an unweighted loss (the learning rate and w0 keep their
     meaning whatever the cell density). If a class is absent, every valid pixel gets 1.
+
+    Parameters
+    ----------
+    foreground : ndarray
+        (Y, X) bool (or integer, nonzero = True), True = cell.
+    valid : ndarray or None
+        (Y, X) bool, or None (all valid); only valid pixels are counted, the others get
+        weight 0 (they are ignored in training).
+
+    Returns
+    -------
+    ndarray
+        (Y, X) float32 weights, 0 on invalid pixels.
     """
     fg = np.asarray(foreground)
     if fg.ndim != 2:
@@ -304,12 +353,27 @@ def border_weights(
 ) -> np.ndarray:
     """The separation term ``w0 * exp(-(d1 + d2)**2 / (2 sigma**2))``, (Y, X) float32.
 
-    labels: (Y, X) integer label image, used as given (no gaps inserted here).
     Only background pixels get the term, as in Fig. 3d of the 2015 paper and the 2019
     plugin: it is meant to stress the gaps between cells, and cell pixels already get
     their class weight. Where fewer than two cells lie within m = border_margin(...),
     the term is written as 0; the exact value there is below eps, so the result differs
     from the exact formula by less than eps everywhere and is exact (float32) elsewhere.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer label image, used as given (no gaps inserted here).
+    w0 : float
+        Amplitude of the term (paper: 10).
+    sigma : float
+        Width in px (paper: 5).
+    eps : float
+        Tolerance below which the term is cut off.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) float32, 0 on cell pixels.
     """
     lab = _as_labels(labels)
     return _border_term(lab, w0, sigma, eps)
@@ -326,14 +390,27 @@ def update_border_weights_region(
 ) -> np.ndarray:
     """Recompute :func:`border_weights` after an edit confined to ``box``; new array.
 
-    labels: (Y, X) integer labels after the edit; border: (Y, X) float32, the border
-    weights before it, computed with the same w0, sigma and eps; box: (row slice,
-    column slice) covering every changed pixel.
     The term at a pixel depends only on labels within m of it, so only the box grown by
-    m changes, and it is computed from the labels in the box grown by 2m (docs: ~ms for
-    a small brush stroke). The result equals a full recompute.
+    m changes, and it is computed from the labels in the box grown by 2m: the cost
+    follows the edit, not the plane. The result equals a full recompute.
     Note: the weight map as a whole is not local: class balance depends on global counts
     and the no-vanishing rule of the gaps on whole cells; recompute those separately.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) integer labels after the edit.
+    border : ndarray
+        (Y, X) float32, the border weights before it, computed with the same w0, sigma and eps.
+    box : tuple of slice
+        (row slice, column slice) covering every changed pixel.
+    w0, sigma, eps : float
+        As for :func:`border_weights`.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) float32, a new array; ``border`` is not changed.
     """
     lab = _as_labels(labels)
     old = np.asarray(border)
@@ -423,10 +500,27 @@ def weight_map(
 ) -> np.ndarray:
     """The 2015 paper's weight map w = w_c + border term, (Y, X) float32.
 
-    labels: (Y, X) integer label image; ignore: (Y, X) bool, True = not annotated
-    (weight 0). With gaps=True the weights belong to the labels WITH separation gaps
-    (width 2): train against ``insert_separation_gaps(labels) > 0``, or simply use
-    :func:`training_targets`, which returns both. class_balance=False uses w_c = 1.
+    With gaps=True the weights belong to the labels WITH separation gaps (width 2): train
+    against ``insert_separation_gaps(labels) > 0``, or simply use :func:`training_targets`,
+    which returns both.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer label image.
+    ignore : ndarray or None
+        (Y, X) bool, True = not annotated (weight 0); None: every pixel annotated.
+    w0, sigma, eps : float
+        The border term's amplitude, width (px) and cut-off (see :func:`border_weights`).
+    class_balance : bool
+        False uses w_c = 1.
+    gaps : bool
+        Whether separation gaps are inserted before the weights are computed.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) float32 weights, 0 on ignored pixels.
     """
     return _unet2015(
         labels, ignore, w0=w0, sigma=sigma, class_balance=class_balance, eps=eps, gaps=gaps
@@ -450,6 +544,30 @@ def weight_map_falk2019(
     + (1-v_bal)*exp(-d1^2/(2 sigma_1^2)); ignore pixels 0. Gaps are 1 px wide
     (train against ``insert_separation_gaps(labels, width=1) > 0``). Each exp term is
     cut off where it is below eps, so the result is within 2*eps of the formula.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer label image.
+    ignore : ndarray or None
+        (Y, X) bool, True = not annotated (weight 0).
+    v_bal : float
+        Background weight far from cells, in [0, 1].
+    lam : float
+        Amplitude of the separation term.
+    sigma_sep : float
+        Width (px) of the separation term.
+    sigma_1 : float
+        Width (px) of the term near a single cell.
+    eps : float
+        Cut-off of each exp term.
+    gaps : bool
+        Whether 1-px separation gaps are inserted first.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) float32 weights.
     """
     return _falk2019(
         labels, ignore, v_bal=v_bal, lam=lam, sigma_sep=sigma_sep, sigma_1=sigma_1, eps=eps,
@@ -462,10 +580,26 @@ def training_targets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """What training needs for one plane: (foreground (Y, X) uint8, weights (Y, X) float32).
 
-    foreground is 1 on cell pixels of the labels with separation gaps, 0 elsewhere (the
-    class index for the cross-entropy); weights matches it. scheme "unet2015" takes the
-    keyword arguments of :func:`weight_map`, "falk2019" those of
-    :func:`weight_map_falk2019`. Ignore pixels keep their class but get weight 0.
+    Ignore pixels keep their class but get weight 0.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer label image.
+    ignore : ndarray or None
+        (Y, X) bool, True = not annotated.
+    scheme : str
+        ``"unet2015"`` (:func:`weight_map`) or ``"falk2019"`` (:func:`weight_map_falk2019`).
+    **params
+        Keyword arguments of the scheme's function.
+
+    Returns
+    -------
+    foreground : ndarray
+        (Y, X) uint8, 1 on cell pixels of the labels with separation gaps, 0 elsewhere
+        (the class index for the cross-entropy).
+    weights : ndarray
+        (Y, X) float32, matching ``foreground``.
     """
     try:
         compute = _SCHEMES[scheme]
