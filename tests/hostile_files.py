@@ -32,8 +32,8 @@ def bomb_tiff(width: int, height: int) -> bytes:
 
 def model_with_metadata(path: Path, **changes) -> Path:
     """A tiny real model file, with header metadata fields replaced by ``changes``."""
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     save_model(new_model(UNetConfig(depth=1, base_channels=2), seed=0), path)
     with safe_open(str(path), framework="pt") as handle:

@@ -266,12 +266,12 @@ def _positive_int(text: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from unetgui.core import recipes
     from unetgui.core.device import describe_device, resolve_device
     from unetgui.core.errors import InvalidInputError
     from unetgui.core.io import open_image, read_labels
     from unetgui.core.model import new_model
     from unetgui.core.outputs import check_output
-    from unetgui.core import recipes
     from unetgui.core.predict import model_input
     from unetgui.core.train import TrainingPlane, train
 
@@ -368,7 +368,12 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from unetgui.core.device import resolve_device
-    from unetgui.core.io import open_image, plane_axis_for, write_labels, write_probabilities
+    from unetgui.core.io import (
+        open_image,
+        plane_axis_for,
+        write_labels,
+        write_probabilities,
+    )
     from unetgui.core.outputs import check_distinct, check_output
     from unetgui.core.postprocess import probabilities_to_labels
     from unetgui.core.predict import iter_predict_planes, model_input

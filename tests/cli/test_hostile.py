@@ -21,14 +21,19 @@ import pytest
 import tifffile
 import torch
 
+from tests.hostile_files import (
+    bomb_tiff,
+    flipped_weights,
+    model_with_metadata,
+    raw_tiff,
+    simulate_read_only_disk,
+)
 from unetgui.cli import main
 from unetgui.core import memory
 from unetgui.core.io import write_labels
 from unetgui.core.model import new_model, save_model
 from unetgui.core.synthetic import SyntheticConfig, synthetic_stack
 from unetgui.core.unet import UNetConfig
-
-from tests.hostile_files import bomb_tiff, flipped_weights, model_with_metadata, raw_tiff, simulate_read_only_disk
 
 GIB = 2**30
 

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from unetgui.core import cellsize
-from unetgui.core.cellsize import CellSize, estimate_diameter, scale_for, typical_diameter
+from unetgui.core.cellsize import (
+    CellSize,
+    estimate_diameter,
+    scale_for,
+    typical_diameter,
+)
 from unetgui.core.errors import InvalidInputError, ModelFileError
 from unetgui.core.model import load_model, model_cell_size, new_model, save_model
 from unetgui.core.predict import iter_predict_sized, predict_sized

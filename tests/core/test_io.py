@@ -444,8 +444,8 @@ def test_an_unreadable_file_is_called_permission_denied(tmp_path, monkeypatch):
 
 
 def test_a_plane_too_large_for_memory_is_refused_with_the_numbers(tmp_path, monkeypatch):
-    from unetgui.core import memory
     from tests.hostile_files import bomb_tiff
+    from unetgui.core import memory
 
     path = tmp_path / "bomb.tif"
     path.write_bytes(bomb_tiff(8192, 8192))  # 128 MiB decoded from ~130 kB

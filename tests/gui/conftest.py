@@ -36,10 +36,9 @@ def add_window(qtbot, settings):
     from unetgui.gui.main_window import MainWindow
 
     def quiet(win):
-        win.autosaver.detach()
-        win.model_controller.model_dirty = False
-        win.model_controller.shutdown()
-        win.jobs.wait(10000)
+        win.session.autosaver.detach()
+        win.models.dirty = False
+        win.shutdown()
 
     win = MainWindow(settings=settings)
     qtbot.addWidget(win, before_close_func=quiet)

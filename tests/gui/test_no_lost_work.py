@@ -39,7 +39,7 @@ def test_refused_annotations_are_moved_aside_and_survive_autosave(qtbot, setting
     assert {p.name: p.read_bytes() for p in kept.iterdir()} == saved
 
     window.document.set_plane_labels(0, labels[0])
-    assert window.save_annotations()
+    assert window.session.save_now()
     assert {p.name: p.read_bytes() for p in kept.iterdir()} == saved  # untouched by the save
     np.testing.assert_array_equal(load_annotations(path, window.stack.shape).labels[0], labels[0])
 
@@ -95,8 +95,8 @@ def test_steady_editing_still_autosaves_within_the_maximum_delay(qtbot, tmp_path
 def test_saving_the_model_on_a_full_disk_keeps_it_unsaved_with_a_dialog(qtbot, settings, stack_file, tmp_path,
                                                                          monkeypatch):
     window = add_window(qtbot, settings)
-    controller = window.model_controller
-    controller.model_dirty = True
+    controller = window.models
+    controller.dirty = True
     import builtins
 
     real_open = builtins.open
@@ -113,7 +113,7 @@ def test_saving_the_model_on_a_full_disk_keeps_it_unsaved_with_a_dialog(qtbot, s
     monkeypatch.setattr(builtins, "open", real_open)
     (message,) = error_dialogs(window)
     assert "disk is full" in message
-    assert controller.model_dirty and not (tmp_path / "model.unet").exists()
+    assert controller.dirty and not (tmp_path / "model.unet").exists()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".model.unet.tmp")] == []
 
 
@@ -123,7 +123,7 @@ def test_export_to_a_read_only_disk_shows_a_dialog(qtbot, settings, stack_file, 
     window.open_image(path)
     window.document.set_plane_labels(0, labels[0])
     simulate_read_only_disk(monkeypatch)
-    assert window.export.export(tmp_path / "out.tif", "labels", whole_stack=True) is None
+    assert window.export_to(tmp_path / "out.tif", "labels", whole_stack=True) is None
     monkeypatch.undo()
     (message,) = error_dialogs(window)
     assert "read-only" in message
@@ -147,7 +147,7 @@ def test_labels_with_ids_above_2_to_the_32_are_refused_with_a_dialog(qtbot, sett
     tifffile.imwrite(tmp_path / "big.tif", big, photometric="minisblack")
     window = add_window(qtbot, settings)
     window.open_image(path)
-    assert not window.import_labels(tmp_path / "big.tif")
+    assert not window.session.import_labels(tmp_path / "big.tif")
     (message,) = error_dialogs(window)
     assert "above 4294967295" in message
     assert not window.document.labels_of(0).any()
@@ -160,8 +160,8 @@ def test_a_hostile_model_file_gets_a_dialog(qtbot, settings, tmp_path, field, va
 
     path = model_with_metadata(tmp_path / "m.unet", **{field: value})
     window = add_window(qtbot, settings)
-    before = window.model_controller.model
-    assert not window.model_controller.open_model(path)
+    before = window.models.model
+    assert not window.models.open_model(path)
     (message,) = error_dialogs(window)
     assert "m.unet" in message
-    assert window.model_controller.model is before
+    assert window.models.model is before

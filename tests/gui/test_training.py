@@ -47,199 +47,189 @@ def annotated(window, stack_file):
     window.open_image(path)
     window.document.set_plane_labels(0, labels[0])
     window.document.set_plane_labels(1, labels[1])
-    controller = window.model_controller
-    controller.set_model(new_model(TINY, seed=0, info={"name": "tiny"}), "tiny")
-    panel = window.model_panel
-    panel.tile_size.setValue(92)
-    panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
-    panel.learning_rate.setValue(0.01)
-    panel.refresh_seconds.setValue(1)
+    window.models.set_model(new_model(TINY, seed=0, info={"name": "tiny"}), "tiny")
+    window.training_panel.tile_size.setValue(92)
+    window.training_panel.optimizer.setCurrentIndex(window.training_panel.optimizer.findData("adam"))
+    window.training_panel.learning_rate.setValue(0.01)
+    window.prediction_panel.refresh_seconds.setValue(1)
     return window, image, labels
 
 
-def points(panel) -> int:
+def points(window) -> int:
     """How many steps the loss curve shows."""
-    x, _ = panel.loss_curve.getData()
+    x, _ = window.training_panel.loss_curve.getData()
     return 0 if x is None else len(x)
 
 
-def wait_for_training(qtbot, controller, timeout=120_000):
-    qtbot.waitUntil(lambda: not controller.training and controller._trainer is None, timeout=timeout)
+def wait_for_training(qtbot, window, timeout=120_000):
+    qtbot.waitUntil(lambda: not window.training.training, timeout=timeout)
 
 
 def test_fine_tune_trains_in_the_background_and_predictions_refresh(annotated, qtbot):
     window, image, labels = annotated
-    controller, panel = window.model_controller, window.model_panel
-    panel.steps.setValue(40)
+    window.training_panel.steps.setValue(40)
     window.canvas.set_prediction(None)
     probe = EventLoopProbe()
     probe.start()
-    qtbot.mouseClick(panel.fine_tune_button, QtCore.Qt.MouseButton.LeftButton)
-    assert controller.training
-    assert not panel.fine_tune_button.isEnabled() and panel.stop_button.isEnabled()
+    qtbot.mouseClick(window.training_panel.fine_tune_button, QtCore.Qt.MouseButton.LeftButton)
+    assert window.training.training
+    assert not window.training_panel.fine_tune_button.isEnabled() and window.training_panel.stop_button.isEnabled()
     # the user keeps painting while it trains
     window.choose_tool("paint")
-    window.tools_panel.set_label(99)
+    window.tool_state.set_label(99)
     click(window.canvas, 5, 5)
     assert window.document.labels_of(0)[5, 5] == 99
-    wait_for_training(qtbot, controller)
+    wait_for_training(qtbot, window)
     probe.stop()
-    qtbot.waitUntil(lambda: 0 in controller.predictions, timeout=30_000)
+    qtbot.waitUntil(lambda: 0 in window.predictions.predictions, timeout=30_000)
 
-    assert points(panel) == 40
-    assert not panel.loss_plot.getAxis("left").autoSIPrefix  # plain losses, not 700 "(x0.001)"
-    assert controller.model.history[-1]["ended"] == "finished"
-    assert controller.model_dirty
+    assert points(window) == 40
+    assert not window.training_panel.loss_plot.getAxis("left").autoSIPrefix  # plain losses, not 700 "(x0.001)"
+    assert window.models.model.history[-1]["ended"] == "finished"
+    assert window.models.dirty
     shown = window.canvas.prediction_item.image
     assert shown is not None and shown.dtype == np.uint8 and shown.max() > 0
-    np.testing.assert_array_equal(shown, controller.predictions[0])
+    np.testing.assert_array_equal(shown, window.predictions.predictions[0])
     # the window never froze: a blocked event loop would stall for the whole run
     assert probe.worst < 1.0, f"the GUI event loop paused for {probe.worst:.2f} s"
 
 
 def test_live_predictions_arrive_during_training(annotated, qtbot):
     window, _, _ = annotated
-    controller, panel = window.model_controller, window.model_panel
-    panel.steps.setValue(100_000)
+    window.training_panel.steps.setValue(100_000)
     arrived = []
-    controller.predictionReady.connect(lambda plane, prob: prob is not None and arrived.append(plane))
-    assert controller.fine_tune()
+    window.predictions.ready.connect(lambda plane, prob: prob is not None and arrived.append(plane))
+    assert window.training.fine_tune()
     qtbot.waitUntil(lambda: len(arrived) >= 1, timeout=60_000)
-    assert window.layers_panel.visible["prediction"].isChecked()
-    steps_before_stop = controller.steps_done
-    qtbot.mouseClick(panel.stop_button, QtCore.Qt.MouseButton.LeftButton)
-    wait_for_training(qtbot, controller, timeout=30_000)
-    entry = controller.model.history[-1]
+    assert window.view.visible["prediction"]
+    steps_before_stop = window.training.steps_done
+    qtbot.mouseClick(window.training_panel.stop_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_for_training(qtbot, window, timeout=30_000)
+    entry = window.models.model.history[-1]
     assert entry["ended"] == "stopped"
     assert entry["steps"] <= steps_before_stop + 2  # the stop lands within a step or two
-    assert panel.fine_tune_button.isEnabled()
+    assert window.training_panel.fine_tune_button.isEnabled()
 
 
 def test_predict_plane_during_training_takes_fresh_weights_even_when_paused(annotated, qtbot):
     window, _, _ = annotated
-    controller, panel = window.model_controller, window.model_panel
-    panel.steps.setValue(100_000)
-    panel.live.setChecked(False)
+    window.training_panel.steps.setValue(100_000)
+    window.prediction_panel.live.setChecked(False)
     arrived = []
-    controller.predictionReady.connect(lambda plane, prob: prob is not None and arrived.append(plane))
-    assert controller.fine_tune()
-    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
-    assert not arrived and controller._live_model is None  # live predictions are off
+    window.predictions.ready.connect(lambda plane, prob: prob is not None and arrived.append(plane))
+    assert window.training.fine_tune()
+    qtbot.waitUntil(lambda: window.training.steps_done >= 2, timeout=30_000)
+    assert not arrived and window.predictions._live_model is None  # live predictions are off
     window.show_plane(2)  # asks the worker for a snapshot: it comes after the current step
     qtbot.waitUntil(lambda: 2 in arrived, timeout=60_000)
-    first = controller._live_model
-    qtbot.waitUntil(lambda: controller.steps_done >= 6, timeout=30_000)
-    panel.pause_button.setChecked(True)
+    first = window.predictions._live_model
+    qtbot.waitUntil(lambda: window.training.steps_done >= 6, timeout=30_000)
+    window.training_panel.pause_button.setChecked(True)
     qtbot.wait(300)
-    paused_at = controller.steps_done
+    paused_at = window.training.steps_done
     arrived.clear()
-    controller.predict_plane()  # while paused: a new snapshot all the same, at once
+    window.predictions.predict_plane()  # while paused: a new snapshot all the same, at once
     qtbot.waitUntil(lambda: 2 in arrived, timeout=30_000)
-    assert controller._live_model is not first
-    assert controller.steps_done == paused_at
-    panel.pause_button.setChecked(False)
-    controller.stop()
-    wait_for_training(qtbot, controller)
+    assert window.predictions._live_model is not first
+    assert window.training.steps_done == paused_at
+    window.training_panel.pause_button.setChecked(False)
+    window.training.stop()
+    wait_for_training(qtbot, window)
 
 
 def test_pause_and_resume(annotated, qtbot):
     window, _, _ = annotated
-    controller, panel = window.model_controller, window.model_panel
-    panel.steps.setValue(100_000)
-    panel.live.setChecked(False)
-    assert controller.fine_tune()
-    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
-    panel.pause_button.setChecked(True)
+    window.training_panel.steps.setValue(100_000)
+    window.prediction_panel.live.setChecked(False)
+    assert window.training.fine_tune()
+    qtbot.waitUntil(lambda: window.training.steps_done >= 2, timeout=30_000)
+    window.training_panel.pause_button.setChecked(True)
     qtbot.wait(300)
-    paused_at = controller.steps_done
+    paused_at = window.training.steps_done
     qtbot.wait(700)
-    assert controller.steps_done <= paused_at + 1
-    panel.pause_button.setChecked(False)
-    qtbot.waitUntil(lambda: controller.steps_done > paused_at + 2, timeout=30_000)
-    controller.stop()
-    wait_for_training(qtbot, controller)
+    assert window.training.steps_done <= paused_at + 1
+    window.training_panel.pause_button.setChecked(False)
+    qtbot.waitUntil(lambda: window.training.steps_done > paused_at + 2, timeout=30_000)
+    window.training.stop()
+    wait_for_training(qtbot, window)
 
 
-def train_without_live_predictions(controller, panel, qtbot) -> list[str]:
+def train_without_live_predictions(window, qtbot) -> list[str]:
     """Start a long run (live predictions off) and wait for 2 steps; the messages it sends."""
     messages: list[str] = []
-    controller.message.connect(messages.append)
-    panel.steps.setValue(100_000)
-    panel.live.setChecked(False)
-    assert controller.fine_tune()
-    qtbot.waitUntil(lambda: controller.steps_done >= 2, timeout=30_000)
+    window.training.message.connect(messages.append)
+    window.training_panel.steps.setValue(100_000)
+    window.prediction_panel.live.setChecked(False)
+    assert window.training.fine_tune()
+    qtbot.waitUntil(lambda: window.training.steps_done >= 2, timeout=30_000)
     return messages
 
 
 def test_edits_of_a_training_plane_reach_the_running_training(annotated, qtbot):
     window, _, labels = annotated
-    controller, panel = window.model_controller, window.model_panel
-    messages = train_without_live_predictions(controller, panel, qtbot)
+    messages = train_without_live_predictions(window, qtbot)
     window.show_plane(1)
     window.choose_tool("paint")
-    window.tools_panel.set_label(window.document.next_free_id())
+    window.tool_state.set_label(window.document.next_free_id())
     drag(window.canvas, [(40.0, 60.0), (44.0, 64.0)])  # a new cell on training plane 1
     window.show_plane(2)
     window.document.set_plane_labels(2, labels[2])  # marks plane 2: used by the next run only
     qtbot.waitUntil(lambda: any("uses your edits" in m for m in messages), timeout=30_000)
     used = [m for m in messages if "uses your edits" in m]
     assert used == ["Training now uses your edits of plane 1."]
-    assert "within seconds" in panel.training_status.text()
-    controller.stop()
-    wait_for_training(qtbot, controller)
+    assert "within seconds" in window.training_panel.training_status.text()
+    window.training.stop()
+    wait_for_training(qtbot, window)
 
 
 def test_edits_of_another_image_opened_during_training_stay_out_of_it(annotated, qtbot, tmp_path):
     window, image, labels = annotated
-    controller = window.model_controller
-    messages = train_without_live_predictions(controller, window.model_panel, qtbot)
+    messages = train_without_live_predictions(window, qtbot)
     other = tmp_path / "other.tif"
     tifffile.imwrite(other, image[:, ::-1].copy(), imagej=True, metadata={"axes": "TYX"})
-    window.autosaver.save_soon()
-    qtbot.waitUntil(lambda: not window.jobs.busy("autosave"), timeout=10_000)
+    window.session.autosaver.save_soon()
+    qtbot.waitUntil(lambda: not window.session.jobs.busy("autosave"), timeout=10_000)
     assert window.open_image(other)
     window.document.set_plane_labels(1, labels[1][::-1].copy())  # plane 1 of another image
-    steps, edited = controller.steps_done, time.perf_counter()
+    steps, edited = window.training.steps_done, time.perf_counter()
     # well past the handover (1 s after the last edit), and steps taken since
-    qtbot.waitUntil(lambda: time.perf_counter() > edited + 2.5 and controller.steps_done >= steps + 5, timeout=60_000)
+    qtbot.waitUntil(lambda: time.perf_counter() > edited + 2.5 and window.training.steps_done >= steps + 5, timeout=60_000)
     assert not any("uses your edits" in m for m in messages)
-    controller.stop()
-    wait_for_training(qtbot, controller)
+    window.training.stop()
+    wait_for_training(qtbot, window)
 
 
 def test_saved_model_reloads_and_predicts_the_same(annotated, qtbot, tmp_path):
     window, image, _ = annotated
-    controller, panel = window.model_controller, window.model_panel
-    panel.steps.setValue(5)
-    assert controller.fine_tune()
-    wait_for_training(qtbot, controller)
-    assert controller.save_model(tmp_path / "tuned")
-    assert not controller.model_dirty
+    window.training_panel.steps.setValue(5)
+    assert window.training.fine_tune()
+    wait_for_training(qtbot, window)
+    assert window.models.save_model(tmp_path / "tuned")
+    assert not window.models.dirty
     loaded = load_model(tmp_path / "tuned.unet")
     plane = image[2][None]
-    np.testing.assert_array_equal(predict(loaded, plane), predict(controller.model, plane))
+    np.testing.assert_array_equal(predict(loaded, plane), predict(window.models.model, plane))
     assert loaded.history[-1]["steps"] == 5
 
 
 def test_accept_prediction_is_one_undoable_edit_and_probabilities_export(annotated, qtbot, tmp_path):
     window, _, _ = annotated
-    controller = window.model_controller
-    controller.set_model(new_model(TINY, seed=0), "tiny")
+    window.models.set_model(new_model(TINY, seed=0), "tiny")
     window.show_plane(2)
-    controller.predict_plane()
-    qtbot.waitUntil(lambda: 2 in controller.predictions, timeout=30_000)
+    window.predictions.predict_plane()
+    qtbot.waitUntil(lambda: 2 in window.predictions.predictions, timeout=30_000)
     # an untrained network predicts roughly uniform probabilities: make the test independent of it
-    probability = np.zeros_like(controller.predictions[2])
+    probability = np.zeros_like(window.predictions.predictions[2])
     probability[10:30, 10:30] = 255
     probability[50:70, 60:90] = 255
-    controller.predictions[2] = probability
-    assert controller.accept("plane") == 1
+    window.predictions.predictions[2] = probability
+    assert window.predictions.accept("plane") == 1
     labels = np.asarray(window.document.labels_of(2))
     assert len(np.unique(labels)) == 3 and labels[20, 20] > 0 and labels[40, 40] == 0
     window.undo()
     assert not np.asarray(window.document.labels_of(2)).any()
 
-    out = window.export.export(tmp_path / "probs.tif", "probabilities", whole_stack=True)
+    out = window.export_to(tmp_path / "probs.tif", "probabilities", whole_stack=True)
     probs = tifffile.imread(out)
     assert probs.shape == (3, 96, 128) and probs.dtype == np.float32
     assert probs[2, 20, 20] == 1.0 and probs[0].max() == 0.0
@@ -247,22 +237,21 @@ def test_accept_prediction_is_one_undoable_edit_and_probabilities_export(annotat
 
 def test_a_training_error_shows_a_message_and_the_window_stays_usable(annotated, qtbot):
     window, _, _ = annotated
-    controller = window.model_controller
     window.document.set_role(2, "train")  # plane 2 has no cells
-    assert not controller.fine_tune()
+    assert not window.training.fine_tune()
     dialogs = [w for w in window.findChildren(QtWidgets.QMessageBox, "error-dialog") if w.isVisible()]
     assert dialogs and "no cells" in dialogs[-1].text()
-    assert not controller.training and window.model_panel.fine_tune_button.isEnabled()
+    assert not window.training.training and window.training_panel.fine_tune_button.isEnabled()
     window.document.set_role(2, "none")
-    window.model_panel.steps.setValue(2)
-    assert controller.fine_tune()
-    wait_for_training(qtbot, controller)
+    window.training_panel.steps.setValue(2)
+    assert window.training.fine_tune()
+    wait_for_training(qtbot, window)
 
 
 def test_nothing_marked_for_training_says_what_to_do(window, stack_file):
     path, _, _ = stack_file
     window.open_image(path)
-    assert not window.model_controller.fine_tune()
+    assert not window.training.fine_tune()
     dialogs = [w for w in window.findChildren(QtWidgets.QMessageBox, "error-dialog") if w.isVisible()]
     assert dialogs and "Mark at least one plane for training" in dialogs[-1].text()
 
@@ -271,7 +260,8 @@ def test_training_and_live_predictions_share_the_cores(qtbot):
     import torch
 
     from unetgui.core import runtime
-    from unetgui.gui.prediction import CpuShare, TrainingWorker
+    from unetgui.core.runtime import CpuShare
+    from unetgui.gui.workers import TrainingWorker
 
     alone, beside = runtime.training_threads(alone=True), runtime.training_threads()
     share = CpuShare()
@@ -302,7 +292,8 @@ def test_handing_out_a_snapshot_leaves_its_prediction_a_core_from_the_next_step(
     import torch
 
     from unetgui.core import runtime
-    from unetgui.gui.prediction import CpuShare, TrainingWorker
+    from unetgui.core.runtime import CpuShare
+    from unetgui.gui.workers import TrainingWorker
 
     seen: list[int] = []
 
@@ -319,18 +310,17 @@ def test_handing_out_a_snapshot_leaves_its_prediction_a_core_from_the_next_step(
 
 def test_accept_in_a_box_copies_the_predicted_cells_dragged_around(annotated, qtbot):
     window, _, _ = annotated
-    controller = window.model_controller
     window.show_plane(2)
-    controller.predict_plane()
-    qtbot.waitUntil(lambda: 2 in controller.predictions, timeout=30_000)
-    probability = np.zeros_like(controller.predictions[2])  # independent of the untrained net
+    window.predictions.predict_plane()
+    qtbot.waitUntil(lambda: 2 in window.predictions.predictions, timeout=30_000)
+    probability = np.zeros_like(window.predictions.predictions[2])  # independent of the untrained net
     probability[10:30, 10:30] = 255  # inside the box below
     probability[50:70, 60:90] = 255  # outside it
-    controller.predictions[2] = probability
+    window.predictions.predictions[2] = probability
     window.document.set_plane_labels(2, np.pad(np.full((4, 4), 7), ((80, 12), (100, 24))))  # a cell of the user's
     first = window.document.next_free_id()
 
-    window.model_panel.accept_box_button.click()
+    window.prediction_panel.accept_box_button.click()
     assert window.canvas.tool.name == "accept_box"
     drag(window.canvas, [(5.0, 5.0), (20.0, 20.0), (36.0, 40.0)])
 
@@ -344,17 +334,16 @@ def test_accept_in_a_box_copies_the_predicted_cells_dragged_around(annotated, qt
 
 def test_without_validation_planes_the_window_says_what_it_held_back_and_how_it_went(annotated, qtbot):
     window, _, _ = annotated
-    controller, panel = window.model_controller, window.model_panel
     messages: list[str] = []
-    controller.message.connect(messages.append)
-    panel.steps.setValue(6)
-    panel.validation_every.setValue(3)
-    assert controller.fine_tune()
-    wait_for_training(qtbot, controller)
+    window.training.message.connect(messages.append)
+    window.training_panel.steps.setValue(6)
+    window.training_panel.validation_every.setValue(3)
+    assert window.training.fine_tune()
+    wait_for_training(qtbot, window)
     assert any(m.startswith("Held back") and "plane 0" in m for m in messages)
-    x, y = panel.validation_curve.getData()
+    x, y = window.training_panel.validation_curve.getData()
     assert list(x) == [0, 3, 6]  # the model before training is the first point
-    entry = controller.model.history[-1]
+    entry = window.models.model.history[-1]
     assert entry["validation_before"] is not None and entry["held_back"]
     outcome = next(m for m in reversed(messages) if m.startswith("Training "))
     if entry["kept_the_starting_weights"]:
@@ -366,43 +355,39 @@ def test_without_validation_planes_the_window_says_what_it_held_back_and_how_it_
 def test_the_window_trains_with_the_same_recipes_as_the_command_line(window):
     from unetgui.core import recipes
 
-    controller, panel = window.model_controller, window.model_panel
-    for model, recipe in ((controller.model, recipes.FINE_TUNE), (new_model(TINY, seed=0), recipes.SCRATCH)):
-        controller.set_model(model, "test")
-        config = controller.training_config()
-        assert panel.steps.value() == recipe.steps
+    for model, recipe in ((window.models.model, recipes.FINE_TUNE), (new_model(TINY, seed=0), recipes.SCRATCH)):
+        window.models.set_model(model, "test")
+        config = window.training.training_config()
+        assert window.training_panel.steps.value() == recipe.steps
         for name in ("steps", "optimizer", "lr", "warmup_steps", "lr_decay", "auto_validation",
                      "stop_if_worse_after"):
             assert getattr(config, name) == getattr(recipe, name), name
 
 
 def test_predict_with_rotations_and_flips_averaged_in_the_window(annotated, qtbot):
-    from unetgui.gui.prediction import to_uint8
-    from unetgui.core.postprocess import foreground_probability
+    from unetgui.core.postprocess import encode_probability, foreground_probability
 
     window, image, _ = annotated
-    controller, panel = window.model_controller, window.model_panel
-    panel.tta.setChecked(True)
+    window.prediction_panel.tta.setChecked(True)
     window.show_plane(2)
-    controller.predictions.clear()
-    controller.predict_plane()
-    qtbot.waitUntil(lambda: 2 in controller.predictions, timeout=60_000)
-    expected = to_uint8(foreground_probability(predict(controller.model, image[2][None], tta=True)))
-    np.testing.assert_array_equal(controller.predictions[2], expected)
+    window.predictions.predictions.clear()
+    window.predictions.predict_plane()
+    qtbot.waitUntil(lambda: 2 in window.predictions.predictions, timeout=60_000)
+    expected = encode_probability(foreground_probability(predict(window.models.model, image[2][None], tta=True)))
+    np.testing.assert_array_equal(window.predictions.predictions[2], expected)
 
 
 def test_the_prediction_panel_says_the_cell_size_and_resizes_for_the_model(window, stack_file, qtbot):
     """The starter model knows cells of 14-43 px; an override of 150 px resizes the image."""
     path, _, _ = stack_file
     window.open_image(path)
-    controller, panel = window.model_controller, window.model_panel
-    panel.diameter.setValue(150)
-    controller.predict_plane()
-    qtbot.waitUntil(lambda: 0 in controller.predictions, timeout=60_000)
-    assert "Cells ~150 px" in panel.size_status.text() and "resized by 0.17" in panel.size_status.text()
-    assert controller.predictions[0].shape == (96, 128)
-    panel.diameter.setValue(0)  # automatic: estimated from the image (cells ~10-20 px)
-    controller.predictions.clear()
-    controller.predict_plane()
-    qtbot.waitUntil(lambda: 0 in controller.predictions, timeout=60_000)
-    assert "Cells ~" in panel.size_status.text() and "150 px" not in panel.size_status.text()
+    window.prediction_panel.diameter.setValue(150)
+    window.predictions.predict_plane()
+    qtbot.waitUntil(lambda: 0 in window.predictions.predictions, timeout=60_000)
+    assert "Cells ~150 px" in window.prediction_panel.size_status.text() and "resized by 0.17" in window.prediction_panel.size_status.text()
+    assert window.predictions.predictions[0].shape == (96, 128)
+    window.prediction_panel.diameter.setValue(0)  # automatic: estimated from the image (cells ~10-20 px)
+    window.predictions.predictions.clear()
+    window.predictions.predict_plane()
+    qtbot.waitUntil(lambda: 0 in window.predictions.predictions, timeout=60_000)
+    assert "Cells ~" in window.prediction_panel.size_status.text() and "150 px" not in window.prediction_panel.size_status.text()

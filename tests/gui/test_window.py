@@ -35,8 +35,8 @@ def test_paint_erase_fill_undo_redo_with_the_mouse(window, stack_file):
     window.open_image(path)
     doc = window.document
     window.choose_tool("paint")
-    window.tools_panel.set_label(7)
-    window.tools_panel.set_radius(2)
+    window.tool_state.set_label(7)
+    window.tool_state.set_radius(2)
     drag(window.canvas, [(20, 10), (20, 40), (50, 40)])
     labels = np.asarray(doc.labels_of(0))
     assert labels[20, 10] == 7 and labels[20, 25] == 7 and labels[20, 40] == 7 and labels[35, 40] == 7
@@ -60,10 +60,10 @@ def test_paint_erase_fill_undo_redo_with_the_mouse(window, stack_file):
 
     # a closed square outline, filled inside with the fill tool
     window.choose_tool("paint")
-    window.tools_panel.set_radius(0)
-    window.tools_panel.set_label(3)
+    window.tool_state.set_radius(0)
+    window.tool_state.set_label(3)
     drag(window.canvas, [(60, 60), (60, 80), (80, 80), (80, 60), (60, 60)])
-    window.tools_panel.set_label(4)
+    window.tool_state.set_label(4)
     window.choose_tool("fill")
     click(window.canvas, 70, 70)
     labels = np.asarray(doc.labels_of(0))
@@ -74,8 +74,8 @@ def test_the_canvas_mirrors_the_document_in_place(window, stack_file):
     path, _, _ = stack_file
     window.open_image(path)
     window.choose_tool("paint")
-    window.tools_panel.set_label(256)  # shows as colour 256 % 255 + 1 = 2
-    window.tools_panel.set_radius(1)
+    window.tool_state.set_label(256)  # shows as colour 256 % 255 + 1 = 2
+    window.tool_state.set_radius(1)
     click(window.canvas, 30, 30)
     shown = window.canvas.labels_item.image
     assert shown.dtype == np.uint8 and shown[30, 30] == 2 and shown[0, 0] == 0
@@ -85,7 +85,7 @@ def test_undo_history_is_kept_per_plane(window, stack_file, qtbot):
     path, _, _ = stack_file
     window.open_image(path)
     window.choose_tool("paint")
-    window.tools_panel.set_label(5)
+    window.tool_state.set_label(5)
     click(window.canvas, 10, 10)
     window.show_plane(1)
     click(window.canvas, 40, 40)
@@ -100,8 +100,8 @@ def test_pick_new_cell_delete_and_merge(window, stack_file):
     window.open_image(path)
     doc = window.document
     window.choose_tool("paint")
-    window.tools_panel.set_radius(3)
-    window.tools_panel.set_label(2)
+    window.tool_state.set_radius(3)
+    window.tool_state.set_label(2)
     click(window.canvas, 20, 20)
     window.new_cell()
     assert window.tool_state.label == 3
@@ -122,7 +122,7 @@ def test_ignore_brush_marks_pixels_to_leave_out(window, stack_file):
     path, _, _ = stack_file
     window.open_image(path)
     window.choose_tool("ignore")
-    window.tools_panel.set_radius(4)
+    window.tool_state.set_radius(4)
     drag(window.canvas, [(50, 50), (50, 70)])
     ignore = np.asarray(window.document.ignore_of(0))
     assert ignore[50, 50:71].all() and not ignore[10, 10]
@@ -133,8 +133,8 @@ def test_weight_map_layer_shows_what_the_core_computes(window, stack_file, qtbot
     path, _, labels = stack_file
     window.open_image(path)
     window.document.set_plane_labels(0, labels[0])
-    window.weights_panel.w0.setValue(8.0)
-    window.layers_panel.visible["weights"].setChecked(True)
+    window.weights.set_parameters({"w0": 8.0})
+    window.view.set_visible("weights", True)
     qtbot.waitUntil(lambda: window.canvas.weights_item.image is not None, timeout=10000)
     expected = weight_map(labels[0].astype(np.uint32), np.zeros(labels[0].shape, bool), w0=8.0, sigma=5.0)
     np.testing.assert_allclose(window.canvas.weights_item.image, expected, rtol=1e-6)
@@ -151,7 +151,7 @@ def test_autosave_then_reopen_restores_exactly(qtbot, settings, stack_file):
     drag(first.canvas, [(5, 5), (5, 20)])
     first.document.set_role(1, "validation")
     first.weights_panel.sigma.setValue(3.5)
-    qtbot.waitUntil(lambda: not first.autosaver.dirty, timeout=15000)
+    qtbot.waitUntil(lambda: not first.session.autosaver.dirty, timeout=15000)
     expected = first.document.to_arrays()
     first.close()
 
@@ -173,13 +173,13 @@ def test_export_labels_and_masks_read_back(window, stack_file, tmp_path):
     window.open_image(path)
     for plane in range(3):
         window.document.set_plane_labels(plane, labels[plane])
-    out = window.export.export(tmp_path / "out_labels.tif", "labels", whole_stack=True)
+    out = window.export_to(tmp_path / "out_labels.tif", "labels", whole_stack=True)
     with tifffile.TiffFile(out) as tif:
         assert tif.is_imagej and tif.series[0].axes == "TYX"
         np.testing.assert_array_equal(tif.asarray(), labels)
     assert str(out) in window.statusBar().currentMessage()
     window.show_plane(1)
-    mask = tifffile.imread(window.export.export(tmp_path / "mask1.tif", "mask", whole_stack=False))
+    mask = tifffile.imread(window.export_to(tmp_path / "mask1.tif", "mask", whole_stack=False))
     np.testing.assert_array_equal(mask, np.where(labels[1] > 0, 255, 0))
 
 
@@ -187,10 +187,10 @@ def test_import_labels_from_another_tool(window, stack_file, tmp_path):
     path, _, labels = stack_file
     write_labels(tmp_path / "fiji_labels.tif", labels, plane_axis="T")
     window.open_image(path)
-    assert window.import_labels(tmp_path / "fiji_labels.tif")
+    assert window.session.import_labels(tmp_path / "fiji_labels.tif")
     np.testing.assert_array_equal(window.document.labels_of(2), labels[2])
     write_labels(tmp_path / "wrong.tif", labels[:, :50])
-    assert not window.import_labels(tmp_path / "wrong.tif")
+    assert not window.session.import_labels(tmp_path / "wrong.tif")
     assert error_dialogs(window)
 
 
@@ -220,7 +220,7 @@ def test_bad_files_show_a_dialog_and_the_window_survives(window, stack_file, tmp
 def test_recent_files(window, stack_file):
     path, _, _ = stack_file
     window.open_image(path)
-    assert str(path.resolve()) in window._recent()
+    assert str(path.resolve()) in window.session.recent()
     assert window.recent_menu.actions()[0].text() == str(path.resolve())
 
 
@@ -230,21 +230,21 @@ def test_closing_with_unsaved_changes_asks(qtbot, settings, stack_file, monkeypa
     answers = []
 
     def answer(choice):
-        def ask(parent, name):
-            answers.append(name)
+        def ask(parent, title, text):
+            answers.append(title if "cells.tif" in text else text)
             return choice
         return ask
 
     win = add_window(qtbot, settings)
     win.open_image(path)
     win.document.set_plane_labels(0, np.ones((96, 128), np.uint32))
-    assert win.autosaver.dirty
+    assert win.session.autosaver.dirty
     monkeypatch.setattr(main_window, "ask_unsaved", answer("cancel"))
     assert not win.close()
     assert win.document is not None  # cancelled: still open
     monkeypatch.setattr(main_window, "ask_unsaved", answer("save"))
     assert win.close()
-    assert answers == ["cells.tif", "cells.tif"]
+    assert answers == ["Unsaved annotations", "Unsaved annotations"]
 
     again = add_window(qtbot, settings)
     again.open_image(path)
@@ -265,7 +265,7 @@ def test_after_a_crash_the_next_start_offers_to_recover(qtbot, settings, stack_f
     crashed = add_window(qtbot, settings)
     crashed.open_image(path)
     crashed.document.set_plane_labels(0, labels[0])
-    qtbot.waitUntil(lambda: not crashed.autosaver.dirty, timeout=15000)
+    qtbot.waitUntil(lambda: not crashed.session.autosaver.dirty, timeout=15000)
     # simulate a crash: the session marker stays, as if the process had died
     monkeypatch.setattr(annotations, "unclean_session", lambda: path)
     asked = []
@@ -278,7 +278,7 @@ def test_after_a_crash_the_next_start_offers_to_recover(qtbot, settings, stack_f
     assert asked and "did not close properly" in asked[0]
     assert fresh.image_path == path
     np.testing.assert_array_equal(fresh.document.labels_of(0), labels[0])
-    crashed.autosaver.detach()
+    crashed.session.autosaver.detach()
 
 
 def test_dropping_a_file_opens_it(window, stack_file):
@@ -297,11 +297,16 @@ def test_dropping_a_file_opens_it(window, stack_file):
 
 def test_accept_box_tool_boxes_the_pixels_under_the_drag():
     from unetgui.core.labels import LabelDocument
-    from unetgui.gui.tools import AcceptBoxTool, ToolState
+    from unetgui.gui.tools import AcceptBoxTool
 
     boxes, shown = [], []
-    state = ToolState(document=LabelDocument(1, (50, 60)), on_accept_box=boxes.append, on_box=shown.append)
-    tool = AcceptBoxTool(state)
+
+    class State:  # what a tool reads and calls (gui.tool_state.ToolState, without Qt)
+        document = LabelDocument(1, (50, 60))
+        accept_box = boxes.append
+        show_box = shown.append
+
+    tool = AcceptBoxTool(State())
 
     def drag(start, end):
         tool.press(*start)

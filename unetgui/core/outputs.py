@@ -20,7 +20,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from unetgui.core.errors import InvalidInputError
-from unetgui.core.io import SOFTWARE, TIFF_SUFFIXES, describe_os_error, existing_ancestor
+from unetgui.core.io import (
+    SOFTWARE,
+    TIFF_SUFFIXES,
+    describe_os_error,
+    existing_ancestor,
+)
 
 MODEL_SUFFIX = ".unet"  # the one definition; core.model imports it
 _KINDS = {"model": (MODEL_SUFFIX,), "tiff": (".tif", ".tiff")}

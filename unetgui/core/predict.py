@@ -19,12 +19,24 @@ import numpy as np
 import torch
 
 from unetgui.core import memory, tiling
-from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, resize_image, resize_to, scale_for
+from unetgui.core.cellsize import (
+    ESTIMATE_TOLERANCE,
+    estimate_diameter,
+    resize_image,
+    resize_to,
+    scale_for,
+)
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.model import UNetModel, model_cell_size
 from unetgui.core.postprocess import foreground_probability
-from unetgui.core.unet import UNetConfig, input_size_for_output, input_step, output_size, valid_input_sizes
+from unetgui.core.unet import (
+    UNetConfig,
+    input_size_for_output,
+    input_step,
+    output_size,
+    valid_input_sizes,
+)
 
 DEFAULT_MAX_TILE = {"cpu": 572, "mps": 572, "cuda": 1084}
 

@@ -36,7 +36,12 @@ from unetgui.core.metrics import evaluate
 from unetgui.core.model import UNetModel, model_cell_size
 from unetgui.core.postprocess import probabilities_to_labels
 from unetgui.core.predict import iter_predict_planes
-from unetgui.core.unet import input_size_for_output, margin, output_size, valid_input_sizes
+from unetgui.core.unet import (
+    input_size_for_output,
+    margin,
+    output_size,
+    valid_input_sizes,
+)
 
 DEFAULT_LEARNING_RATE = {"sgd": 1e-3, "adam": 1e-3}
 LR_FLOOR = 0.1  # a cosine decay ends at this share of the learning rate

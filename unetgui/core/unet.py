@@ -23,7 +23,6 @@ from torch.nn import functional as F
 
 from unetgui.core.errors import InvalidInputError
 
-
 MAX_CHANNELS = 1024  # far above any useful width; refuses absurd settings in a file
 
 

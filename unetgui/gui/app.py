@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 
 import unetgui.gui  # noqa: F401  (pins the Qt binding before pyqtgraph loads)
@@ -23,15 +22,12 @@ def run_app(argv: list[str]) -> int:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     window = MainWindow()
     # however the application ends, worker threads stop before Qt tears them down
-    app.aboutToQuit.connect(window.model_controller.shutdown)
+    app.aboutToQuit.connect(window.shutdown)
     window.show()
     if argv:
         window.open_image(argv[0])
     else:
         window.offer_recovery()
-    # torch and Qt leave ~240k long-lived objects; a full collection of them holds the GIL
-    # for 130-340 ms (a visible freeze). Move them out of the collector's way once.
-    gc.collect()
-    gc.freeze()
+    runtime.freeze_collector()  # start-up's long-lived objects, out of the collector's way
     runtime.preload_training_modules()
     return app.exec()

@@ -17,26 +17,16 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from unetgui.core.annotations import AnnotationState, save_annotations
-from unetgui.core.labels import LabelDocument, LabelSnapshot
+from unetgui.core.annotations import (
+    AnnotationState,
+    save_annotations,
+    state_from_snapshot,
+)
+from unetgui.core.labels import LabelDocument
 from unetgui.gui.workers import LatestOnly, describe_error
 
 AUTOSAVE_DELAY_MS = 3000
 AUTOSAVE_MAX_DELAY_MS = 10000
-
-
-def snapshot_to_state(snapshot: LabelSnapshot, image_shape: tuple[int, int, int, int], settings: dict) -> AnnotationState:
-    roles = {p: r for p, r in enumerate(snapshot.roles or ()) if r != "none"}
-    ignore = {p: m for p, m in snapshot.ignore.items() if m.any()}
-    return AnnotationState(image_shape, dict(snapshot.labels), ignore, roles, dict(settings))
-
-
-def state_to_document(state: AnnotationState) -> LabelDocument:
-    n_planes, _, rows, cols = state.image_shape
-    roles = ["none"] * n_planes
-    for plane, role in state.roles.items():
-        roles[plane] = role
-    return LabelDocument.from_arrays(LabelSnapshot(n_planes, (rows, cols), state.labels, state.ignore, roles))
 
 
 class Autosaver(QtCore.QObject):
@@ -93,7 +83,7 @@ class Autosaver(QtCore.QObject):
         if self._target is None:
             return
         path, document, image_shape, settings = self._target
-        state = snapshot_to_state(document.to_arrays(), image_shape, settings())
+        state = state_from_snapshot(document.to_arrays(), image_shape, settings())
         self._jobs.submit("autosave", _save, path, state, self._change)
 
     def save_now(self) -> str | None:
@@ -106,7 +96,7 @@ class Autosaver(QtCore.QObject):
         self._jobs.wait()
         path, document, image_shape, settings = self._target
         try:
-            save_annotations(path, snapshot_to_state(document.to_arrays(), image_shape, settings()))
+            save_annotations(path, state_from_snapshot(document.to_arrays(), image_shape, settings()))
         except Exception as error:  # shown to the user by the caller
             return describe_error(error)
         self._saved_change = self._change

@@ -21,6 +21,8 @@ from PySide6 import QtCore, QtWidgets
 
 from unetgui.core.labels import Box
 from unetgui.gui.colors import label_lookup_table, overlay_lookup_table
+from unetgui.gui.tools import pixel_under
+from unetgui.gui.view_state import DEFAULT_OPACITY
 
 
 class _ToolImageItem(pg.ImageItem):
@@ -55,10 +57,9 @@ class _ToolImageItem(pg.ImageItem):
 
     def hoverEvent(self, ev) -> None:
         if ev.isExit():
-            self._canvas.cursorMoved.emit(-1, -1)
+            self._canvas.hover(None)
             return
-        row, col = _row_col(ev.pos())
-        self._canvas.cursorMoved.emit(int(np.floor(row)), int(np.floor(col)))
+        self._canvas.hover(_row_col(ev.pos()))
 
 
 def _row_col(pos: QtCore.QPointF) -> tuple[float, float]:
@@ -69,7 +70,7 @@ def _row_col(pos: QtCore.QPointF) -> tuple[float, float]:
 class Canvas(pg.GraphicsLayoutWidget):
     """What the user looks at and paints on."""
 
-    cursorMoved = QtCore.Signal(int, int)  # row, col under the mouse (-1, -1 outside)
+    cursorMoved = QtCore.Signal(int, int)  # the pixel under the mouse, tools' rule (-1, -1: left the image)
 
     LAYERS = ("image", "weights", "prediction", "labels", "ignore")
 
@@ -109,9 +110,8 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.weights_bar.setImageItem(self.weights_item)
         self.addItem(self.weights_bar, row=0, col=1)
         self.weights_bar.setVisible(False)
-        self.labels_item.setOpacity(0.5)
-        self.prediction_item.setOpacity(0.5)
-        self.weights_item.setOpacity(0.7)
+        for name, item in self.layers.items():
+            item.setOpacity(DEFAULT_OPACITY[name])
 
         self._prediction: np.ndarray | None = None  # uint8 foreground probability shown
         self._labels: np.ndarray | None = None  # the document's labels of the shown plane
@@ -124,8 +124,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._brush_cursor.setZValue(100)
         self._brush_cursor.setVisible(False)
         self.view.addItem(self._brush_cursor, ignoreBounds=True)
-        self.cursorMoved.connect(self._move_brush_cursor)
-        self._brush_radius = 0.0
+        self._brush_radius: float | None = None  # None: no brush outline
         self._box = QtWidgets.QGraphicsRectItem()  # a box being dragged (accept prediction)
         self._box.setPen(pg.mkPen((255, 255, 0, 230), width=1.5, cosmetic=True, style=QtCore.Qt.PenStyle.DashLine))
         self._box.setZValue(101)
@@ -145,9 +144,6 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._shape = new_shape
         if first:
             self.fit()
-
-    def set_levels(self, levels: tuple[float, float]) -> None:
-        self.image_item.setLevels(levels)
 
     # ------------------------------------------------------------------ labels
 
@@ -262,8 +258,9 @@ class Canvas(pg.GraphicsLayoutWidget):
 
     def set_brush_radius(self, radius: float | None) -> None:
         """Show a circle of the brush size under the mouse (None hides it)."""
-        self._brush_radius = radius or 0.0
-        self._brush_cursor.setVisible(radius is not None)
+        self._brush_radius = radius
+        if radius is None:
+            self._brush_cursor.setVisible(False)
 
     def show_box(self, box: Box | None) -> None:
         """Outline a box of pixels (r0, r1, c0, c1); None hides it."""
@@ -272,13 +269,20 @@ class Canvas(pg.GraphicsLayoutWidget):
             self._box.setRect(QtCore.QRectF(c0, r0, c1 - c0, r1 - r0))
         self._box.setVisible(box is not None)
 
-    def _move_brush_cursor(self, row: int, col: int) -> None:
-        if row < 0 or not self._brush_radius:
+    def hover(self, point: tuple[float, float] | None) -> None:
+        """The mouse is at image coordinate ``point`` (None: it left the image): report the
+        pixel under it, by the tools' rule, and move the brush outline there."""
+        if point is None:
             self._brush_cursor.setVisible(False)
+            self.cursorMoved.emit(-1, -1)
             return
-        r = self._brush_radius + 0.5
-        self._brush_cursor.setRect(QtCore.QRectF(col + 0.5 - r, row + 0.5 - r, 2 * r, 2 * r))
-        self._brush_cursor.setVisible(True)
+        row, col = point
+        if self._brush_radius is not None:
+            # the brush paints pixel centres within its radius of the point itself
+            r = self._brush_radius + 0.5
+            self._brush_cursor.setRect(QtCore.QRectF(col + 0.5 - r, row + 0.5 - r, 2 * r, 2 * r))
+            self._brush_cursor.setVisible(True)
+        self.cursorMoved.emit(*pixel_under(row, col))
 
 
 def _show(item: pg.ImageItem, buffer: np.ndarray, box: Box | None) -> None:

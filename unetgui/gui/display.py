@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-COMPOSITE = -1  # "channel" value meaning: show all channels as a colour composite
+COMPOSITE = -1  # the "channel" that shows every channel as a colour composite
 CHANNEL_COLOURS = np.array(
     [(0, 255, 0), (255, 0, 255), (0, 255, 255), (255, 0, 0), (0, 0, 255), (255, 255, 0)], dtype=np.float32
 )
@@ -25,14 +25,6 @@ def auto_levels(channel: np.ndarray, low: float = 0.5, high: float = 99.8) -> tu
     if hi <= lo:
         hi = lo + 1.0
     return float(lo), float(hi)
-
-
-def data_range(dtype: np.dtype) -> tuple[float, float]:
-    """The full range a slider for this pixel type should offer."""
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return float(info.min), float(info.max)
-    return 0.0, 1.0
 
 
 def composite(plane: np.ndarray, levels: list[tuple[float, float]]) -> np.ndarray:
@@ -54,3 +46,25 @@ def heat_levels(values: np.ndarray) -> tuple[float, float]:
     """Levels for a heat map such as the weight map: 0 to its maximum (at least 1)."""
     top = float(np.nanmax(values)) if values.size else 1.0
     return 0.0, max(top, 1.0)
+
+
+def smoothed(values, weight: float = 0.9) -> np.ndarray:
+    """An exponential moving average of a noisy curve (the per-step loss), debiased so
+    its first points are not pulled towards 0 (TensorBoard's smoothing).
+
+    Parameters
+    ----------
+    values : sequence of floats, one per step
+    weight : how much of the running average each step keeps (0: no smoothing)
+
+    Returns
+    -------
+    float64 array of the same length
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(values)
+    average = 0.0
+    for i, value in enumerate(values):
+        average = weight * average + (1 - weight) * value
+        out[i] = average / (1 - weight ** (i + 1))
+    return out

@@ -1,33 +1,28 @@
 """Painting tools: turn mouse presses, drags and clicks into label-document edits.
 
 A tool never touches pixels or widgets itself; it calls :class:`core.labels.LabelDocument`
-and the canvas redraws the box the document reports. What a tool needs to know (the
-document, plane, current label, brush size) lives in a :class:`ToolState` the window
-keeps up to date, so no tool reaches back into the window.
+and the canvas redraws the box the document reports. What a tool acts on (the document,
+plane, current label, brush radius) it reads from the tool state
+(:class:`unetgui.gui.tool_state.ToolState`), and it reports back through that state's
+plain methods (``show_message``, ``show_box``, ``picked``, ``accept_box``,
+``accept_cell``), so no tool imports Qt or reaches into the window. A new tool is a
+subclass here, added to :data:`TOOL_TYPES`: the Tools panel, the Tool menu and the F1
+help list it from there.
+
+One pixel rule everywhere (:func:`pixel_under`): image coordinates have pixel centres on
+whole numbers, and a coordinate belongs to the nearest pixel centre.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from unetgui.core.labels import Box, LabelDocument
+from unetgui.core.labels import Box
 
 
-@dataclass
-class ToolState:
-    """What the tools act on; the window owns it and updates it."""
-
-    document: LabelDocument | None = None
-    plane: int = 0
-    label: int = 1  # the id the brush and fill paint
-    radius: float = 4.0  # brush radius in pixels
-    only_background: bool = False  # paint only where there is no cell yet
-    on_pick: Callable[[int], None] = field(default=lambda label: None)
-    on_message: Callable[[str], None] = field(default=lambda text: None)
-    on_box: Callable[[Box | None], None] = field(default=lambda box: None)  # show / hide a box
-    on_accept_box: Callable[[Box], None] = field(default=lambda box: None)  # accept prediction there
+def pixel_under(row: float, col: float) -> tuple[int, int]:
+    """The pixel (row, col) under an image coordinate whose pixel centres are whole numbers."""
+    return math.floor(row + 0.5), math.floor(col + 0.5)
 
 
 class Tool:
@@ -39,8 +34,8 @@ class Tool:
     wants_drag = False  # False: left-drags pan the view
     shows_brush = False
 
-    def __init__(self, state: ToolState) -> None:
-        self.state = state
+    def __init__(self, state) -> None:
+        self.state = state  # a ToolState, or any object with its attributes and methods
 
     def press(self, row: float, col: float) -> None: ...
 
@@ -52,7 +47,7 @@ class Tool:
 
     def _inside(self, row: float, col: float) -> tuple[int, int] | None:
         doc = self.state.document
-        r, c = _nearest_pixel(row), _nearest_pixel(col)
+        r, c = pixel_under(row, col)
         if doc is None or not (0 <= r < doc.shape[0] and 0 <= c < doc.shape[1]):
             return None
         return r, c
@@ -137,7 +132,7 @@ class PickTool(Tool):
     def click(self, row: float, col: float) -> None:
         pixel = self._inside(row, col)
         if pixel is not None:
-            self.state.on_pick(self.state.document.pick(self.state.plane, *pixel))
+            self.state.picked(self.state.document.pick(self.state.plane, *pixel))
 
 
 class DeleteCellTool(Tool):
@@ -152,7 +147,7 @@ class DeleteCellTool(Tool):
         cell = self.state.document.pick(self.state.plane, *pixel)
         if cell:
             self.state.document.delete_cell(self.state.plane, cell)
-            self.state.on_message(f"Deleted cell {cell}.")
+            self.state.show_message(f"Deleted cell {cell}.")
 
 
 class MergeTool(Tool):
@@ -160,7 +155,7 @@ class MergeTool(Tool):
 
     name, title, key = "merge", "Merge cells", "G"
 
-    def __init__(self, state: ToolState) -> None:
+    def __init__(self, state) -> None:
         super().__init__(state)
         self.first: int | None = None
 
@@ -171,13 +166,13 @@ class MergeTool(Tool):
         cell = self.state.document.pick(self.state.plane, *pixel)
         if not cell:
             self.first = None
-            self.state.on_message("Merge: click a cell, then the cell to merge into it.")
+            self.state.show_message("Merge: click a cell, then the cell to merge into it.")
         elif self.first is None or self.first == cell:
             self.first = cell
-            self.state.on_message(f"Merge: now click the cell to merge into cell {cell}.")
+            self.state.show_message(f"Merge: now click the cell to merge into cell {cell}.")
         else:
             self.state.document.merge_cells(self.state.plane, self.first, cell)
-            self.state.on_message(f"Merged cell {cell} into cell {self.first}.")
+            self.state.show_message(f"Merged cell {cell} into cell {self.first}.")
             self.first = None
 
 
@@ -187,7 +182,7 @@ class AcceptBoxTool(Tool):
     name, title, key = "accept_box", "Accept prediction in a box", "R"
     wants_drag = True
 
-    def __init__(self, state: ToolState) -> None:
+    def __init__(self, state) -> None:
         super().__init__(state)
         self.start: tuple[float, float] | None = None
 
@@ -197,34 +192,41 @@ class AcceptBoxTool(Tool):
     def move(self, row: float, col: float) -> None:
         if self.start is not None:
             box = self._box(row, col)
-            self.state.on_box(box if box[1] > box[0] and box[3] > box[2] else None)
+            self.state.show_box(box if box[1] > box[0] and box[3] > box[2] else None)
 
     def release(self, row: float, col: float) -> None:
         if self.start is None:
             return
         box = self._box(row, col)
         self.start = None
-        self.state.on_box(None)
+        self.state.show_box(None)
         if box[1] > box[0] and box[3] > box[2]:
-            self.state.on_accept_box(box)
+            self.state.accept_box(box)
 
     def click(self, row: float, col: float) -> None:
-        self.state.on_message("Accept prediction: drag a box around the predicted cells to copy into the labels.")
+        self.state.show_message("Accept prediction: drag a box around the predicted cells to copy into the labels.")
 
     def _box(self, row: float, col: float) -> Box:
         (r0, c0), doc = self.start, self.state.document
         rows, cols = doc.shape if doc is not None else (0, 0)
-        top, bottom = sorted((_nearest_pixel(r0), _nearest_pixel(row)))
-        left, right = sorted((_nearest_pixel(c0), _nearest_pixel(col)))
+        (start_row, start_col), (end_row, end_col) = pixel_under(r0, c0), pixel_under(row, col)
+        top, bottom = sorted((start_row, end_row))
+        left, right = sorted((start_col, end_col))
         r0, r1 = min(max(top, 0), rows), min(max(bottom + 1, 0), rows)
         c0, c1 = min(max(left, 0), cols), min(max(right + 1, 0), cols)
         return r0, r1, c0, c1  # empty (r1 == r0 or c1 == c0) when it misses the plane
 
 
-def _nearest_pixel(v: float) -> int:
-    """The pixel under an image coordinate (pixel centres are whole numbers)."""
-    return math.floor(v + 0.5)
+class AcceptCellTool(Tool):
+    """Click a predicted cell: that one cell is copied into the labels (one undoable edit)."""
+
+    name, title, key = "accept_cell", "Accept predicted cell", "C"
+
+    def click(self, row: float, col: float) -> None:
+        pixel = self._inside(row, col)
+        if pixel is not None:
+            self.state.accept_cell(*pixel)
 
 
 TOOL_TYPES = (Tool, EraserTool, BrushTool, FillTool, PickTool, DeleteCellTool, MergeTool, IgnoreBrushTool,
-              IgnoreEraserTool, AcceptBoxTool)
+              IgnoreEraserTool, AcceptBoxTool, AcceptCellTool)

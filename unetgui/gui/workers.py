@@ -1,20 +1,40 @@
-"""Running core work off the GUI thread.
+"""Every kind of worker thread of the window; the GUI thread never waits on them.
 
-:class:`LatestOnly` runs one function at a time per purpose in a worker thread; a newer
-request for the same purpose makes the older one's result stale, and stale results are
-dropped, never shown (ilastik's rule for live views). :class:`GeneratorWorker` runs a
-core generator (training, whole-stack prediction) in a QThread and reports each item by
-a signal; stopping is a flag checked between items. The GUI thread never waits on them.
+- :class:`LatestOnly` runs one function at a time per purpose in a thread pool; a newer
+  request for the same purpose makes the older one's result stale, and stale results are
+  dropped, never shown (ilastik's rule for live views). Weight maps, autosaves.
+- :class:`GeneratorWorker` runs a core generator (auto-segmentation, whole-stack
+  prediction) in a QThread and reports each item by a signal; stopping is a flag checked
+  between items.
+- :class:`LivePredictor` predicts the newest requested plane, tile by tile, for the user
+  to watch; stale requests are abandoned between tiles.
+- :class:`TrainingWorker` runs the core training generator and, between steps (or while
+  paused), hands out snapshots of the weights for live predictions: the only moments
+  the weights are not being changed.
+
+Values cross between threads only as signal arguments (worker -> GUI) and through the
+thread-safe objects a worker is given (``core.runtime.CpuShare``, the training run's
+edit mailbox): never by reading each other's attributes.
 """
 
 from __future__ import annotations
 
+import math
+import time
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+import numpy as np
+import torch
 from PySide6 import QtCore
 
+from unetgui.core import runtime
 from unetgui.core.errors import UnetguiError
+from unetgui.core.model import UNetModel
+from unetgui.core.postprocess import encode_probability, foreground_probability
+from unetgui.core.predict import iter_predict_sized
+from unetgui.core.runtime import CpuShare
 
 
 def describe_error(error: BaseException) -> str:
@@ -180,3 +200,150 @@ class GeneratorWorker(QtCore.QThread):
         finally:
             if generator is not None and hasattr(generator, "close"):
                 generator.close()
+
+
+def _use_threads(threads: int) -> None:
+    """Set the calling thread's torch thread count (torch's count is per thread)."""
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    plane: int
+    image: np.ndarray  # (C, Y, X), already what the model takes
+    model: UNetModel  # a snapshot the predictor may move to ``device``
+    focus: tuple[float, float] | None = None
+    device: torch.device | None = None  # None: where the model is
+    tta: bool = False  # average the 8 rotations and flips of each tile
+    diameter: float | None = None  # the cells' diameter in px; None: estimated from the image
+
+
+class LivePredictor(QtCore.QThread):
+    """Predicts the newest requested plane; stale requests are dropped between tiles."""
+
+    tile = QtCore.Signal(int, object, object)  # plane, box, uint8 patch of the foreground
+    done = QtCore.Signal(int, object)  # plane, (Y, X) uint8 foreground probability
+    sized = QtCore.Signal(int, object, float)  # plane, cell diameter (px or None), scale used
+    failed = QtCore.Signal(str)
+
+    def __init__(self, share: CpuShare, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._share = share
+        self._mutex = QtCore.QMutex()
+        self._wake = QtCore.QWaitCondition()
+        self._pending: PredictionRequest | None = None
+        self._quit = False
+
+    def request(self, request: PredictionRequest) -> None:
+        with QtCore.QMutexLocker(self._mutex):
+            self._pending = request
+            self._wake.wakeAll()
+        if not self.isRunning():
+            self.start()
+
+    def cancel(self) -> None:
+        with QtCore.QMutexLocker(self._mutex):
+            self._pending = None
+
+    def shutdown(self) -> None:
+        with QtCore.QMutexLocker(self._mutex):
+            self._quit = True
+            self._pending = None
+            self._wake.wakeAll()
+        self.wait()
+
+    def _take(self) -> PredictionRequest | None:
+        with QtCore.QMutexLocker(self._mutex):
+            while self._pending is None and not self._quit:
+                self._wake.wait(self._mutex)
+            request, self._pending = self._pending, None
+            return None if self._quit else request
+
+    def _superseded(self) -> bool:
+        with QtCore.QMutexLocker(self._mutex):
+            return self._pending is not None or self._quit
+
+    def run(self) -> None:
+        while (request := self._take()) is not None:
+            try:
+                with self._share.computing():
+                    self._predict(request)
+            except Exception as error:  # shown to the user; the thread keeps serving
+                traceback.print_exc()
+                self.failed.emit(describe_error(error))
+
+    def _predict(self, request: PredictionRequest) -> None:
+        _use_threads(self._share.prediction_threads())
+        if request.device is not None:  # here, not on the GUI thread (a copy to the GPU)
+            request.model.net.to(request.device)
+        for progress in iter_predict_sized(request.model, request.image, diameter=request.diameter,
+                                           focus=request.focus, tta=request.tta):
+            if self._superseded():
+                return  # a newer request came: this result would be stale
+            for r0, r1, c0, c1 in progress.boxes:
+                patch = foreground_probability(progress.partial[:, r0:r1, c0:c1])
+                self.tile.emit(request.plane, (r0, r1, c0, c1), encode_probability(patch))
+            if progress.probabilities is not None:
+                self.sized.emit(request.plane, progress.diameter, progress.scale)
+                self.done.emit(request.plane, encode_probability(foreground_probability(progress.probabilities)))
+
+
+class TrainingWorker(GeneratorWorker):
+    """Runs ``train(...)``; emits progress per step, and a weight snapshot after step 1,
+    then every ``snapshot_every`` seconds (0: only when asked, :meth:`request_snapshot`).
+
+    Between steps it sets its torch thread count from ``share`` (every core, or one fewer
+    while a live prediction runs). Setting it also sets the default that threads started
+    later begin with, so the count from before is put back at the end.
+    """
+
+    snapshot = QtCore.Signal(object)  # UNetModel on the CPU
+
+    def __init__(self, run, model: UNetModel, snapshot_every: float, share: CpuShare,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(lambda: run, parent)
+        self._model = model
+        self._share = share
+        self.snapshot_every = snapshot_every
+        self._last_snapshot = -math.inf  # the first after step 1: live predictions start at once
+        self._snapshot_wanted = False
+
+    def run(self) -> None:
+        previous = torch.get_num_threads()
+        with self._share.training():
+            self._set_threads()
+            try:
+                super().run()
+            finally:
+                torch.set_num_threads(previous)
+
+    def _set_threads(self) -> None:
+        _use_threads(self._share.training_threads())
+
+    def request_snapshot(self) -> None:
+        """Hand out a snapshot after the step running now, or at once when paused (any thread)."""
+        self._snapshot_wanted = True
+        self.wake()
+
+    def after_item(self, value) -> None:
+        step = getattr(value, "step", 1)
+        if step == 0:  # the score before training: no new weights yet
+            return
+        if step == 1:  # what starting to train created or imported: out of the collector's way
+            runtime.freeze_collector(collect=False)
+        due = self.snapshot_every > 0 and time.perf_counter() - self._last_snapshot >= self.snapshot_every
+        if due or self._snapshot_wanted:
+            self._hand_out_snapshot()
+        self._set_threads()
+
+    def while_paused(self) -> None:
+        if self._snapshot_wanted:  # paused between steps: the weights are not changing
+            self._hand_out_snapshot()
+
+    def _hand_out_snapshot(self) -> None:
+        self._snapshot_wanted = False
+        self._last_snapshot = time.perf_counter()
+        self._share.prediction_expected()  # so the next step already leaves it a core
+        self.snapshot.emit(self._model.snapshot())
+

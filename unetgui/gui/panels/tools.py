@@ -1,22 +1,22 @@
-"""Tools panel: one button per tool, brush size, the label being painted, new cell."""
+"""Tools panel: a view of the tool state (:class:`unetgui.gui.tool_state.ToolState`):
+one button per tool, brush radius, the label being painted, New cell."""
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from unetgui.gui.panels.widgets import set_quietly
+from unetgui.gui.tool_state import ToolState
 from unetgui.gui.tools import TOOL_TYPES
 
 
 class ToolsPanel(QtWidgets.QWidget):
-    toolChosen = QtCore.Signal(str)
-    radiusChanged = QtCore.Signal(float)
-    labelChanged = QtCore.Signal(int)
     newCellRequested = QtCore.Signal()
-    onlyBackgroundChanged = QtCore.Signal(bool)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, state: ToolState, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
         grid = QtWidgets.QGridLayout()
         self.buttons: dict[str, QtWidgets.QToolButton] = {}
         group = QtWidgets.QButtonGroup(self)
@@ -28,7 +28,7 @@ class ToolsPanel(QtWidgets.QWidget):
             button.setCheckable(True)
             button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
-            button.clicked.connect(lambda _=False, n=tool.name: self.toolChosen.emit(n))
+            button.clicked.connect(lambda _=False, n=tool.name: state.set_tool(n))
             group.addButton(button)
             grid.addWidget(button, i // 2, i % 2)
             self.buttons[tool.name] = button
@@ -37,18 +37,18 @@ class ToolsPanel(QtWidgets.QWidget):
         form = QtWidgets.QFormLayout()
         self.radius = QtWidgets.QSpinBox()
         self.radius.setRange(0, 200)
-        self.radius.setValue(4)
+        self.radius.setValue(state.radius)
         self.radius.setSuffix(" px")
         self.radius.setToolTip("Brush radius ([ and ] change it)")
-        self.radius.valueChanged.connect(lambda v: self.radiusChanged.emit(float(v)))
+        self.radius.valueChanged.connect(state.set_radius)
         form.addRow("Brush radius", self.radius)
 
         label_row = QtWidgets.QHBoxLayout()
         self.label = QtWidgets.QSpinBox()
         self.label.setRange(0, 2**31 - 1)
-        self.label.setValue(1)
+        self.label.setValue(state.label)
         self.label.setToolTip("The cell id the brush and fill paint (0 erases)")
-        self.label.valueChanged.connect(self.labelChanged)
+        self.label.valueChanged.connect(state.set_label)
         new_cell = QtWidgets.QPushButton("New cell")
         new_cell.setToolTip("Next free cell id (M)")
         new_cell.clicked.connect(self.newCellRequested)
@@ -57,16 +57,13 @@ class ToolsPanel(QtWidgets.QWidget):
         form.addRow("Label", label_row)
         self.only_background = QtWidgets.QCheckBox("Paint only on background")
         self.only_background.setToolTip("Keep existing cells when painting over them")
-        self.only_background.toggled.connect(self.onlyBackgroundChanged)
+        self.only_background.toggled.connect(state.set_only_background)
         form.addRow(self.only_background)
         layout.addLayout(form)
-        layout.addStretch(1)
 
-    def set_tool(self, name: str) -> None:
-        self.buttons[name].setChecked(True)
-
-    def set_label(self, label: int) -> None:
-        self.label.setValue(label)
-
-    def set_radius(self, radius: int) -> None:
-        self.radius.setValue(radius)
+        state.toolChanged.connect(lambda name: self.buttons[name].setChecked(True))
+        state.radiusChanged.connect(lambda r: set_quietly(self.radius, self.radius.setValue, r))
+        state.labelChanged.connect(lambda v: set_quietly(self.label, self.label.setValue, v))
+        state.onlyBackgroundChanged.connect(
+            lambda on: set_quietly(self.only_background, self.only_background.setChecked, on))
+        self.buttons[state.tool].setChecked(True)

@@ -1,0 +1,327 @@
+"""Fine-tune: a training run in a worker thread, its progress, pause and stop, and the
+edits made while it runs.
+
+Training reads copies of the labels made when Fine-tune is pressed. Edits of those
+planes during the run are copied again after a second's pause and put in the run's
+mailbox (:class:`EditMailbox`), which the training thread empties before its next step:
+the one way values go from the GUI to the training thread. Values come back only as the
+worker's signals (progress, weight snapshots). Planes marked for training during a run
+are used by the next run (the panel says so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+from PySide6 import QtCore
+
+from unetgui.core import holdout, recipes
+from unetgui.core.augment import AugmentConfig
+from unetgui.core.errors import UnetguiError
+from unetgui.core.labels import LabelDocument
+from unetgui.core.predict import model_input
+from unetgui.core.runtime import CpuShare
+from unetgui.core.train import TrainingConfig, TrainingPlane, train
+from unetgui.gui.image_session import ImageSession
+from unetgui.gui.model_controller import ModelController
+from unetgui.gui.panels.training import TrainingPanel
+from unetgui.gui.workers import TrainingWorker
+
+REDRAW_INTERVAL = 0.25  # s; the loss curve and progress bar redraw at most 4x a second
+EDIT_DELAY_MS = 1000  # edits of training planes go to the running training after this pause
+
+
+class EditMailbox:
+    """Copies of edited training planes, from the GUI thread to the training thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._edits: dict[int, TrainingPlane] = {}
+
+    def put(self, edits: dict[int, TrainingPlane]) -> None:
+        """GUI thread: newer copies replace older ones of the same plane."""
+        with self._lock:
+            self._edits.update(edits)
+
+    def take(self) -> dict[int, TrainingPlane]:
+        """Training thread, before each step: everything put since the last take."""
+        with self._lock:
+            edits, self._edits = self._edits, {}
+        return edits
+
+
+class TrainingController(QtCore.QObject):
+    runningChanged = QtCore.Signal(bool)
+    snapshotReady = QtCore.Signal(object)  # UNetModel: a copy of the weights, for live predictions
+    trained = QtCore.Signal(dict)  # the history entry of a run that changed the weights
+    message = QtCore.Signal(str)
+    error = QtCore.Signal(str, str)  # title, text
+
+    def __init__(self, panel: TrainingPanel, models: ModelController, session: ImageSession,
+                 channel: Callable[[], int | None], weight_parameters: Callable[[], dict],
+                 live_every: Callable[[], float], cpu_share: CpuShare,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self._models = models
+        self._session = session
+        self._channel = channel  # the channel a one-channel model reads
+        self._weight_parameters = weight_parameters  # w0, sigma, class_balance
+        self._live_every = live_every  # seconds between snapshots for live predictions (0: on request)
+        self._cpu_share = cpu_share
+        self._worker: TrainingWorker | None = None
+        self._mailbox = EditMailbox()
+        self._run_planes: dict[int, tuple[int, TrainingPlane]] = {}  # plane -> (index, plane)
+        self._edited: set[int] = set()
+        self._edit_timer = QtCore.QTimer(self, singleShot=True, interval=EDIT_DELAY_MS)
+        self._edit_timer.timeout.connect(self._hand_over_edits)
+        self._steps: list[int] = []
+        self._losses: list[float] = []
+        self._val_steps: list[int] = []
+        self._val_scores: list[float] = []
+        self._last_redraw = 0.0
+        self._last_progress = None
+        self._run_intro = ""
+        panel.fineTuneRequested.connect(self.fine_tune)
+        panel.pauseToggled.connect(self.pause)
+        panel.stopRequested.connect(self.stop)
+        models.modelChanged.connect(self._model_changed)
+        session.labelsChanged.connect(self._labels_changed)
+        session.opened.connect(self._forget_run_planes)
+        session.closed.connect(self._forget_run_planes)
+        panel.show_recipe(recipes.recipe_for(models.model))
+
+    @property
+    def training(self) -> bool:
+        """A run is going on (until its end is handled, not only while its thread runs)."""
+        return self._worker is not None
+
+    @property
+    def steps_done(self) -> int:
+        """Steps of the current (or last) run that have reported back."""
+        return self._steps[-1] if self._steps else 0
+
+    def _model_changed(self, model) -> None:
+        if not self.training:  # a run's own end also announces the model: keep its settings
+            self.panel.show_recipe(recipes.recipe_for(model))
+
+    # ------------------------------------------------------------------ starting
+
+    def training_config(self) -> TrainingConfig:
+        """The active model's recipe (core.recipes, as the command line uses it) with the
+        choices made in the panel's advanced settings and the weight-map parameters."""
+        choices = self.panel.settings()
+        strength = choices.pop("augmentation")
+        return recipes.with_choices(recipes.recipe_for(self._models.model), augment=AugmentConfig().scaled(strength),
+                                    **choices, **self._weight_parameters())
+
+    def _planes(self, role: str) -> list[TrainingPlane]:
+        stack, document, model = self._session.stack, self._session.document, self._models.model
+        return [TrainingPlane(model_input(stack.read_plane(p), model, self._channel()),
+                              *_annotation_copies(document, p), f"plane {p}")
+                for p in document.planes_with_role(role)]
+
+    def fine_tune(self) -> bool:
+        """Start training on the planes marked for training; returns False with a message
+        (and nothing started) when that is not possible."""
+        session, model = self._session, self._models.model
+        if self.training or session.stack is None:
+            return False
+        if not session.document.planes_with_role("train"):
+            self.error.emit("Nothing to train on",
+                            "Mark at least one plane for training: paint cells on it, or choose Training "
+                            "in the Planes panel.")
+            return False
+        try:
+            config = self.training_config()
+            training, validation = self._planes("train"), self._planes("validation")
+            model.net.to(self._models.device)
+            self._mailbox = EditMailbox()
+            run = train(model, training, config, validation=validation,
+                        note={"image": session.stack.path.name, "init": self._models.name},
+                        updates=self._mailbox.take)
+        except (UnetguiError, RuntimeError) as error:
+            self.error.emit("Cannot start training", str(error))
+            return False
+        self._worker = TrainingWorker(run, model, self._live_every(), self._cpu_share, self)
+        self._worker.item.connect(self._progress)
+        self._worker.snapshot.connect(self.snapshotReady)
+        self._worker.failed.connect(lambda text: self.error.emit("Training stopped", text))
+        self._worker.finished.connect(self._finished)
+        for values in (self._steps, self._losses, self._val_steps, self._val_scores):
+            values.clear()
+        self.panel.show_curves([], [], [], [])
+        self.panel.show_progress(0, config.steps, "starting...")
+        self._run_planes = {p: (i, plane) for i, (p, plane) in
+                            enumerate(zip(session.document.planes_with_role("train"), training))}
+        self._edited.clear()
+        self._run_intro = (f"Training on {len(training)} plane(s), {_judged_on(training, validation, config)}. "
+                           "Edits on these training planes are used within seconds; other planes you mark, "
+                           "by the next run.")
+        self.panel.show_status(self._run_intro)
+        self.panel.set_training(True)
+        self._last_redraw = 0.0
+        self._last_progress = None
+        self._worker.start()
+        self.runningChanged.emit(True)
+        return True
+
+    # ------------------------------------------------------------------ while it runs
+
+    def pause(self, paused: bool) -> None:
+        if self._worker is not None:
+            (self._worker.pause if paused else self._worker.resume)()
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self.panel.show_progress(self.steps_done, self._total_steps(), "stopping after this step...")
+
+    def request_snapshot(self) -> None:
+        """Ask the running worker for a copy of its weights (after this step, or at once
+        when paused); it arrives by :attr:`snapshotReady`."""
+        if self._worker is not None:
+            self._worker.request_snapshot()
+
+    @property
+    def snapshots_on_request_only(self) -> bool:
+        """The run hands out snapshots only when asked (live predictions were off at its start)."""
+        return self._worker is not None and self._worker.snapshot_every <= 0
+
+    def _total_steps(self) -> int:
+        return self._last_progress.total_steps if self._last_progress is not None else 0
+
+    def _progress(self, progress) -> None:
+        if progress.message:
+            self.message.emit(progress.message)
+        if progress.validation is not None:
+            self._val_steps.append(progress.step)
+            self._val_scores.append(progress.validation.ap50)
+            self.panel.show_status(f"{self._run_intro}\n{_validation_text(progress)}")
+        if not np.isfinite(progress.loss):  # step 0 (the model before training), or a retry
+            if progress.validation is not None:
+                self._redraw()
+            return
+        self._steps.append(progress.step)
+        self._losses.append(progress.loss)
+        self._last_progress = progress
+        # the curve keeps every point and catches up at the next redraw
+        now = time.perf_counter()
+        if progress.validation is not None or now - self._last_redraw >= REDRAW_INTERVAL:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._last_redraw = time.perf_counter()
+        self.panel.show_curves(self._steps, self._losses, self._val_steps, self._val_scores)
+        progress = self._last_progress
+        if progress is None:
+            return
+        per_step = progress.elapsed / max(progress.step, 1)
+        remaining = per_step * (progress.total_steps - progress.step)
+        self.panel.show_progress(progress.step, progress.total_steps,
+                                 f"step {progress.step} / {progress.total_steps}, {duration(remaining)} left")
+
+    def _labels_changed(self, event) -> None:
+        if self.training and event.plane in self._run_planes:
+            self._edited.add(event.plane)
+            self._edit_timer.start()  # a pause in the user's edits hands them over
+
+    def _hand_over_edits(self) -> None:
+        """Copy the edited training planes (GUI thread: the document is not thread-safe)."""
+        document = self._session.document
+        if not self.training or document is None:
+            return
+        copies = {}
+        for p in sorted(self._edited):
+            index, plane = self._run_planes[p]
+            labels, ignore = _annotation_copies(document, p)
+            copies[index] = dataclasses.replace(plane, labels=labels, ignore=ignore)
+        self._edited.clear()
+        self._mailbox.put(copies)
+
+    def _forget_run_planes(self) -> None:
+        """Another image: a run that goes on trains on the planes it copied."""
+        self._run_planes, self._edited = {}, set()
+
+    # ------------------------------------------------------------------ the end
+
+    def _finished(self) -> None:
+        worker, self._worker = self._worker, None
+        self._edit_timer.stop()
+        self._run_planes = {}
+        self._redraw()  # the steps since the last throttled redraw
+        self.panel.set_training(False)
+        self.runningChanged.emit(False)
+        if worker is not None:
+            worker.deleteLater()
+        history = self._models.model.history
+        if not history or history[-1].get("steps", 0) == 0:
+            self.panel.show_progress(0, 0, "idle")
+            return
+        entry = history[-1]
+        self.panel.show_progress(entry["steps"], entry["steps"],
+                                 f"{entry['ended']} after {entry['steps']} steps ({duration(entry['seconds'])})")
+        self.message.emit(outcome_text(entry))
+        self.trained.emit(entry)
+
+    def shutdown(self) -> None:
+        """Stop the run and wait for its thread (closing the window)."""
+        self._edit_timer.stop()
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker.wait()
+
+
+def _annotation_copies(document: LabelDocument, plane: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Copies of the plane's labels and ignore mask (None when nothing is ignored), for
+    training in another thread: the document is the GUI thread's."""
+    ignore = np.array(document.ignore_of(plane))
+    return np.array(document.labels_of(plane)), ignore if ignore.any() else None
+
+
+def _judged_on(training, validation, config: TrainingConfig) -> str:
+    """How the run will be judged, in words (the held-back band needs enough cells)."""
+    if validation:
+        return f"validating on {len(validation)}"
+    if config.auto_validation and any(holdout.choose_band(p.labels, config.auto_validation) for p in training):
+        return "validating on a band held back from them"
+    return (f"with nothing to validate on (mark a validation plane, or annotate {holdout.MIN_CELLS} "
+            "cells or more on a plane, to keep only a model that improves)")
+
+
+def _validation_text(progress) -> str:
+    """The panel's line about validation: the start, then the latest and best scores."""
+    score, best = progress.validation, progress.best_validation
+    if progress.step == 0:
+        return f"Before training: validation AP@0.5 {score.ap50:.3f}, foreground IoU {score.foreground_iou:.3f}"
+    return (f"Validation AP@0.5 {score.ap50:.3f}, foreground IoU {score.foreground_iou:.3f} "
+            f"(best AP {best.ap50:.3f})")
+
+
+def outcome_text(entry: dict) -> str:
+    """What a finished run did, in plain words: better, or kept as it was."""
+    before, best = entry.get("validation_before"), entry.get("best_validation")
+    if entry.get("kept_the_starting_weights"):
+        return (f"Training did not beat the model you started with on the validation cells "
+                f"(AP@0.5 {before['ap50']:.3f} before), so that model is kept unchanged. "
+                "Correct more cells, or mark another plane for training, and try again.")
+    if before and best:
+        return (f"Training improved validation AP@0.5 from {before['ap50']:.3f} to {best['ap50']:.3f}; "
+                "the best model is active. Save it with Save... in the Model panel.")
+    return "Training ended; the model is active. Save it with Save... in the Model panel."
+
+
+def duration(seconds: float) -> str:
+    """Seconds in words: '42 s', '3 min 05 s', '1 h 02 min'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
