@@ -1,14 +1,11 @@
 """Shared helpers of the GUI benchmarks (bench_gui.py, bench_finetune.py).
 
-The event loop is probed with a 5 ms QTimer (:class:`Probe`): a pause is the gap between
-two timeouts minus 5 ms. Each tick also reads the GUI thread's schedstat, so a long gap
-splits into time the GUI thread ran, waited for a CPU, and slept (blocked on the GIL, a
-lock or I/O). :class:`CallLog` times chosen methods (GUI thread vs others) and the garbage
-collector's runs, to say what a pause was. The event loop is run with QEventLoop.exec()
-(:func:`run_loop`), as app.exec() does, never QTest.qWait: under PySide6 qWait holds the
-GIL while it sleeps and starves worker threads.
-
-Import after setting QT_QPA_PLATFORM (e.g. "offscreen") if needed.
+:class:`Probe`: a 5 ms QTimer whose gaps are the event loop's pauses, split by schedstat
+into time the GUI thread ran, waited for a CPU and slept. :class:`CallLog`: timed
+wrappers around public methods, the jobs handed to ``LatestOnly.submit``, and garbage
+collections, to say what a pause was. The loop runs with QEventLoop.exec()
+(:func:`run_loop`), never QTest.qWait (see benchmarks/README.md). Import after setting
+QT_QPA_PLATFORM (e.g. "offscreen") if needed.
 """
 
 from __future__ import annotations
@@ -55,8 +52,10 @@ def make_window(tmp: Path, size: tuple[int, int]):
 
 
 def close_window(win) -> None:
-    win.autosaver.detach()
-    win.jobs.wait(20000)
+    """Close without questions (as tests/gui/conftest.py): no autosave, model not dirty."""
+    win.session.autosaver.detach()
+    win.models.dirty = False
+    win.shutdown()
     win.close()
     win.deleteLater()
     qt_app().processEvents()
@@ -121,6 +120,33 @@ class CallLog:
 
         self._undo.append((owner, attr, original))
         setattr(owner, attr, timed)
+
+    def wrap_jobs(self, owner, label=lambda purpose: f"worker: {purpose} job") -> None:
+        """Time the functions handed to ``owner.submit(purpose, fn, *args)`` (LatestOnly's
+        public method) where they run, i.e. in the pool's worker threads."""
+        log = self
+
+        def timed_fn(name, fn):
+            @functools.wraps(fn)
+            def run(*args, **kwargs):
+                worker = threading.get_ident() != log._gui
+                if worker:
+                    log.worker_tids.add(threading.get_native_id())
+                start = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    (log.worker if worker else log.calls).append((name, start, time.perf_counter()))
+            return run
+
+        original = owner.submit
+
+        @functools.wraps(original)
+        def submit(self, purpose, fn, *args):
+            return original(self, purpose, timed_fn(label(purpose), fn), *args)
+
+        self._undo.append((owner, "submit", original))
+        owner.submit = submit
 
     def restore(self) -> None:
         for owner, attr, original in reversed(self._undo):
@@ -277,11 +303,8 @@ def drag(canvas, points, spacing_ms: int = 12) -> None:
 
 
 def run_loop(msecs: int) -> None:
-    """Run the event loop for ``msecs`` as app.exec() would.
-
-    Not QTest.qWait: it holds the GIL while it sleeps (a pure-Python thread gets ~1% of
-    its normal progress), which starves the weight-map worker thread and hides pauses.
-    """
+    """Run the event loop for ``msecs`` as app.exec() would (not QTest.qWait, which holds
+    the GIL while it sleeps and starves worker threads)."""
     loop = QtCore.QEventLoop()
     QtCore.QTimer.singleShot(max(int(msecs), 0), loop.quit)
     loop.exec()

@@ -1,67 +1,22 @@
 """Fine-tuning in the window: event-loop pauses, brush strokes, throughput vs the CLI, stop.
 
-Prints figures and PASS/MISS only (no timing asserts). Targets from the training issue:
+Prints figures and PASS/MISS only (no timing asserts). Targets:
 
-1. During training on the CPU the GUI event loop never pauses more than 50 ms (5 ms QTimer
-   probe, worst case over a --seconds run, default 60 s), and a brush stroke still lands at
-   once. The real MainWindow (settings in a temporary ini, UNETGUI_DATA_DIR in a temporary
-   folder) opens a synthetic 3 x 512 x 512 stack (~60 touching cells a plane); planes 0 and
-   1 are annotated through document.set_plane_labels; a new 16-base-channel network
-   (seed 0) is fine-tuned with a fixed tile size, live predictions on (every 5 s, as the
-   panel's default) while the user looks at plane 2 and paints on it: a synthetic stroke
-   (mouse moves 12 ms apart, as tests/gui/conftest.py drag() does) every ~2 s. The probe
-   runs from the press of Fine-tune on. Each stroke's pixels are checked in
-   window.document as soon as each mouse event returns: "lands at once" means they are
-   there without another turn of the event loop (every drag move pyqtgraph takes, and the
-   whole stroke when the release returns). Moves pyqtgraph itself holds back are counted
-   apart: those within its click/drag threshold before the drag starts, and those its
-   100/s rate limit drops. The worst pauses are explained as in
-   bench_gui.py: the GUI-thread calls that ran, garbage collections, and what the GUI,
-   training and live-prediction threads did (ran / waited for a CPU / slept, i.e.
-   blocked on the GIL); also the worst pause after the first --startup-s seconds, and the
-   modules first imported during the run (lazily, after gc.freeze()). As in the app
-   (unetgui.gui.app.run_app): glibc allocator tuned, pyqtgraph row-major without
-   antialiasing, gc.collect(); gc.freeze() once the window is up (--no-gc-freeze: not),
-   then runtime.preload_training_modules(), which imports torch._dynamo, sympy and ~800
-   modules the first optimiser needs, so that they are frozen too (its pauses are printed;
-   --no-preload: not). Pauses are also shown without the time the GUI thread waited for a
-   CPU (what machine load adds).
-2. Training throughput inside the window is at least 90% of the same training from the
-   command line (same steps, same data, same time). Window runs (live predictions on, as
-   a user has them, and off) alternate with headless runs of the core training generator
-   in a fresh subprocess, set up exactly as ``unetgui train IMAGE LABELS -o MODEL --planes
-   0,1 --base-channels 16 --tile-size T --seed 0 --optimizer O --w0 W --sigma S [--lr L]``
-   does, with the window's optimiser, learning rate and weight-map settings
-   (unetgui.cli._train; without the tqdm bar). Both sides time steps with the generator's
-   own ``progress.elapsed`` (measured in the training thread): steady rate = steps from
-   step --warm-steps to the last step within --tp-seconds, over their time. The order
-   rotates every round. The verdict uses the rounds in which other programs left the
-   machine idle (under 0.25 CPUs during both runs compared); with none, it says so.
-   torch's thread count is read in the window's training and live-prediction threads and
-   in the CLI process; process CPU time per step, the GUI thread's CPU time per step and
-   where it went, and the CPU the rest of the machine used are printed.
-   Both processes first get what the app's entry point (unetgui.cli.main) sets before
-   torch loads, e.g. runtime.quiet_openmp() (OMP_WAIT_POLICY=PASSIVE) where it exists.
-   WHAT-IF runs (this process only, not the app's code): the live-on window run with
-   torch.set_num_threads(N) in the training thread from step 2 on (--what-if-threads;
-   default: the other choice than the app's, all CPUs or CPUs - 1, as performance-notes'
-   "the training worker can use n-1 threads"; 0 leaves it out); with the loss curve and
-   progress bar redrawn at most every S seconds (--what-if-throttle S); and headless runs
-   with the other OpenMP wait policy (--no-passive-cli leaves them out): libgomp's default
-   spin-waiting (GOMP_SPINCOUNT=300000) where the entry point asks for PASSIVE, else
-   PASSIVE. A process whose only OpenMP team has as many threads as there are CPUs and
-   spins at every barrier is fastest on an idle machine and many times slower under load
-   from other programs; the window runs torch in three threads (GUI, training, live
-   predictor), more OpenMP threads than CPUs, so libgomp throttles its spinning anyway.
-3. The real CLI command, run end to end once (with as many steps as the slowest headless
-   run did in --tp-seconds, and --minutes as a cap).
-4. A stop request ends training within one step: controller.stop() at a random moment
-   (--stops times, live predictions on); steps completed after the request (from the
-   worker thread's own count at that moment to the history entry) and the time until
-   the worker thread ended, also in units of the step that was running.
+1. pauses: while training on the CPU (live predictions on, a brush stroke every ~2 s on
+   the plane shown) the GUI event loop never pauses more than 50 ms (5 ms QTimer probe
+   over --seconds), and each stroke is in the document as soon as its mouse events return.
+2. throughput: training in the window runs at >= 90% of the steps/s of the same training
+   from the command line (headless core training in a fresh process, set up as
+   ``unetgui train IMAGE LABELS --planes 0,1 --base-channels 16 --tile-size T --seed 0``
+   does), in rounds where other programs leave the machine idle.
+3. cli: the real command line, end to end, once.
+4. stop: a stop request ends training within one step.
 
-Machine load from other programs shows up as "waited for a CPU" and in the CPU figures;
-the load average is printed. Runtime about 4-5 minutes with the defaults.
+The window side attaches to public hooks only: the TrainingWorker's ``after_item`` and
+``run`` (in the training thread), ``CpuShare.computing`` (a live prediction pass),
+``LivePredictor.idle``, ``TrainingController.training``, ``LatestOnly.submit`` and public
+methods of the window's parts. How each part is measured and the what-if runs are
+described in benchmarks/README.md ("The window benchmarks").
 
     python benchmarks/bench_finetune.py [--seconds 60] [--tile-size 252] [--tp-seconds 10]
         [--rounds 2] [--stops 5] [--skip pauses,throughput,cli,stop] [--what-if-threads N]
@@ -71,6 +26,8 @@ the load average is printed. Runtime about 4-5 minutes with the defaults.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import functools
 import gc
 import json
@@ -93,8 +50,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 if not HEADLESS:  # the headless side imports no Qt, like the command line
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6 import QtCore  # noqa: E402
-
     from _gui_probe import (  # noqa: E402
         PAUSE_LIMIT_S,
         PROBE_MS,
@@ -115,6 +70,7 @@ if not HEADLESS:  # the headless side imports no Qt, like the command line
         viewport_point,
         wait_until,
     )
+    from PySide6 import QtCore  # noqa: E402
 
 THROUGHPUT_TARGET = 0.90
 IDLE_CPUS = 0.25  # other programs' use below which a throughput round counts as idle
@@ -176,20 +132,24 @@ def headless_train(spec: dict) -> dict:
     runtime.tune_allocator()  # as unetgui.cli.main
     import torch
 
+    from unetgui.core import recipes
     from unetgui.core.device import resolve_device
     from unetgui.core.io import open_image, read_labels
     from unetgui.core.model import new_model
-    from unetgui.core.train import TrainingConfig, TrainingPlane, train
-    from unetgui.core.unet import UNetConfig
+    from unetgui.core.predict import model_input
+    from unetgui.core.train import TrainingPlane, train
 
     device = resolve_device("auto")
-    config = TrainingConfig(steps=spec["steps"], tile_size=spec["tile_size"], seed=0, **spec["options"])
+    config = recipes.with_choices(recipes.SCRATCH, steps=spec["steps"], tile_size=spec["tile_size"], seed=0,
+                                  **spec["options"])
     with open_image(spec["image"]) as stack:
         labels = read_labels(spec["labels"], expected_shape=(stack.n_planes, stack.height, stack.width))
-        training = [TrainingPlane(stack.read_plane(i), labels[i], None, f"plane {i}") for i in spec["planes"]]
-        n_channels = stack.n_channels
-    model = new_model(UNetConfig(in_channels=n_channels, base_channels=spec["base_channels"], depth=4), seed=0)
-    model.net.to(device)
+        net_config = dataclasses.replace(recipes.SCRATCH_NETWORK, in_channels=stack.n_channels,
+                                         base_channels=spec["base_channels"])
+        model = new_model(net_config, seed=0)
+        model.net.to(device)
+        training = [TrainingPlane(model_input(stack.read_plane(i), model, None), labels[i], None, f"plane {i}")
+                    for i in spec["planes"]]
     run = train(model, training, config, validation=[], note={"init": "trained from scratch"})
     records = []
     first = cpu_sample()
@@ -229,8 +189,8 @@ class Recorder:
         self.live_threads: set[int] = set()  # torch.get_num_threads() at the start of live passes
         self.passes: list[tuple[float, float]] = []
         self.warm = 2
+        self.tile_size = 252
         self.worker_threads: int | None = None  # what-if: torch threads in the training worker
-        self.throttle = 0.0  # what-if: the loss curve and progress bar redrawn at most this often (s)
         self.scene_moves = 0  # mouse moves the canvas's GraphicsScene received (ours and Qt's)
 
     def tids(self) -> tuple[int, ...]:
@@ -238,29 +198,38 @@ class Recorder:
 
 
 def install(log: CallLog, rec: Recorder) -> None:
-    """Timed wrappers (class attributes; before the window exists, as signal connections
-    bind methods then) and the recorders in the training and live-prediction threads."""
+    """Timed wrappers around public methods (class attributes; before the window exists, as
+    signal connections bind methods then) and the recorders in the training and
+    live-prediction threads (public hooks: TrainingWorker.after_item/run, LivePredictor.run,
+    CpuShare.computing/prediction_threads)."""
     import pyqtgraph as pg
     import torch
 
     from unetgui.core.labels import LabelDocument
     from unetgui.core.model import UNetModel
-    from unetgui.gui import autosave, main_window, prediction
+    from unetgui.core.runtime import CpuShare
     from unetgui.gui.autosave import Autosaver
     from unetgui.gui.canvas import Canvas
+    from unetgui.gui.main_window import MainWindow
     from unetgui.gui.model_controller import ModelController
-    from unetgui.gui.prediction import LivePredictor, TrainingWorker
-    from unetgui.gui.workers import LatestOnly
+    from unetgui.gui.panels.training import TrainingPanel
+    from unetgui.gui.predictions import PredictionController
+    from unetgui.gui.training import TrainingController
+    from unetgui.gui.workers import LatestOnly, LivePredictor, TrainingWorker
 
-    for attr in ("fine_tune", "stop", "_progress", "_snapshot", "_tile", "_prediction_done",
-                 "_training_finished", "_request_live", "predict_plane"):
-        log.wrap(ModelController, attr, f"ModelController.{attr}")
-    for attr in ("_document_changed", "_prediction_ready", "_job_finished", "show_plane"):
-        log.wrap(main_window.MainWindow, attr, f"MainWindow.{attr}")
-    for attr in ("labels_changed", "set_prediction", "set_prediction_tile"):
+    for attr in ("fine_tune", "stop", "request_snapshot"):
+        log.wrap(TrainingController, attr, f"TrainingController.{attr}")
+    log.wrap(ModelController, "set_model", "ModelController.set_model")
+    for attr in ("show_progress", "show_curves", "show_status"):
+        log.wrap(TrainingPanel, attr, f"TrainingPanel.{attr}")
+    for attr in ("show_snapshot", "predict_plane", "set_plane"):
+        log.wrap(PredictionController, attr, f"PredictionController.{attr}")
+    log.wrap(LivePredictor, "request", "LivePredictor.request")
+    log.wrap(MainWindow, "show_plane", "MainWindow.show_plane")
+    for attr in ("labels_changed", "set_prediction", "set_prediction_tile", "set_weights"):
         log.wrap(Canvas, attr, f"Canvas.{attr}")
-    log.wrap(Autosaver, "save_soon", "Autosaver.save_soon")
-    log.wrap(LatestOnly, "_on_done", "LatestOnly._on_done")
+    for attr in ("changed", "save_soon"):
+        log.wrap(Autosaver, attr, f"Autosaver.{attr}")
     for attr in ("begin_stroke", "stroke_to", "end_stroke"):
         log.wrap(LabelDocument, attr, f"LabelDocument.{attr}")
     log.wrap(UNetModel, "snapshot", "UNetModel.snapshot (weights copied for live predictions)")
@@ -268,8 +237,7 @@ def install(log: CallLog, rec: Recorder) -> None:
     log.wrap(pg.ImageItem, "render", lambda item, *_: "ImageItem.render " + (
         f"{item.image.dtype}" if getattr(item, "image", None) is not None else ""))
     log.wrap(pg.GraphicsView, "paintEvent", "GraphicsView.paintEvent (canvas/plot repaint)")
-    log.wrap(main_window, "_weights_job", "worker: weight_map job")
-    log.wrap(autosave, "_save", "worker: autosave _save")
+    log.wrap_jobs(LatestOnly)  # weight maps and autosaves, timed in the pool's threads
 
     original_move = pg.GraphicsScene.mouseMoveEvent
 
@@ -279,22 +247,6 @@ def install(log: CallLog, rec: Recorder) -> None:
         return original_move(self, ev)
 
     pg.GraphicsScene.mouseMoveEvent = scene_move
-
-    timed_progress = ModelController._progress  # (the CallLog wrapper)
-
-    @functools.wraps(timed_progress)
-    def progress(self, value):  # WHAT-IF (rec.throttle > 0): redraw the loss curve less often
-        if rec.throttle > 0 and value.validation is None and value.message is None \
-                and value.step < value.total_steps and np.isfinite(value.loss):
-            now = time.perf_counter()
-            if now - getattr(self, "_bench_drawn", 0.0) < rec.throttle:
-                self._steps.append(value.step)  # kept; drawn with the next update
-                self._losses.append(value.loss)
-                return None
-            self._bench_drawn = now
-        return timed_progress(self, value)
-
-    ModelController._progress = progress
 
     original_after = TrainingWorker.after_item
 
@@ -339,73 +291,88 @@ def install(log: CallLog, rec: Recorder) -> None:
 
     LivePredictor.run = predictor_run
 
-    original_iter_predict = prediction.iter_predict
+    original_computing = CpuShare.computing
 
-    def iter_predict(*args, **kwargs):  # a prediction pass of the live predictor
+    @contextlib.contextmanager
+    def computing(self):  # wraps each pass of the live predictor (its thread)
         start = time.perf_counter()
-        rec.live_threads.add(torch.get_num_threads())
         rec.live_active += 1
         try:
-            yield from original_iter_predict(*args, **kwargs)
+            with original_computing(self):
+                yield
         finally:
             rec.live_active -= 1
             end = time.perf_counter()
             rec.passes.append((start, end))
             log.worker.append(("live prediction pass", start, end))
 
-    prediction.iter_predict = iter_predict
+    CpuShare.computing = computing
+
+    original_prediction_threads = CpuShare.prediction_threads
+
+    @functools.wraps(original_prediction_threads)
+    def prediction_threads(self):  # what the live predictor sets before each pass
+        threads = original_prediction_threads(self)
+        rec.live_threads.add(threads)
+        return threads
+
+    CpuShare.prediction_threads = prediction_threads
 
 
-def fresh_model(controller) -> None:
+def fresh_model(win, tile_size: int) -> None:
+    """A new 16-base-channel network (seed 0) as the window's New network makes it; then the
+    run's settings, which a new model's recipe resets (steps, optimiser)."""
+    from unetgui.core import recipes
     from unetgui.core.model import new_model
-    from unetgui.core.unet import UNetConfig
 
-    controller.set_model(new_model(UNetConfig(base_channels=BASE_CHANNELS), seed=0,
-                                   info={"name": "bench"}), "bench")
-
-
-def predictor_idle(win, rec: Recorder) -> bool:
-    live = win.model_controller.live
-    return rec.live_active == 0 and live._pending is None
+    config = dataclasses.replace(recipes.SCRATCH_NETWORK, base_channels=BASE_CHANNELS)
+    win.models.set_model(new_model(config, seed=0, info={"name": "bench"}), "bench")
+    win.training_panel.tile_size.setValue(tile_size)
+    win.training_panel.steps.setValue(1_000_000)
 
 
 def settle(win, rec: Recorder, timeout_s: float = 120) -> None:
     """Training over, the prediction it starts at the end done, the autosave written."""
-    controller = win.model_controller
-    wait_until(lambda: not controller.training and controller._trainer is None, timeout_s)
-    wait_until(lambda: predictor_idle(win, rec), timeout_s)
-    wait_until(lambda: not win.jobs.busy("autosave") and not win.jobs.busy("weights"), timeout_s)
+    wait_until(lambda: not win.training.training, timeout_s)
+    wait_until(lambda: rec.live_active == 0 and win.predictions.live.idle, timeout_s)
+    wait_until(lambda: not win.session.jobs.busy("autosave") and not win.weights.busy, timeout_s)
     run_loop(50)
 
 
-def start_training(win, rec: Recorder, live: bool) -> None:
-    controller, panel = win.model_controller, win.model_panel
+def prepare_training(win, rec: Recorder, live: bool) -> None:
+    """What comes before the press of Fine-tune: a fresh network, live predictions on/off."""
     doc = win.document
     if doc.planes_with_role("train") != PLANES or doc.planes_with_role("validation"):
         raise SystemExit(f"unexpected plane roles: train {doc.planes_with_role('train')}, "
                          f"validation {doc.planes_with_role('validation')}")
-    fresh_model(controller)
-    panel.live.setChecked(live)
+    fresh_model(win, rec.tile_size)
+    win.prediction_panel.live.setChecked(live)
     rec.records.clear()
     rec.marks.clear()
     rec.training.pop("end", None)
     rec.training.pop("thread_steps", None)
-    if not controller.fine_tune():
+
+
+def press_fine_tune(win) -> None:
+    if not win.training.fine_tune():
         raise SystemExit("fine_tune() refused to start")
 
 
+def start_training(win, rec: Recorder, live: bool) -> None:
+    prepare_training(win, rec, live)
+    press_fine_tune(win)
+
+
 def window_run(win, rec: Recorder, seconds: float, live: bool, threads: int | None = None,
-               throttle: float = 0.0, log: CallLog | None = None) -> dict:
+               log: CallLog | None = None) -> dict:
     """Train in the window for ``seconds`` of training time; the event loop runs meanwhile.
-    threads, throttle: what-ifs (torch threads in the training thread; loss curve and
-    progress bar redrawn at most every ``throttle`` s)."""
-    controller = win.model_controller
+    threads: what-if (torch threads in the training thread)."""
+    controller = win.training
     if log is not None:
         log.clear()
     first = cpu_sample()
     gui = thread_schedstat()
     rec.worker_threads = threads
-    rec.throttle = throttle
     start_training(win, rec, live)
     while not (rec.records and rec.records[-1][2] >= seconds):
         run_loop(20)
@@ -421,7 +388,6 @@ def window_run(win, rec: Recorder, seconds: float, live: bool, threads: int | No
     controller.stop()
     settle(win, rec)
     rec.worker_threads = None
-    rec.throttle = 0.0
     records = list(rec.records)
     return {
         "gui_totals": totals,
@@ -466,7 +432,7 @@ def stroke(win, rec: Recorder, rng, spacing_ms: int, moves: int, radius: int, st
                             QtCore.QEvent.Type.MouseButtonRelease)
     size = doc.labels_of(SHOWN_PLANE).shape
     label = doc.next_free_id()
-    win.tools_panel.set_label(label)
+    win.tool_state.set_label(label)
     angle = rng.uniform(0, 2 * np.pi)
     r0, c0 = rng.uniform(40, size[0] - 40), rng.uniform(40, size[1] - 40)
     step = 6.0 * np.array([np.sin(angle), np.cos(angle)])
@@ -525,19 +491,21 @@ def named_split(probe: Probe, index: int, tid: int | None) -> tuple[float, float
 
 
 def bench_pauses(args, win, log: CallLog, rec: Recorder) -> dict:
-    controller = win.model_controller
+    controller = win.training
     print(f"1) Event-loop pauses while fine-tuning ({PROBE_MS} ms QTimer probe, {args.seconds:g} s from "
-          f"the press of Fine-tune), live predictions every {win.model_panel.refresh_seconds.value()} s "
+          f"the press of Fine-tune), live predictions every {win.prediction_panel.refresh_seconds.value()} s "
           f"on plane {SHOWN_PLANE}, a brush stroke ({args.moves} moves {args.spacing_ms} ms apart, "
           f"radius {args.radius}) every {args.stroke_every:g} s; load average {os.getloadavg()[0]:.1f}"
           + (f"; WHAT-IF: torch.set_num_threads({args.worker_threads}) in the training thread"
              if args.worker_threads else ""))
     win.choose_tool("paint")
-    win.tools_panel.set_radius(args.radius)
+    win.tool_state.set_radius(args.radius)
     rng = np.random.default_rng(args.seed)
     stats = {"strokes": 0, "immediate": 0, "lost": 0, "moves": 0, "moves_landed": 0, "accepted": 0,
              "dropped": 0, "synthetic": 0, "before_drag": 0,
              "move_s": [], "release_s": [], "latency_s": [], "intervals": []}
+    prepare_training(win, rec, live=True)  # not probed: the probe starts with the press of Fine-tune
+    run_loop(200)
     log.clear()
     probe = Probe(worker_tids=lambda: rec.tids() + tuple(log.worker_tids - set(rec.tids())))
     modules = set(sys.modules)
@@ -546,7 +514,7 @@ def bench_pauses(args, win, log: CallLog, rec: Recorder) -> dict:
     probe.start()
     rec.worker_threads = args.worker_threads
     with maybe_profile(args.profile, "pauses"):
-        start_training(win, rec, live=True)
+        press_fine_tune(win)
         next_stroke = t0 + 1.0
         while time.perf_counter() - t0 < args.seconds:
             now = time.perf_counter()
@@ -671,7 +639,7 @@ def bench_throughput(args, win, rec: Recorder, log: CallLog, paths) -> dict:
             "tile_size": args.tile_size, "base_channels": BASE_CHANNELS, "seconds": args.tp_seconds,
             "warm": args.warm_steps, "options": cli_options(win)[0]}
     print(f"2) Throughput, {args.rounds} round(s) of: window with live predictions on (every "
-          f"{win.model_panel.refresh_seconds.value()} s), window with them off, headless command-line "
+          f"{win.prediction_panel.refresh_seconds.value()} s), window with them off, headless command-line "
           f"training in a fresh process; {args.tp_seconds:g} s of training each, order rotating; steady "
           f"rate from the end of step {args.warm_steps}")
     cli_mode = "command line (core, subprocess)"
@@ -699,12 +667,6 @@ def bench_throughput(args, win, rec: Recorder, log: CallLog, paths) -> dict:
         print(f"   WHAT-IF (this process only, not the app's code): torch.set_num_threads({threads}) in the "
               f"training thread from step 2 on (the app trains with "
               f"{rec.training.get('threads') or app_training_threads()})")
-    throttle_mode = None
-    if args.what_if_throttle:
-        throttle_mode = f"WHAT-IF window, live on, curve redrawn <= {1 / args.what_if_throttle:g}/s"
-        modes = modes + (throttle_mode,)
-        print(f"   WHAT-IF (this process only): ModelController._progress redraws the loss curve and progress "
-              f"bar at most every {args.what_if_throttle:g} s (steps in between are kept, drawn with the next)")
     results: dict[str, list[dict]] = {m: [] for m in modes}
     for round_ in range(args.rounds):
         k = round_ % len(modes)
@@ -717,8 +679,7 @@ def bench_throughput(args, win, rec: Recorder, log: CallLog, paths) -> dict:
                 out = headless_run(spec, other_env)
             else:
                 out = window_run(win, rec, args.tp_seconds, live="live on" in mode,
-                                 threads=threads if mode == what_if else None,
-                                 throttle=args.what_if_throttle if mode == throttle_mode else 0.0, log=log)
+                                 threads=threads if mode == what_if else None, log=log)
             out["records"] = truncate(out["records"], args.tp_seconds)
             out["rate"] = steady_rate(out["records"], args.warm_steps)
             out["load"] = load
@@ -744,7 +705,7 @@ def bench_throughput(args, win, rec: Recorder, log: CallLog, paths) -> dict:
                 print("        GUI thread, total time in: " + ", ".join(f"{n} {v:.2f} s" for n, v in top))
     median = {m: float(np.nanmedian([o["rate"] for o in results[m]])) for m in modes}
     cli = median[cli_mode]
-    losses = {m: results[m][0]["records"][:3] for m in modes}
+    losses = {m: [r for r in results[m][0]["records"] if np.isfinite(r[3])][:3] for m in modes}
     same = max(abs(a[3] - b[3]) for a, b in zip(losses[modes[0]], losses[cli_mode]))
     print(f"   same training on both sides: first {len(losses[cli_mode])} losses window vs command line "
           f"differ by at most {same:.2e} ({', '.join(f'{r[3]:.5f}' for r in losses[cli_mode])})")
@@ -815,16 +776,19 @@ def bench_cli(args, win, tmp: Path, paths, rate: float) -> None:
         tqdm_rate = value if match.group(3) == "step/s" else 1 / value
     children = cpu_delta(first, cpu_sample())
     print(f"   exit 0 in {wall:.1f} s wall ({steps / wall:.3f} steps/s end to end, start-up included); "
-          f"tqdm's own average (from the first step, plane preparation included): {tqdm_rate:.3f} steps/s; "
-          f"other programs used {children['others'] / children['wall']:.2f} CPUs (this CLI included)")
-    print(f"   last progress line: {final[:160]}")
+          + (f"tqdm's own average (from the first step, plane preparation included): {tqdm_rate:.3f} steps/s; "
+             if bars else "no progress bar (the command line draws none into a pipe); ")
+          + f"other programs used {children['others'] / children['wall']:.2f} CPUs (this CLI included)")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    print(f"   last progress line: {final[:160]}" if bars else
+          f"   its last message: {lines[-1][:160] if lines else '-'}")
 
 
 # --------------------------------------------------------------------------- 3. stop
 
 
 def bench_stop(args, win, rec: Recorder) -> dict:
-    controller = win.model_controller
+    controller = win.training
     rng = np.random.default_rng(args.seed + 1)
     print(f"4) Stop: {args.stops} runs, live predictions on; controller.stop() at a random moment "
           f"after step 2")
@@ -840,9 +804,9 @@ def bench_stop(args, win, rec: Recorder) -> dict:
         controller.stop()
         wait_until(lambda: "end" in rec.training, 300)
         ended = rec.training["end"] - requested
-        wait_until(lambda: not controller.training and controller._trainer is None, 300)
+        wait_until(lambda: not controller.training, 300)
         shown = time.perf_counter() - requested
-        entry = controller.model.history[-1]
+        entry = win.models.model.history[-1]
         after = entry["steps"] - done
         times = {r[1]: r[0] for r in rec.records}
         step_times = np.diff([times[s] for s in sorted(times)])
@@ -882,7 +846,7 @@ def make_data(tmp: Path, args) -> tuple[Path, Path, np.ndarray]:
 def cli_options(win) -> tuple[dict, list[str]]:
     """The window's settings that the command line can be given too: TrainingConfig
     arguments as unetgui.cli._train makes them, and the matching command-line options."""
-    gui = win.model_controller.training_config()
+    gui = win.training.training_config()
     options = {"optimizer": gui.optimizer, "learning_rate": gui.learning_rate, "w0": gui.w0, "sigma": gui.sigma}
     argv = ["--optimizer", gui.optimizer, "--w0", f"{gui.w0:g}", "--sigma", f"{gui.sigma:g}"]
     if gui.learning_rate is not None:
@@ -892,12 +856,12 @@ def cli_options(win) -> tuple[dict, list[str]]:
 
 def compare_configs(win, tile_size: int) -> str:
     """The window's TrainingConfig vs the command line's for the same run (steps aside)."""
-    import dataclasses
-
+    from unetgui.core import recipes
     from unetgui.core.train import TrainingConfig
 
-    gui = win.model_controller.training_config()
-    cli = TrainingConfig(steps=gui.steps, tile_size=tile_size, seed=0, **cli_options(win)[0])
+    gui = win.training.training_config()
+    cli = recipes.with_choices(recipes.SCRATCH, steps=gui.steps, tile_size=tile_size, seed=0,
+                               **cli_options(win)[0])
     diff = [f"{f.name}: window {getattr(gui, f.name)!r} vs CLI {getattr(cli, f.name)!r}"
             for f in dataclasses.fields(TrainingConfig)
             if f.name not in ("steps", "max_seconds") and getattr(gui, f.name) != getattr(cli, f.name)]
@@ -920,8 +884,8 @@ def bench_preload(runtime) -> dict:
 
 
 def main_gui(args) -> None:
-    import PySide6
     import pyqtgraph as pg
+    import PySide6
     import torch
 
     from unetgui.core import runtime
@@ -935,6 +899,7 @@ def main_gui(args) -> None:
     log = CallLog()
     rec = Recorder()
     rec.warm = args.warm_steps
+    rec.tile_size = args.tile_size
     install(log, rec)
     started = time.perf_counter()
     try:
@@ -945,11 +910,8 @@ def main_gui(args) -> None:
         for plane in PLANES:
             win.document.set_plane_labels(plane, labels[plane])
         win.show_plane(SHOWN_PLANE)
-        panel = win.model_panel
-        panel.tile_size.setValue(args.tile_size)
-        panel.steps.setValue(1_000_000)
-        panel.refresh_seconds.setValue(args.refresh)
-        fresh_model(win.model_controller)
+        win.prediction_panel.refresh_seconds.setValue(args.refresh)
+        fresh_model(win, args.tile_size)
         run_loop(100)
         if not args.no_gc_freeze:
             gc.collect()
@@ -962,7 +924,7 @@ def main_gui(args) -> None:
         print(f"Qt platform offscreen, PySide6 {PySide6.__version__}, pyqtgraph {pg.__version__}, torch "
               f"{torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
               + (f"environment (as the entry point sets it) {omp}; " if omp else "") +
-              f"{describe_device(win.model_controller.device)}; allocator tuned: {allocator}")
+              f"{describe_device(win.models.device)}; allocator tuned: {allocator}")
         print(f"stack {args.planes} x {args.size} x {args.size} uint16, cells per plane {cells}; training on "
               f"planes {PLANES}, {BASE_CHANNELS}-base-channel new network (seed 0), tile {args.tile_size} px; "
               f"window {args.window[0]}x{args.window[1]}; gc.freeze(): "
@@ -972,8 +934,9 @@ def main_gui(args) -> None:
             print(f"start-up preload of the training modules (runtime.preload_training_modules(), as run_app): "
                   f"{ms(preload['seconds'])} in its thread; event-loop pauses meanwhile: worst "
                   f"{ms(preload['worst'])}, {preload['over_20ms']} over 20 ms")
-        print(f"window's training settings: optimizer {win.model_controller.training_config().optimizer}, "
-              f"learning rate {win.model_controller.training_config().lr:g}; the command line is given "
+        config = win.training.training_config()
+        print(f"window's training settings: optimizer {config.optimizer}, learning rate "
+              f"{config.learning_rate if config.learning_rate is not None else 'automatic'}; the command line is given "
               f"'{' '.join(cli_options(win)[1])}' to match; remaining differences: "
               f"{compare_configs(win, args.tile_size)}")
         verdicts = []
@@ -1000,8 +963,6 @@ def main_gui(args) -> None:
         print("Summary:")
         for name, ok, detail in verdicts:
             print(f"   {verdict(ok)}  {name} ({detail})")
-        win.model_controller.model_dirty = False
-        win.model_controller.shutdown()
         close_window(win)
     finally:
         log.restore()
@@ -1055,9 +1016,6 @@ def main() -> None:
                         help="add window runs with torch.set_num_threads(N) in the training thread "
                              "(this process only; default: the other choice than the app's, all CPUs or "
                              "CPUs - 1; 0: leave out)")
-    parser.add_argument("--what-if-throttle", type=float, default=0.25,
-                        help="add window runs whose loss curve/progress bar is redrawn at most every N s "
-                             "(this process only; 0: leave out)")
     parser.add_argument("--worker-threads", type=int, default=None,
                         help="WHAT-IF for the probed run (section 1): torch.set_num_threads(N) in the "
                              "training thread (this process only)")

@@ -1,47 +1,21 @@
 """GUI responsiveness: brush dab vs plane size, opening a 2 GB stack, event-loop pauses.
 
-Prints figures and PASS/MISS only (no timing asserts). Targets from the window issue:
+Prints figures and PASS/MISS only (no timing asserts). Targets:
 
-1. A brush dab on a 4096x4096 plane costs at most 2x a dab on a 512x512 plane (only the
-   changed box is processed and redrawn). Measured on the full path a user triggers: a
-   LabelDocument dab (begin_stroke/stroke_to/end_stroke) -> LabelsChanged ->
-   MainWindow._document_changed -> Canvas.labels_changed -> the repaint of the canvas
-   (app.processEvents() until the label ImageItem has been rendered and painted). Two real
-   MainWindows on single-plane uint16 TIFFs of 512^2 and 4096^2, interleaved, best of N.
-2. Opening a 2 GB stack shows the first plane in about the time of reading one plane,
-   and memory grows by far less than the file size. An uncompressed ImageJ stack
-   (default 256 x 2048 x 2048 uint16, 2.1 GB, in a temporary folder, deleted at the end)
-   and a smaller zlib-compressed one. MainWindow.open_image until the first plane is
-   painted, vs core open_image(path).read_plane(0), vs tifffile reading page 0, vs the
-   window opening a one-plane file of the same plane size; cold (page cache dropped before
-   each) and warm (best of N, interleaved). RSS from /proc/self/status.
-   Verdict: the window's open of the stack costs at most 2x the window's open of a single
-   plane of the same size (the file's size does not matter), and RSS grows by < 5% of the
-   file size.
-3. No pause of the GUI event loop over 50 ms on a 2048x2048 plane while painting and
-   while the weight map recomputes. Probe: a 5 ms QTimer; pause = gap between timeouts
-   minus 5 ms. A: three strokes of synthetic mouse drags (moves 12 ms apart, as
-   tests/gui/conftest.py does: pyqtgraph drops moves faster than 100/s) on a plane with
-   ~1200 cells, weight map layer visible, strokes 0.45 s apart so the weight map worker
-   runs during the next stroke; the autosave that follows is included. B: weights layer
-   toggled on and w0 changed a few times; the loop runs until the last result is shown.
-   Each scenario runs --trials times; the worst trial is explained: the longest GUI-thread
-   calls (timed wrappers around window/canvas methods), and for the longest pauses what
-   the GUI thread did (ran / waited for a CPU / slept, i.e. blocked on the GIL or a lock,
-   from /proc schedstat), what the worker did, and garbage collections over 1 ms.
-   The event loop is run with QEventLoop.exec(), as app.exec() does, never QTest.qWait:
-   qWait holds the GIL while it sleeps and starves the worker thread.
+1. dab: a brush dab on a 4096x4096 plane, through the real window until it is painted,
+   costs at most 2x a dab on a 512x512 plane.
+2. open: opening a 2 GB stack (and a zlib one) shows the first plane in at most 2x the
+   window's open of a one-plane file of the same plane size; RSS grows by < 5% of the file.
+3. pauses: no pause of the GUI event loop over 50 ms on a 2048x2048 plane while painting
+   (A) and while the weight map recomputes (B); the worst trial is explained.
 
-Also checked at the start: whether this PySide6 loses references to True on Signal.emit()
-(6.12.0 does; the window then aborts after ~1000 brush moves). As run_app does, the
-objects made until the window is up are frozen (gc.freeze(); --no-gc-freeze: not).
---what-if tries changes in this process only (repainting only the edited box; a 1 ms GIL
-switch interval) to show what they gain.
-Machine load from other programs shows up as "waited for a CPU"; the load average is
-printed. Runtime about 45 s; the 2 GB file goes to a temporary folder and is deleted.
+The benchmark attaches to public hooks only (public methods and signals of the window's
+parts, ``LatestOnly.submit``, ``WeightMapController.busy``). How each part is measured,
+and why, is in benchmarks/README.md ("The window benchmarks"). The 2 GB file goes to a
+temporary folder and is deleted.
 
     python benchmarks/bench_gui.py [--only dab,open,pauses] [--repeats 40] [--open-repeats 3]
-        [--stack-shape 256x2048x2048] [--trials 3] [--what-if partial-repaint] [--no-gc-freeze]
+        [--stack-shape 256x2048x2048] [--trials 3] [--what-if switch-1ms] [--no-gc-freeze]
         [--profile]
 """
 
@@ -64,8 +38,6 @@ import tifffile  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from PySide6 import QtCore, QtGui  # noqa: E402
-
 from _gui_probe import (  # noqa: E402  (shared with bench_finetune.py)
     PAUSE_LIMIT_S,
     PROBE_MS,
@@ -85,8 +57,9 @@ from _gui_probe import (  # noqa: E402  (shared with bench_finetune.py)
     verdict,
     wait_until,
 )
+from PySide6 import QtCore, QtGui  # noqa: E402
 
-WEIGHTS_DELAY_MS = 250  # MainWindow's debounce before a weight map recompute
+WEIGHTS_DELAY_MS = 250  # WeightMapController's debounce before a weight map recompute
 MB = 1e6
 
 
@@ -189,56 +162,38 @@ def signal_refcount_leak() -> int:
     return round((before - sys.getrefcount(True)) / 100)
 
 
-# --------------------------------------------------------------------------- what-if
-
-
-def what_if_partial_repaint() -> None:
-    """Canvas.labels_changed writing the box in place + update(box) instead of setImage()."""
-    from unetgui.gui.canvas import Canvas
-
-    original = Canvas.labels_changed
-
-    def labels_changed(self, box, labels):
-        item = self.labels_item
-        wrapped = item.image is not None and item.image.base is self._label_display
-        if self._outlines or not wrapped or item.qimage is None or item._renderRequired:
-            return original(self, box, labels)
-        self._labels = labels
-        r0, r1, c0, c1 = box
-        region = labels[r0:r1, c0:c1]
-        self._label_display[r0:r1, c0:c1] = np.where(region > 0, region % 255 + 1, 0)
-        item.update(QtCore.QRectF(c0, r0, c1 - c0, r1 - r0))  # the QImage wraps the array
-
-    Canvas.labels_changed = labels_changed
-
-
 # --------------------------------------------------------------------------- call timing
 
 
 def install_call_log() -> CallLog:
+    """Timed wrappers around public methods (before the window exists: signal connections
+    bind methods then) and around the jobs the window hands to its thread pools."""
     import pyqtgraph as pg
 
     from unetgui.core.labels import LabelDocument
-    from unetgui.gui import main_window
     from unetgui.gui.autosave import Autosaver
     from unetgui.gui.canvas import Canvas
+    from unetgui.gui.main_window import MainWindow
+    from unetgui.gui.view_state import ViewState
+    from unetgui.gui.weight_map import WeightMapController
     from unetgui.gui.workers import LatestOnly
 
     log = CallLog()
-    for attr in ("_document_changed", "_compute_weights", "_job_finished", "_layer_visibility",
-                 "_weights_parameters_changed", "show_plane", "open_image"):
-        log.wrap(main_window.MainWindow, attr, f"MainWindow.{attr}")
-    for attr in ("labels_changed", "set_weights", "set_labels", "set_image"):
+    for attr in ("show_plane", "open_image"):
+        log.wrap(MainWindow, attr, f"MainWindow.{attr}")
+    for attr in ("labels_changed", "set_weights", "set_labels", "set_image", "set_layer_visible", "set_outlines"):
         log.wrap(Canvas, attr, f"Canvas.{attr}")
-    log.wrap(Autosaver, "save_soon", "Autosaver.save_soon")
-    log.wrap(LatestOnly, "_on_done", "LatestOnly._on_done")
-    log.wrap(LabelDocument, "stroke_to", "LabelDocument.stroke_to")
+    for attr in ("show", "set_parameters"):
+        log.wrap(WeightMapController, attr, f"WeightMapController.{attr}")
+    log.wrap(ViewState, "set_visible", "ViewState.set_visible")
+    for attr in ("changed", "save_soon"):
+        log.wrap(Autosaver, attr, f"Autosaver.{attr}")
+    log.wrap(LabelDocument, "stroke_to", "LabelDocument.stroke_to (dab and the window's handling)")
     log.wrap(LabelDocument, "set_plane_labels", "LabelDocument.set_plane_labels")
     log.wrap(pg.ImageItem, "render", lambda item, *_: "ImageItem.render " + (
         f"{item.image.dtype}" if getattr(item, "image", None) is not None else ""))
     log.wrap(pg.GraphicsView, "paintEvent", "GraphicsView.paintEvent (canvas repaint)")
-    # the worker's job (a module global looked up at submit time)
-    log.wrap(main_window, "_weights_job", "worker: weight_map job")
+    log.wrap_jobs(LatestOnly)  # weight maps and autosaves, timed in the worker threads
     return log
 
 
@@ -259,7 +214,7 @@ def bench_dab(args, tmp: Path) -> None:
         win = make_window(tmp, args.window)
         if not win.open_image(path):
             raise SystemExit(f"could not open {path}")
-        win.autosaver.detach()  # no sidecar writes in the background while timing
+        win.session.autosaver.detach()  # no sidecar writes in the background while timing
         paint_now(win.canvas)
         wins[size] = win
         docs[size] = LabelDocument(1, (size, size))  # reference: the document alone
@@ -361,11 +316,10 @@ def bench_open(args, tmp: Path) -> None:
               f"{zipped.stat().st_size / MB:.0f} MB on disk ({np.prod(zshape) * 2 / MB:.0f} MB "
               f"of pixels), written in {zseconds:.1f} s")
     with open_image(big) as stack:
-        print(f"   core reads the big stack via {type(stack._source).__name__} "
-              f"(memory-mapped: {stack.is_memory_mapped})")
+        print(f"   core reads the big stack memory-mapped: {stack.is_memory_mapped}")
     if zseconds is not None:
         with open_image(zipped) as stack:
-            print(f"   core reads the zlib stack via {type(stack._source).__name__}")
+            print(f"   core reads the zlib stack memory-mapped: {stack.is_memory_mapped}")
 
     win = make_window(tmp, args.window)
     fresh = {}
@@ -382,7 +336,7 @@ def bench_open(args, tmp: Path) -> None:
         target = fresh.get("window", win)  # cold: a new window, so RSS counts every buffer
         if not target.open_image(path):
             raise SystemExit(f"window could not open {path}")
-        target.autosaver.detach()
+        target.session.autosaver.detach()
         paint_now(target.canvas)
 
     def measure(fn, path):
@@ -484,8 +438,8 @@ def bench_pauses(args, tmp: Path) -> None:
         win = make_window(tmp, args.window)
         win.open_image(path)
         paint_now(win.canvas)
-        results = []
-        win.jobs.finished.connect(lambda purpose, _r: results.append(purpose))
+        results = []  # one entry per weight map the window was handed (WeightMapController.ready)
+        win.weights.ready.connect(lambda _plane, _weights, _levels: results.append("weights"))
 
         log.clear()
         start = time.perf_counter()
@@ -498,11 +452,11 @@ def bench_pauses(args, tmp: Path) -> None:
         weights_box = win.layers_panel.visible["weights"]
         weights_box.setChecked(True)  # the user turns the weight map layer on
         start = time.perf_counter()
-        wait_until(lambda: "weights" in results and not win.jobs.busy("weights"), 60)
+        wait_until(lambda: "weights" in results and not win.weights.busy, 60)
         print(f"   first weight map shown {time.perf_counter() - start:.2f} s after the layer was "
               f"turned on ({WEIGHTS_DELAY_MS} ms debounce + worker)")
-        win.autosaver.save_soon()  # the pending autosave lands before probing
-        wait_until(lambda: not win.jobs.busy("autosave"), 60)
+        win.session.autosaver.save_soon()  # the pending autosave lands before probing
+        wait_until(lambda: not win.session.jobs.busy("autosave"), 60)
         if not args.no_gc_freeze:  # as unetgui.gui.app.run_app once the window is up
             gc.collect()
             gc.freeze()
@@ -512,11 +466,11 @@ def bench_pauses(args, tmp: Path) -> None:
               f"the GIL, so each one Python starts now and then, in either thread, pauses the GUI "
               f"that long: {verdict(full_gc <= PAUSE_LIMIT_S)}")
         win.choose_tool("paint")
-        win.tools_panel.set_radius(8)
+        win.tool_state.set_radius(8)
         rng = np.random.default_rng(2)
 
         def scenario_a():
-            win.tools_panel.set_label(win.document.next_free_id())
+            win.tool_state.set_label(win.document.next_free_id())
             moves = 0
             for _stroke in range(args.strokes):
                 r0, c0 = rng.uniform(300, size - 300, 2)
@@ -527,9 +481,9 @@ def bench_pauses(args, tmp: Path) -> None:
                 drag(win.canvas, [tuple(p) for p in points])
                 moves += n
                 run_loop(args.stroke_gap_ms)
-            wait_until(lambda: not win.jobs.busy("weights") and not win._weights_timer.isActive(), 60)
+            wait_until(lambda: not win.weights.busy, 60)
             run_loop(3300)  # the autosave fires 3 s after the last change
-            wait_until(lambda: not win.jobs.busy("autosave"), 60)
+            wait_until(lambda: not win.session.jobs.busy("autosave"), 60)
             run_loop(100)
             return f"{moves} moves"
 
@@ -542,7 +496,7 @@ def bench_pauses(args, tmp: Path) -> None:
             for k, value in enumerate(w0_values):  # changes during and after each compute
                 QtCore.QTimer.singleShot(150 + 450 * k, lambda v=value: win.weights_panel.w0.setValue(v))
             run_loop(150 + 450 * len(w0_values))
-            wait_until(lambda: not win.jobs.busy("weights") and not win._weights_timer.isActive(), 60)
+            wait_until(lambda: not win.weights.busy, 60)
             run_loop(200)
             return f"w0 changed {len(w0_values)}x"
 
@@ -565,7 +519,7 @@ def bench_pauses(args, tmp: Path) -> None:
                     what = scenario()
                 probe.stop()
                 worst, p99, over = pause_stats(probe)
-                jobs = [e - s for n, s, e in log.worker if n.startswith("worker")]
+                jobs = [e - s for n, s, e in log.worker if n == "worker: weights job"]
                 saves = sum(1 for n, *_ in log.calls if n == "Autosaver.save_soon")
                 print(f"     trial {trial + 1}: {len(probe.ticks) - 1} gaps in {probe.ticks[-1] - t0:.1f} s, "
                       f"{what}; weight map computed {len(jobs)}x "
@@ -583,7 +537,7 @@ def bench_pauses(args, tmp: Path) -> None:
             print(f"     -> worst over trials {worst * 1e3:.1f} ms (p99 of that trial {p99 * 1e3:.1f} ms): "
                   f"{verdict(worst <= PAUSE_LIMIT_S)} (target <= {PAUSE_LIMIT_S * 1e3:.0f} ms); "
                   f"trial {trial + 1} in detail:")
-            explain_pauses(probe, log, t0, worker_note="weight-map job running in the worker")
+            explain_pauses(probe, log, t0, worker_note="a weight-map or autosave job running in a worker")
             log.calls, log.worker, log.gc = saved
             verdicts[key] = worst <= PAUSE_LIMIT_S
         print(f"   -> no pause over {PAUSE_LIMIT_S * 1e3:.0f} ms while painting: {verdict(verdicts['A'])}; "
@@ -627,9 +581,8 @@ def main() -> None:
     parser.add_argument("--tmpdir", default=None, help="where the test files go (default: system temp)")
     parser.add_argument("--what-if", default="",
                         help="comma list of changes to try in this process only (not the app's "
-                             "code): partial-repaint (a label edit repaints only its box), "
-                             "switch-1ms (sys.setswitchinterval(0.001): the GIL changes hands "
-                             "faster)")
+                             "code): switch-1ms (sys.setswitchinterval(0.001): the GIL changes "
+                             "hands faster)")
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="leave out run_app's gc.collect(); gc.freeze() once the window is up")
     args = parser.parse_args()
@@ -639,8 +592,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="unetgui-bench-gui-", dir=args.tmpdir))
     os.environ["UNETGUI_DATA_DIR"] = str(tmp / "user-data")  # session markers, fallback sidecars
     qt_app()
-    import PySide6
     import pyqtgraph
+    import PySide6
 
     print(f"Qt platform {QtGui.QGuiApplication.platformName()}, PySide6 {PySide6.__version__}, "
           f"pyqtgraph {pyqtgraph.__version__}, {os.cpu_count()} CPUs, load average "
@@ -651,8 +604,6 @@ def main() -> None:
         print(f"WARNING: PySide6 {PySide6.__version__} loses {leak} reference(s) to True per "
               "Signal.emit(); the window aborts ('Fatal Python error: bool_dealloc') after about "
               "a thousand brush moves. This run holds extra references to True to finish.")
-    if "partial-repaint" in args.what_if:
-        what_if_partial_repaint()
     if "switch-1ms" in args.what_if:
         sys.setswitchinterval(0.001)
     if args.what_if:

@@ -26,9 +26,8 @@ def tune_allocator() -> bool:
 
     With glibc's default thresholds a process can fall into a mode where the large
     activation buffers of every forward pass are returned to the kernel and page-faulted
-    in again on the next one: measured +30% per prediction pass and about +5% per training
-    step (benchmarks/bench_predict.py, --malloc default). The cost is that the process keeps
-    its peak heap. Returns True when the settings were applied.
+    in again on the next one (figures: benchmarks/README.md). The cost is that the process
+    keeps its peak heap. Returns True when the settings were applied.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -45,9 +44,9 @@ def tune_allocator() -> bool:
 def quiet_openmp() -> None:
     """Let idle OpenMP threads sleep instead of spinning (must run before torch loads).
 
-    With the default spin-waiting, torch's threads burn the CPU they wait on; on a busy
-    2-core machine that made a training step 5-30x slower (benchmarks/bench_finetune.py,
-    what-if OMP_WAIT_POLICY=PASSIVE). A user's own setting wins.
+    With the default spin-waiting, torch's threads burn the CPU they wait on, which slows
+    training badly on a machine busy with other work (figures: benchmarks/README.md). A
+    user's own setting wins.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -71,9 +70,9 @@ def preload_training_modules() -> threading.Thread:
     """Import what the first optimiser pulls in, in a background thread; returns it.
 
     Creating any torch optimiser imports torch._dynamo (about 800 modules, sympy among
-    them: 1-1.7 s on a 2-core CPU). Lazily, in the training thread, that work filled the
-    collector and its full collection paused the window for ~70 ms as training started
-    (benchmarks/bench_finetune.py). Done here right after start-up, the collector is off
+    them). Lazily, in the training thread, that work filled the collector, and its full
+    collection paused the window as training started (figures: benchmarks/README.md).
+    Done here right after start-up, the collector is off
     while the modules load and their objects are then frozen (``gc.freeze``) with the
     rest of start-up, so no collection ever walks them (nor frees cyclic garbage the
     window made in that second or two: a little memory, once). A training run started

@@ -233,6 +233,7 @@ class LivePredictor(QtCore.QThread):
         self._mutex = QtCore.QMutex()
         self._wake = QtCore.QWaitCondition()
         self._pending: PredictionRequest | None = None
+        self._working = False  # a request was taken and its pass has not ended
         self._quit = False
 
     def request(self, request: PredictionRequest) -> None:
@@ -246,6 +247,13 @@ class LivePredictor(QtCore.QThread):
         with QtCore.QMutexLocker(self._mutex):
             self._pending = None
 
+    @property
+    def idle(self) -> bool:
+        """No request waiting and no pass running (read-only; for tests and benchmarks,
+        e.g. benchmarks/bench_finetune.py waiting for the last live prediction)."""
+        with QtCore.QMutexLocker(self._mutex):
+            return self._pending is None and not self._working
+
     def shutdown(self) -> None:
         with QtCore.QMutexLocker(self._mutex):
             self._quit = True
@@ -258,7 +266,10 @@ class LivePredictor(QtCore.QThread):
             while self._pending is None and not self._quit:
                 self._wake.wait(self._mutex)
             request, self._pending = self._pending, None
-            return None if self._quit else request
+            if self._quit:
+                return None
+            self._working = True
+            return request
 
     def _superseded(self) -> bool:
         with QtCore.QMutexLocker(self._mutex):
@@ -272,6 +283,9 @@ class LivePredictor(QtCore.QThread):
             except Exception as error:  # shown to the user; the thread keeps serving
                 traceback.print_exc()
                 self.failed.emit(describe_error(error))
+            finally:
+                with QtCore.QMutexLocker(self._mutex):
+                    self._working = False
 
     def _predict(self, request: PredictionRequest) -> None:
         _use_threads(self._share.prediction_threads())

@@ -36,7 +36,6 @@ class TrainingPanel(QtWidgets.QWidget):
 
         self.progress = QtWidgets.QProgressBar()
         self.progress.setTextVisible(True)
-        self.progress.setFormat("idle")
         row = QtWidgets.QHBoxLayout()
         self.pause_button = QtWidgets.QPushButton("Pause")
         self.pause_button.setCheckable(True)
@@ -64,6 +63,7 @@ class TrainingPanel(QtWidgets.QWidget):
         )
         layout.addWidget(self.loss_plot, 1)
         self.set_training(False)
+        self.show_progress(0, 0, "idle")
 
     def _advanced_settings(self) -> QtWidgets.QWidget:
         holder = QtWidgets.QWidget()
