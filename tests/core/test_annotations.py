@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from unetgui.core import annotations
 from unetgui.core.annotations import (
     AnnotationState,
-    annotations_saved_at,
     load_annotations,
     mark_session_closed,
     mark_session_open,
@@ -86,18 +84,13 @@ def test_round_trip_is_exact(image):
 
 def test_nothing_saved_gives_none(image):
     assert load_annotations(image, SHAPE) is None
-    assert annotations_saved_at(image) is None
 
 
-def test_saved_at_and_a_second_save_replaces_the_first(image):
-    before = datetime.now(timezone.utc)
+def test_a_second_save_replaces_the_first(image):
     save_annotations(image, make_state(0))
-    first = annotations_saved_at(image)
-    assert first.tzinfo is not None and (first - before).total_seconds() > -1
     newer = make_state(1)
     newer.roles = {2: "train", 5: "none"}  # 'none' is not stored
     folder = save_annotations(image, newer)
-    assert annotations_saved_at(image) >= first
     newer.roles = {2: "train"}
     assert_same(load_annotations(image, SHAPE), newer)
     assert len(files_in(folder)) == 2  # the superseded npz is gone
@@ -187,8 +180,6 @@ def test_damaged_json_is_reported(image, content):
     (folder / "annotations.json").write_bytes(content)
     with pytest.raises(ImageFileError, match="damaged"):
         load_annotations(image, SHAPE)
-    with pytest.raises(ImageFileError, match="damaged"):
-        annotations_saved_at(image)
 
 
 @pytest.mark.parametrize("change", [

@@ -354,15 +354,6 @@ def load_annotations(image_path: str | os.PathLike,
     return AnnotationState(shape, labels, ignore, roles, document["settings"])
 
 
-def annotations_saved_at(image_path: str | os.PathLike) -> datetime | None:
-    """When the annotations of ``image_path`` were last saved (UTC), or None if never.
-
-    Raises :class:`ImageFileError` if the saved annotations are damaged.
-    """
-    folder = _saved_folder(image_path)
-    return None if folder is None else datetime.fromisoformat(_read_json(folder)["saved_at"])
-
-
 def _saved_folder(image_path: str | os.PathLike) -> Path | None:
     """The sidecar folder holding a save (beside or in the data folder; the newer one)."""
     found = []

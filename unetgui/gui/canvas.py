@@ -182,7 +182,7 @@ class Canvas(pg.GraphicsLayoutWidget):
             r0, c0 = max(r0 - 1, 0), max(c0 - 1, 0)
             r1, c1 = min(r1 + 1, self._labels.shape[0]), min(c1 + 1, self._labels.shape[1])
         region = self._labels[r0:r1, c0:c1]
-        colour = np.where(region > 0, (region % 255 + 1), 0).astype(np.uint8)
+        colour = _label_colours(region)
         if self._outlines:
             colour[~_outline_mask(self._labels, (r0, r1, c0, c1))] = 0
         self._label_display[r0:r1, c0:c1] = colour
@@ -301,18 +301,26 @@ def _never_drawn(plane: np.ndarray) -> bool:
     return plane.strides == (0, 0)
 
 
+def _label_colours(labels: np.ndarray) -> np.ndarray:
+    """Cell id -> lookup-table index: 0 stays 0 (transparent), id k shows as k % 255 + 1."""
+    colour = (labels % np.uint32(255)).astype(np.uint8)
+    colour += 1
+    colour[labels == 0] = 0
+    return colour
+
+
 def _outline_mask(labels: np.ndarray, box: Box) -> np.ndarray:
-    """Pixels of ``labels[box]`` whose 4-neighbour (inside the plane) has another value."""
+    """Pixels of ``labels[box]`` whose 4-neighbour (inside the plane) has another value.
+    In place on a box one pixel wider: no padded copy of the plane."""
     r0, r1, c0, c1 = box
     pr0, pr1 = max(r0 - 1, 0), min(r1 + 1, labels.shape[0])
     pc0, pc1 = max(c0 - 1, 0), min(c1 + 1, labels.shape[1])
-    padded = np.pad(labels[pr0:pr1, pc0:pc1], 1, mode="edge")
-    center = padded[1:-1, 1:-1]
-    edge = (
-        (center != padded[:-2, 1:-1])
-        | (center != padded[2:, 1:-1])
-        | (center != padded[1:-1, :-2])
-        | (center != padded[1:-1, 2:])
-    )
+    region = labels[pr0:pr1, pc0:pc1]
+    edge = np.zeros(region.shape, dtype=bool)
+    differs = region[:-1] != region[1:]
+    edge[:-1] |= differs
+    edge[1:] |= differs
+    differs = region[:, :-1] != region[:, 1:]
+    edge[:, :-1] |= differs
+    edge[:, 1:] |= differs
     return edge[r0 - pr0 : r0 - pr0 + (r1 - r0), c0 - pc0 : c0 - pc0 + (c1 - c0)]
-

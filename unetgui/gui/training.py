@@ -31,7 +31,7 @@ from unetgui.gui.model_controller import ModelController
 from unetgui.gui.panels.training import TrainingPanel
 from unetgui.gui.workers import TrainingWorker
 
-REDRAW_INTERVAL = 0.25  # s; the loss curve and progress bar redraw at most 4x a second
+REDRAW_INTERVAL = 0.5  # s; the loss curve and progress bar redraw at most twice a second
 EDIT_DELAY_MS = 1000  # edits of training planes go to the running training after this pause
 
 
