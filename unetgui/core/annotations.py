@@ -120,6 +120,16 @@ def sidecar_path(image_path: str | os.PathLike) -> Path:
 
     ``<image folder>/<image file name>.unetgui`` when that folder exists and can be
     written or can be created; otherwise ``data_dir()/sidecars/<sha1 of the path>``.
+
+    Parameters
+    ----------
+    image_path : str or PathLike
+        The image file.
+
+    Returns
+    -------
+    Path
+        The sidecar folder (it may not exist yet).
     """
     beside = _beside(image_path)
     if beside.is_dir():
@@ -155,8 +165,27 @@ def save_annotations(image_path: str | os.PathLike, state: AnnotationState) -> P
     """Save ``state`` for the image at ``image_path``; returns the folder it went to.
 
     Atomic (see the module notes). If the folder beside the image cannot be written, the
-    data folder is used. Raises :class:`InvalidInputError` for a state that does not fit
-    its image shape, :class:`ImageFileError` if nothing can be written at all.
+    data folder is used.
+
+    Parameters
+    ----------
+    image_path : str or PathLike
+        The image file the annotations belong to.
+    state : AnnotationState
+        Labels (Y, X) whole numbers in uint32's range and ignore masks (Y, X) bool, for
+        planes of ``state.image_shape``; JSON-able settings.
+
+    Returns
+    -------
+    Path
+        The sidecar folder the save went to.
+
+    Raises
+    ------
+    InvalidInputError
+        For a state that does not fit its image shape, or settings that are not JSON-able.
+    ImageFileError
+        If nothing can be written at all.
     """
     shape = _check_shape(state.image_shape)
     arrays = _arrays_to_save(state, shape)
@@ -291,7 +320,20 @@ def set_aside(folder: str | os.PathLike) -> Path:
     """Move the save in ``folder`` (its json and every arrays file) into a new
     ``refused-<time>`` folder inside it, where nothing of unetgui ever deletes it.
 
-    Returns the new folder; raises ImageFileError if the files cannot be moved.
+    Parameters
+    ----------
+    folder : str or PathLike
+        The sidecar folder holding the save.
+
+    Returns
+    -------
+    Path
+        The new ``refused-<time>`` folder.
+
+    Raises
+    ------
+    ImageFileError
+        If the files cannot be moved.
     """
     folder = Path(folder)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -327,9 +369,28 @@ def load_annotations(image_path: str | os.PathLike,
                      image_shape: tuple[int, int, int, int]) -> AnnotationState | None:
     """The annotations saved for ``image_path``, or None if there are none.
 
-    ``image_shape`` is the (P, C, Y, X) of the image now open: annotations saved for an
-    image of another shape raise :class:`ImageFileError`, as do damaged files (the
-    message says which). Returned arrays are new: labels uint32, ignore bool.
+    Annotations saved for an image of another shape are refused, as are damaged files
+    (the message says which).
+
+    Parameters
+    ----------
+    image_path : str or PathLike
+        The image file.
+    image_shape : tuple of int
+        (P, C, Y, X) of the image now open.
+
+    Returns
+    -------
+    AnnotationState or None
+        With new arrays: labels (Y, X) uint32 and ignore (Y, X) bool per plane; None when
+        nothing is saved.
+
+    Raises
+    ------
+    RefusedAnnotationsError
+        An :class:`ImageFileError` for a save that cannot be used; its ``folder`` holds it.
+    InvalidInputError
+        When ``image_shape`` is not four sizes >= 1.
     """
     shape = _check_shape(image_shape)
     folder = _saved_folder(image_path)
@@ -432,6 +493,11 @@ def mark_session_open(image_path: str | os.PathLike) -> None:
 
     Best effort: if the data folder cannot be written there is just no crash recovery,
     which is no reason to stop the user from working, so nothing is raised.
+
+    Parameters
+    ----------
+    image_path : str or PathLike
+        The image now open.
     """
     global _own_session
     token = secrets.token_hex(8)
@@ -465,6 +531,16 @@ def unclean_session() -> Path | None:
     A damaged marker names no image to recover: it is moved aside to
     ``session-damaged-<time>.json`` and ImageFileError says so (the caller shows it and
     carries on; the next call returns None).
+
+    Returns
+    -------
+    Path or None
+        The absolute path of the image that session had open.
+
+    Raises
+    ------
+    ImageFileError
+        When the marker was damaged (and has been moved aside).
     """
     marker = _read_marker()
     if marker is _DAMAGED:

@@ -34,7 +34,23 @@ def foreground_probability(probs: np.ndarray) -> np.ndarray:
 
     Class 0 is background. With two classes this is ``probs[1]``; with more (e.g. a
     separate "border" class) every non-background class counts as cell, so it is
-    ``1 - probs[0]``. The result is a new float array (float32 stays float32).
+    ``1 - probs[0]``.
+
+    Parameters
+    ----------
+    probs : ndarray
+        (C, Y, X) class probabilities, C >= 2, finite.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) new array: a float input keeps its dtype (float32 stays float32), others
+        become float64.
+
+    Raises
+    ------
+    InvalidInputError
+        For another shape, or NaN or infinite values.
     """
     probs = np.asarray(probs)
     if probs.ndim != 3 or probs.shape[0] < 2:
@@ -98,6 +114,29 @@ def probabilities_to_labels(
     ``grow_back`` pixels, but only into the separation gap (see :func:`grow_into_gaps`).
     ``grow_back`` should equal the pixels the gap took from each side of a contact:
     1 for the weight map's rule. ``None`` or 0 skips it.
+
+    Parameters
+    ----------
+    foreground : ndarray
+        (Y, X) real, finite probabilities, e.g. from :func:`foreground_probability`.
+    threshold : float
+        Pixels above it are cell; in [0, 1).
+    min_size : int
+        Cells of fewer pixels are dropped (>= 0).
+    fill_holes : bool
+        Fill the holes enclosed by a single cell.
+    grow_back : int or None
+        Pixels each cell grows back into the separation gap (>= 0).
+
+    Returns
+    -------
+    ndarray
+        (Y, X) int32 labels: 0 background, cells 1..N.
+
+    Raises
+    ------
+    InvalidInputError
+        For another shape, non-numeric or non-finite values, or a parameter out of range.
     """
     foreground = np.asarray(foreground)
     if foreground.ndim != 2:
@@ -128,6 +167,18 @@ def remove_small_cells(labels: np.ndarray, min_size: int) -> np.ndarray:
     """(Y, X) int labels -> new labels with every cell of fewer than ``min_size`` px set to 0.
 
     Ids are kept (not renumbered). One bincount, no per-cell loop.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer cell ids, 0 = background.
+    min_size : int
+        Smallest cell kept, in pixels.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) labels, ``labels``' dtype, without the small cells.
     """
     sizes = np.bincount(labels.ravel())
     small = sizes < min_size
@@ -142,6 +193,16 @@ def fill_holes_per_cell(labels: np.ndarray) -> np.ndarray:
     whose 4-neighbours all belong to one single cell. A region bordered by two or more
     cells (the space inside a ring of touching cells, or around a cell inside a cell) is
     left alone, so filling never merges or enlarges neighbours.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer cell ids, 0 = background.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) labels, ``labels``' dtype, with the holes filled.
     """
     regions, n = ndimage.label(labels == 0, structure=_SQUARE)
     if n == 0:
@@ -177,6 +238,18 @@ def grow_into_gaps(labels: np.ndarray, distance: int) -> np.ndarray:
     px of background come out touching. (Euclidean growth such as
     ``skimage.segmentation.expand_labels`` misses pixels the rule removed on diagonal,
     staircase contacts, hence chessboard.)
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) non-negative integer cell ids, 0 = background.
+    distance : int
+        Most pixels a cell grows (chessboard distance); the gap width taken from each side.
+
+    Returns
+    -------
+    ndarray
+        (Y, X) labels, ``labels``' dtype, same ids, grown into the gaps.
     """
     if not labels.any() or labels.all():
         return labels.copy()

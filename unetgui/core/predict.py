@@ -65,6 +65,25 @@ def choose_tile_size(config: UNetConfig, image_shape: tuple[int, int], max_tile:
     Per axis, among valid sizes up to ``max_tile``, minimise tiles x tile size (the pixels
     pushed through the network): a 1024 px axis gets 2 tiles of 700 rather than 3 of 572,
     and a 300 px image one tile just big enough for it.
+
+    Parameters
+    ----------
+    config : UNetConfig
+        The network, which decides the valid tile sizes.
+    image_shape : tuple of int
+        (Y, X) of the plane to cover.
+    max_tile : int
+        Largest input tile side allowed, in px.
+
+    Returns
+    -------
+    tuple of int
+        (rows, cols) input tile size, each a valid size <= ``max_tile``.
+
+    Raises
+    ------
+    InvalidInputError
+        When no valid tile size is <= ``max_tile``.
     """
     sizes = valid_input_sizes(config, 1, max_tile)
     if not sizes:
@@ -97,18 +116,35 @@ def iter_predict(
 ) -> Iterator[PredictionProgress]:
     """Predict class probabilities for one plane, tile by tile, on the model's device.
 
-    plane: (C, Y, X) raw pixel values (any dtype); normalised here as the model was trained.
-    tile_size: input tile size (validated; InvalidInputError names the nearest valid ones);
-        by default :func:`choose_tile_size` with ``max_tile`` (572 on CPU, 1084 on CUDA).
-    batch_size: tiles per forward pass (1 is fastest on a CPU; more can help on a GPU).
-    focus: (row, col) to predict first, e.g. the centre of what is on screen.
-    mixed_precision: autocast on CUDA (default: on for CUDA, off elsewhere).
-    tta: test-time augmentation: average the probabilities of the 8 rotations and flips of
+    Closing the generator stops between batches.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model, on the device to predict on.
+    plane : ndarray
+        (C, Y, X) raw pixel values (any dtype); normalised here as the model was trained.
+    tile_size : int or (int, int), optional
+        Input tile size (validated; InvalidInputError names the nearest valid ones); by
+        default :func:`choose_tile_size` with ``max_tile``.
+    max_tile : int, optional
+        Largest side of the default tile (default: 572 on CPU, 1084 on CUDA).
+    batch_size : int
+        Tiles per forward pass (1 is fastest on a CPU; more can help on a GPU).
+    focus : (float, float), optional
+        (row, col) to predict first, e.g. the centre of what is on screen.
+    mixed_precision : bool, optional
+        Autocast on CUDA (default: on for CUDA, off elsewhere).
+    tta : bool
+        Test-time augmentation: average the probabilities of the 8 rotations and flips of
         each tile (8x the time). The average is exactly equivariant: a rotated image gets
         the rotated prediction.
 
-    Yields PredictionProgress after each batch; the last one holds the (n_classes, Y, X)
-    float32 softmax probabilities. Closing the generator stops between batches.
+    Yields
+    ------
+    PredictionProgress
+        One after each batch; the last one holds the (n_classes, Y, X) float32 softmax
+        probabilities.
     """
     config = model.config
     if plane.ndim != 3:
@@ -157,7 +193,22 @@ def iter_predict(
 
 
 def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
-    """Exhaust :func:`iter_predict`; returns (n_classes, Y, X) float32 probabilities."""
+    """Exhaust :func:`iter_predict`; returns (n_classes, Y, X) float32 probabilities.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model, on the device to predict on.
+    plane : ndarray
+        (C, Y, X) raw pixel values.
+    **options
+        Passed to :func:`iter_predict` (``tile_size``, ``tta``, ...).
+
+    Returns
+    -------
+    ndarray
+        (n_classes, Y, X) float32 softmax probabilities.
+    """
     return _last(iter_predict(model, plane, **options)).probabilities
 
 
@@ -165,13 +216,31 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
                        estimated: bool = False, **options) -> Iterator[PredictionProgress]:
     """:func:`iter_predict` at the scale that suits the model's cell size (core.cellsize).
 
-    diameter: the image's cell diameter in px; None estimates it from the image (and then
-        only a diameter clearly outside the model's range, beyond the estimate's own
-        spread, resizes). ``estimated``: a given diameter is such an estimate too (e.g.
-        one estimate made for a whole stack).
     A resized prediction comes back at the plane's own shape; its tiles are not shown as
-    they arrive (they are at another scale), only the result. Every item says the scale
-    and the diameter that decided it. Models that record no cell size are never resized.
+    they arrive (they are at another scale), only the result. Models that record no cell
+    size are never resized.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model, on the device to predict on.
+    plane : ndarray
+        (C, Y, X) raw pixel values.
+    diameter : float, optional
+        The image's cell diameter in px; None estimates it from the image (and then only a
+        diameter clearly outside the model's range, beyond the estimate's own spread,
+        resizes).
+    estimated : bool
+        A given ``diameter`` is such an estimate too (e.g. one estimate made for a whole
+        stack).
+    **options
+        Passed to :func:`iter_predict`; ``focus`` is dropped when the plane is resized.
+
+    Yields
+    ------
+    PredictionProgress
+        One after each batch, each with the ``scale`` and the ``diameter`` that decided it;
+        the last one holds the (n_classes, Y, X) float32 probabilities at the plane's shape.
     """
     size = model_cell_size(model)
     if size is not None and diameter is None:
@@ -191,7 +260,23 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
 
 
 def predict_sized(model: UNetModel, plane: np.ndarray, **options) -> PredictionProgress:
-    """Exhaust :func:`iter_predict_sized`; the last item (probabilities, scale, diameter)."""
+    """Exhaust :func:`iter_predict_sized`; the last item (probabilities, scale, diameter).
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model, on the device to predict on.
+    plane : ndarray
+        (C, Y, X) raw pixel values.
+    **options
+        Passed to :func:`iter_predict_sized` (``diameter``, ``estimated``, ``tile_size``, ...).
+
+    Returns
+    -------
+    PredictionProgress
+        The last item: ``probabilities`` (n_classes, Y, X) float32 at the plane's shape,
+        with its ``scale`` and ``diameter``.
+    """
     return _last(iter_predict_sized(model, plane, **options))
 
 

@@ -27,7 +27,12 @@ def tune_allocator() -> bool:
     With glibc's default thresholds a process can fall into a mode where the large
     activation buffers of every forward pass are returned to the kernel and page-faulted
     in again on the next one (figures: benchmarks/README.md). The cost is that the process
-    keeps its peak heap. Returns True when the settings were applied.
+    keeps its peak heap.
+
+    Returns
+    -------
+    bool
+        True when the settings were applied (False off Linux/glibc, or when glibc refused).
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -52,7 +57,13 @@ def quiet_openmp() -> None:
 
 
 def usable_cores() -> int:
-    """The CPU cores this process may run on."""
+    """The CPU cores this process may run on.
+
+    Returns
+    -------
+    int
+        The cores in the process's affinity mask (else the machine's count, else 2); >= 1.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -61,7 +72,18 @@ def usable_cores() -> int:
 
 def training_threads(*, alone: bool = False) -> int:
     """Threads for training beside a window: every core while nothing else computes
-    (``alone``), else all cores but one, which the GUI and live predictions keep."""
+    (``alone``), else all cores but one, which the GUI and live predictions keep.
+
+    Parameters
+    ----------
+    alone : bool
+        Nothing else computes: training may take every core.
+
+    Returns
+    -------
+    int
+        Thread count, >= 1.
+    """
     cores = usable_cores()
     return max(1, cores if alone else cores - 1)
 
@@ -77,6 +99,11 @@ def preload_training_modules() -> threading.Thread:
     rest of start-up, so no collection ever walks them (nor frees cyclic garbage the
     window made in that second or two: a little memory, once). A training run started
     meanwhile waits on the import lock, as it would on its own import.
+
+    Returns
+    -------
+    threading.Thread
+        The started daemon thread; join it to wait for the imports.
     """
 
     def load() -> None:
@@ -104,6 +131,11 @@ def freeze_collector(*, collect: bool = True) -> None:
     start-up is done, and its training worker after a run's first step (what starting to
     train created or imported), there without collecting first (``collect=False``): a
     collection in a worker would hold the GIL just the same.
+
+    Parameters
+    ----------
+    collect : bool
+        Run a full collection first, so that garbage is not frozen with the rest.
     """
     if collect:
         gc.collect()
@@ -133,7 +165,13 @@ class CpuShare:
 
     @contextlib.contextmanager
     def computing(self):
-        """Wrap a prediction pass that may run beside training."""
+        """Wrap a prediction pass that may run beside training.
+
+        Yields
+        ------
+        None
+            Inside the block the pass counts as running: training leaves it a core.
+        """
         with self._lock:
             self._predicting += 1
             self._pending_until = 0.0
@@ -145,7 +183,13 @@ class CpuShare:
 
     @contextlib.contextmanager
     def training(self):
-        """Wrap a training run."""
+        """Wrap a training run.
+
+        Yields
+        ------
+        None
+            Inside the block the run counts as training: predictions take one core.
+        """
         with self._lock:
             self._training += 1
         try:

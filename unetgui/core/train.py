@@ -97,6 +97,13 @@ class TrainingConfig:
 
     @property
     def lr(self) -> float:
+        """The learning rate to use.
+
+        Returns
+        -------
+        float
+            ``learning_rate``, or ``DEFAULT_LEARNING_RATE[optimizer]`` when that is None.
+        """
         return self.learning_rate or DEFAULT_LEARNING_RATE[self.optimizer]
 
 
@@ -117,6 +124,13 @@ class ValidationScore:
 
     @property
     def key(self) -> tuple[float, float]:
+        """What ranks scores: AP at IoU 0.5 first, foreground IoU breaks ties.
+
+        Returns
+        -------
+        tuple of float
+            (ap50, foreground_iou); the larger tuple is the better score.
+        """
         return (self.ap50, self.foreground_iou)
 
 
@@ -143,16 +157,41 @@ def train(
 ) -> Iterator[TrainingProgress]:
     """Train ``model`` in place on ``planes``; yields after every step.
 
-    validation: held-back planes, scored (AP at IoU 0.5, foreground IoU) every
-    ``config.validation_every`` steps and at the end; the best weights are kept.
-    note: extra facts for the history entry (data files, initial model).
-    updates: called before every step; returns ``{index: plane}`` for training planes
-    whose labels or ignore mask the user has edited since (an empty dict when none).
-    They replace ``planes[index]`` from that step on; one that is no longer usable (no
-    cells left, another shape) is skipped, and the step's progress says so.
     Reproducible for a given seed on the CPU (without ``updates``, whose timing counts).
     Bad input raises InvalidInputError here,
     before the first step, not when the generator is first advanced.
+
+    Parameters
+    ----------
+    model : UNetModel
+        A 2-class model, on the device to train on; changed in place.
+    planes : sequence of TrainingPlane
+        Annotated planes: image (C, Y, X) raw, labels (Y, X) int, ignore (Y, X) bool or None.
+    config : TrainingConfig, optional
+        How to train; default ``TrainingConfig()``.
+    validation : sequence of TrainingPlane
+        Held-back planes, scored (AP at IoU 0.5, foreground IoU) every
+        ``config.validation_every`` steps and at the end; the best weights are kept.
+    should_stop : callable, optional
+        Called before every step; True ends the run there.
+    note : dict, optional
+        Extra facts for the history entry (data files, initial model).
+    updates : callable, optional
+        Called before every step; returns ``{index: plane}`` for training planes whose
+        labels or ignore mask the user has edited since (an empty dict when none). They
+        replace ``planes[index]`` from that step on; one that is no longer usable (no
+        cells left, another shape) is skipped, and the step's progress says so.
+
+    Returns
+    -------
+    Iterator of TrainingProgress
+        The run: one item per step, plus one at step 0 with the starting weights' score
+        when the run validates, and one after a GPU out-of-memory error (smaller tiles).
+
+    Raises
+    ------
+    InvalidInputError
+        For unusable planes, or a tile size that is not valid or does not fit, before the first step.
     """
     config = config or TrainingConfig()
     _check_planes(model, planes, "training")
@@ -313,7 +352,20 @@ def _held_back_too(changed: dict[int, TrainingPlane], held: Sequence[holdout.Hel
 
 
 def lr_factor(config: TrainingConfig, step: int) -> float:
-    """The share of ``config.lr`` used for step ``step`` (0-based): warm-up, then decay."""
+    """The share of ``config.lr`` used for step ``step`` (0-based): warm-up, then decay.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+        Its ``warmup_steps``, ``lr_decay`` and ``steps`` set the schedule.
+    step : int
+        The step, 0-based.
+
+    Returns
+    -------
+    float
+        The factor, in (0, 1].
+    """
     factor = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
     if config.lr_decay == "cosine":
         progress = min(1.0, step / max(config.steps - 1, 1))

@@ -172,9 +172,18 @@ class Canvas(pg.GraphicsLayoutWidget):
         _show(self.ignore_item, self._ignore_display, box)
 
     def set_outlines(self, outlines: bool) -> None:
+        """Draw the labels as outlines (True) or filled."""
+        if outlines == self._outlines:
+            return
         self._outlines = outlines
-        if self._labels is not None:
-            self._redraw_labels((0, self._labels.shape[0], 0, self._labels.shape[1]))
+        if self._labels is None:
+            return
+        full = (0, self._labels.shape[0], 0, self._labels.shape[1])
+        if outlines and not _never_drawn(self._labels):  # the fills are shown: keep only their edges
+            np.multiply(self._label_display, _outline_mask(self._labels, full), out=self._label_display)
+            _show(self.labels_item, self._label_display, full)
+        else:
+            self._redraw_labels(full)
 
     def _redraw_labels(self, box: Box) -> None:
         r0, r1, c0, c1 = box
