@@ -19,14 +19,14 @@ def test_open_a_stack_and_move_between_planes(window, stack_file, qtbot):
     path, image, _ = stack_file
     assert window.open_image(path)
     assert window.stack.shape == (3, 1, 96, 128)
-    assert window.plane_label.text() == "Time 0 (0-2)"
+    assert window.plane_bar.label.text() == "Time 0 (0-2)"
     np.testing.assert_array_equal(window.canvas.image_item.image, image[0])
     qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_PageDown)
     assert window.plane == 1
     np.testing.assert_array_equal(window.canvas.image_item.image, image[1])
     qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_Left)
     assert window.plane == 0
-    window.plane_slider.setValue(2)
+    window.plane_bar.slider.setValue(2)
     assert window.plane == 2 and window.planes_panel.list.currentRow() == 2
 
 

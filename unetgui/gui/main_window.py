@@ -13,23 +13,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
 from unetgui.core.runtime import CpuShare
-from unetgui.gui import display, export
+from unetgui.gui import export
 from unetgui.gui.actions import COMMANDS
 from unetgui.gui.canvas import Canvas
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.model_controller import ModelController
 from unetgui.gui.panels.layers import LayersPanel
 from unetgui.gui.panels.model import ModelPanel
+from unetgui.gui.panels.plane_bar import PlaneBar
 from unetgui.gui.panels.planes import PlanesPanel
 from unetgui.gui.panels.prediction import PredictionPanel
 from unetgui.gui.panels.tools import ToolsPanel
 from unetgui.gui.panels.training import TrainingPanel
 from unetgui.gui.panels.weightmap import WeightMapPanel
+from unetgui.gui.plane_view import PlaneView
 from unetgui.gui.predictions import PredictionController
 from unetgui.gui.shortcuts import ShortcutsDialog
 from unetgui.gui.tool_state import ToolState
@@ -57,7 +58,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tool_state = ToolState(self)
         self.tools = {tool.name: tool(self.tool_state) for tool in TOOL_TYPES}
         self.canvas = Canvas()
-        self._plane_data: np.ndarray | None = None
+        self.plane_bar = PlaneBar(self.view)
 
         self.tools_panel = ToolsPanel(self.tool_state)
         self.layers_panel = LayersPanel(self.view)
@@ -75,6 +76,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                            lambda: self.predictions.live_interval(), cpu_share, self)
         self.predictions = PredictionController(self.prediction_panel, self.models, self.session,
                                                 lambda: self.view.model_channel, self._focus_point, cpu_share, self)
+        self.plane_view = PlaneView(self.canvas, self.view, self.session, self.weights, self)
         self._build_central()
         self._build_docks()
         self.actions_by_id = self._build_menus()
@@ -98,14 +100,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.canvas, 1)
-        row = QtWidgets.QHBoxLayout()
-        row.setContentsMargins(6, 0, 6, 2)
-        self.plane_label = QtWidgets.QLabel("")
-        self.plane_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.plane_slider.valueChanged.connect(self.view.set_plane)
-        row.addWidget(self.plane_label)
-        row.addWidget(self.plane_slider, 1)
-        layout.addLayout(row)
+        layout.addWidget(self.plane_bar)
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
@@ -193,7 +188,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "smaller_brush": lambda: self.tool_state.set_radius(self.tool_state.radius - 1),
             "fit": self.canvas.fit,
             "actual_size": self.canvas.actual_size,
-            "auto_contrast": self.auto_contrast,
+            "auto_contrast": self.plane_view.auto_contrast,
             "next_plane": lambda: view.step_plane(+1),
             "previous_plane": lambda: view.step_plane(-1),
             "toggle_weights": lambda: view.toggle("weights"),
@@ -218,15 +213,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _connect(self) -> None:
         view, tools, canvas, session = self.view, self.tool_state, self.canvas, self.session
-        view.planeChanged.connect(self._show_plane)
-        view.channelChanged.connect(lambda _c: self._show_image())
-        view.levelsChanged.connect(self._show_image)
-        view.visibilityChanged.connect(self._layer_visibility)
-        view.opacityChanged.connect(canvas.set_layer_opacity)
-        view.outlinesChanged.connect(canvas.set_outlines)
-        for name, visible in view.visible.items():
-            canvas.set_layer_visible(name, visible)
-        self.layers_panel.autoContrastRequested.connect(self.auto_contrast)
+        self.plane_view.planeShown.connect(self._plane_shown)
+        self.plane_view.readout.connect(self._cursor_label.setText)
+        self.layers_panel.autoContrastRequested.connect(self.plane_view.auto_contrast)
         self.planes_panel.planeChosen.connect(view.set_plane)
         self.planes_panel.roleChosen.connect(self._role_chosen)
 
@@ -237,16 +226,14 @@ class MainWindow(QtWidgets.QMainWindow):
         tools.acceptCellRequested.connect(self.predictions.accept_cell)
         tools.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.tools_panel.newCellRequested.connect(self.new_cell)
-        canvas.cursorMoved.connect(self._cursor_moved)
 
         session.opened.connect(self._image_opened)
-        session.closed.connect(self._image_closed)
-        session.labelsChanged.connect(self._labels_changed)
+        session.closed.connect(lambda: setattr(self.tool_state, "document", None))
+        session.labelsChanged.connect(lambda event: event.plane == view.plane and self._update_undo_actions())
         session.roleChanged.connect(self.planes_panel.set_role)
         session.settingsLoaded.connect(lambda s: self.weights.set_parameters(s.get("weightmap", {})))
         session.recentChanged.connect(self._show_recent)
         self.weights.parametersChanged.connect(lambda _p: session.settings_changed())
-        self.weights.ready.connect(self._weights_ready)
 
         models, training, predictions = self.models, self.training, self.predictions
         training.runningChanged.connect(self._training_running)
@@ -254,9 +241,9 @@ class MainWindow(QtWidgets.QMainWindow):
         training.trained.connect(lambda _entry: models.trained())
         predictions.snapshotWanted.connect(training.request_snapshot)
         predictions.tile.connect(lambda _plane, box, patch: canvas.set_prediction_tile(box, patch))
-        predictions.ready.connect(self._prediction_ready)
+        predictions.ready.connect(self.plane_view.show_prediction)
         self.prediction_panel.toolRequested.connect(self.choose_tool)
-        for part in (session, models, training, predictions):
+        for part in (session, models, training, predictions, self.plane_view):
             part.error.connect(self.show_error)
         session.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         for part in (models, training, predictions):
@@ -306,23 +293,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def _image_opened(self) -> None:
         stack, document = self.session.stack, self.session.document
         self.tool_state.document = document
-        self.view.reset(stack.n_planes, stack.n_channels, stack.is_rgb)
-        with QtCore.QSignalBlocker(self.plane_slider):
-            self.plane_slider.setRange(0, stack.n_planes - 1)
-        self.plane_slider.setEnabled(stack.n_planes > 1)
+        self.view.reset(stack.n_planes, stack.n_channels, stack.is_rgb, self.session.plane_axis_name)
         self.planes_panel.set_planes([document.role(p) for p in range(stack.n_planes)],
                                      self.session.plane_axis_name)
-        self.canvas.reset_view()
-        self._show_plane(0)
         self._set_enabled(True)
         self.setWindowTitle(f"{self.session.path.name} - unetgui")
-
-    def _image_closed(self) -> None:
-        self.tool_state.document = None
-        self._plane_data = None
-        self.weights.show(None, 0)
-        self.canvas.set_weights(None)
-        self.canvas.set_prediction(None)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 (Qt naming)
         if event.mimeData().hasUrls():
@@ -359,76 +334,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_plane(self, plane: int) -> None:
         self.view.set_plane(plane)
 
-    def _show_plane(self, plane: int) -> None:
-        stack, document = self.session.stack, self.session.document
-        if stack is None:
-            return
+    def _plane_shown(self, plane: int) -> None:
         self.tool_state.plane = plane
-        try:
-            self._plane_data = stack.read_plane(plane)
-        except UnetguiError as error:
-            self.show_error("Cannot read this plane", str(error))
-            return
-        with QtCore.QSignalBlocker(self.plane_slider):
-            self.plane_slider.setValue(plane)
-        # 0-based like napari and the command line's --planes; the range says so
-        self.plane_label.setText(f"{self.session.plane_axis_name} {plane} (0-{stack.n_planes - 1})")
         self.planes_panel.set_current(plane)
-        self._show_image()
-        self.canvas.set_labels(document.labels_of(plane), document.ignore_of(plane))
-        self.canvas.set_weights(None)
-        self._show_weights()
         self._update_undo_actions()
         self.predictions.set_plane(plane)
-
-    def _show_image(self) -> None:
-        data, view = self._plane_data, self.view
-        if data is None:
-            return
-        unset = [c for c in view.shown_channels if view.levels[c] is None]
-        for c in unset:  # first look at a channel: auto-contrast once
-            view.levels[c] = display.auto_levels(data[c])
-        if unset:
-            view.levelsChanged.emit()  # the panel shows them; this slot runs again, harmlessly
-            return
-        if view.channel == display.COMPOSITE:
-            self.canvas.set_image(display.composite(data, view.levels), None)
-        else:
-            self.canvas.set_image(data[view.channel], view.levels[view.channel])
-
-    def auto_contrast(self) -> None:
-        if self._plane_data is not None:
-            for c in self.view.shown_channels:
-                self.view.set_levels(*display.auto_levels(self._plane_data[c]), channels=[c])
-
-    def _cursor_moved(self, row: int, col: int) -> None:
-        stack = self.session.stack
-        if self._plane_data is None or not (0 <= row < stack.height and 0 <= col < stack.width):
-            self._cursor_label.setText("")
-            return
-        value = ", ".join(f"{v:g}" for v in self._plane_data[:, row, col].tolist())
-        label = self.session.document.pick(self.view.plane, row, col)
-        self._cursor_label.setText(f"x {col}  y {row}   value {value}   label {label}")
-
-    def _layer_visibility(self, name: str, visible: bool) -> None:
-        self.canvas.set_layer_visible(name, visible)
-        if name == "weights":
-            self._show_weights()
-
-    def _show_weights(self) -> None:
-        shown = self.view.visible["weights"] and self.session.document is not None
-        self.weights.show(self.session.document if shown else None, self.view.plane)
-
-    def _weights_ready(self, plane: int, weights, levels) -> None:
-        if plane == self.view.plane and self.view.visible["weights"]:
-            self.canvas.set_weights(weights, levels)
-
-    def _prediction_ready(self, plane: int, probability) -> None:
-        if plane != self.view.plane:
-            return
-        self.canvas.set_prediction(probability)
-        if probability is not None:
-            self.view.set_visible("prediction", True)
 
     # ------------------------------------------------------------------ tools and edits
 
@@ -468,17 +378,6 @@ class MainWindow(QtWidgets.QMainWindow):
         document, plane = self.session.document, self.view.plane
         self.actions_by_id["undo"].setEnabled(document is not None and document.can_undo(plane))
         self.actions_by_id["redo"].setEnabled(document is not None and document.can_redo(plane))
-
-    def _labels_changed(self, event) -> None:
-        if event.plane != self.view.plane:
-            return
-        document = self.session.document
-        if event.layer == "labels":
-            self.canvas.labels_changed(event.box, document.labels_of(event.plane))
-        else:
-            self.canvas.ignore_changed(event.box, document.ignore_of(event.plane))
-        self._show_weights()
-        self._update_undo_actions()
 
     def _role_chosen(self, plane: int, role: str) -> None:
         if self.session.document is not None:

@@ -37,6 +37,7 @@ class ViewState(QtCore.QObject):
         super().__init__(parent)
         self.plane = 0
         self.n_planes = 0
+        self.axis_name = "Plane"  # what the planes are: Time, Z or Plane
         self.channel = 0
         self.n_channels = 0
         self.is_rgb = False
@@ -47,9 +48,9 @@ class ViewState(QtCore.QObject):
 
     # ------------------------------------------------------------------ image
 
-    def reset(self, n_planes: int, n_channels: int, is_rgb: bool) -> None:
+    def reset(self, n_planes: int, n_channels: int, is_rgb: bool, axis_name: str = "Plane") -> None:
         """A new image: plane 0, its first channel (or the composite for RGB), levels unset."""
-        self.n_planes, self.n_channels, self.is_rgb = n_planes, n_channels, is_rgb
+        self.n_planes, self.n_channels, self.is_rgb, self.axis_name = n_planes, n_channels, is_rgb, axis_name
         self.levels = [None] * n_channels
         self.plane = 0
         self.channel = COMPOSITE if is_rgb else 0

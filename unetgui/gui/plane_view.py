@@ -1,0 +1,126 @@
+"""Keeps the canvas showing the plane the view state names: its image at the chosen
+channel and contrast, its labels (redrawn box by box as they change), its weight map and
+its prediction, and reports the pixel under the mouse."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore
+
+from unetgui.core.errors import UnetguiError
+from unetgui.gui import display
+from unetgui.gui.canvas import Canvas
+from unetgui.gui.image_session import ImageSession
+from unetgui.gui.view_state import ViewState
+from unetgui.gui.weight_map import WeightMapController
+
+
+class PlaneView(QtCore.QObject):
+    planeShown = QtCore.Signal(int)  # the canvas shows this plane now
+    readout = QtCore.Signal(str)  # "x 30  y 20   value 812   label 5", or "" off the image
+    error = QtCore.Signal(str, str)  # title, text
+
+    def __init__(self, canvas: Canvas, view: ViewState, session: ImageSession, weights: WeightMapController,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.canvas, self.view, self.session, self.weights = canvas, view, session, weights
+        self._data: np.ndarray | None = None  # (C, Y, X) of the plane shown
+        view.planeChanged.connect(self.show_plane)
+        view.channelChanged.connect(lambda _c: self._show_image())
+        view.levelsChanged.connect(self._show_image)
+        view.visibilityChanged.connect(self._visibility)
+        view.opacityChanged.connect(canvas.set_layer_opacity)
+        view.outlinesChanged.connect(canvas.set_outlines)
+        for name, visible in view.visible.items():
+            canvas.set_layer_visible(name, visible)
+        view.imageReset.connect(self._opened)  # the window resets the view for each image
+        session.closed.connect(self._closed)
+        session.labelsChanged.connect(self._labels_changed)
+        weights.ready.connect(self._weights_ready)
+        canvas.cursorMoved.connect(self._cursor_moved)
+
+    def _opened(self) -> None:
+        self.canvas.reset_view()
+        self.show_plane(self.view.plane)
+
+    def _closed(self) -> None:
+        self._data = None
+        self.weights.show(None, 0)
+        self.canvas.set_weights(None)
+        self.canvas.set_prediction(None)
+
+    def show_plane(self, plane: int) -> None:
+        stack, document = self.session.stack, self.session.document
+        if stack is None:
+            return
+        try:
+            self._data = stack.read_plane(plane)
+        except UnetguiError as error:
+            self.error.emit("Cannot read this plane", str(error))
+            return
+        self._show_image()
+        self.canvas.set_labels(document.labels_of(plane), document.ignore_of(plane))
+        self.canvas.set_weights(None)
+        self._show_weights()
+        self.planeShown.emit(plane)
+
+    def _show_image(self) -> None:
+        data, view = self._data, self.view
+        if data is None:
+            return
+        unset = [c for c in view.shown_channels if view.levels[c] is None]
+        if unset:  # first look at a channel: auto-contrast once (the levels signal redraws)
+            for c in unset:
+                view.levels[c] = display.auto_levels(data[c])
+            view.levelsChanged.emit()
+            return
+        if view.channel == display.COMPOSITE:
+            self.canvas.set_image(display.composite(data, view.levels), None)
+        else:
+            self.canvas.set_image(data[view.channel], view.levels[view.channel])
+
+    def auto_contrast(self) -> None:
+        """Percentile contrast of the channels shown (the A key)."""
+        if self._data is not None:
+            for c in self.view.shown_channels:
+                self.view.set_levels(*display.auto_levels(self._data[c]), channels=[c])
+
+    def show_prediction(self, plane: int, probability) -> None:
+        """A finished prediction (uint8, or None to clear); the layer turns on to show it."""
+        if plane != self.view.plane:
+            return
+        self.canvas.set_prediction(probability)
+        if probability is not None:
+            self.view.set_visible("prediction", True)
+
+    def _labels_changed(self, event) -> None:
+        if event.plane != self.view.plane:
+            return
+        document = self.session.document
+        if event.layer == "labels":
+            self.canvas.labels_changed(event.box, document.labels_of(event.plane))
+        else:
+            self.canvas.ignore_changed(event.box, document.ignore_of(event.plane))
+        self._show_weights()
+
+    def _visibility(self, name: str, visible: bool) -> None:
+        self.canvas.set_layer_visible(name, visible)
+        if name == "weights":
+            self._show_weights()
+
+    def _show_weights(self) -> None:
+        shown = self.view.visible["weights"] and self.session.document is not None
+        self.weights.show(self.session.document if shown else None, self.view.plane)
+
+    def _weights_ready(self, plane: int, weights, levels) -> None:
+        if plane == self.view.plane and self.view.visible["weights"]:
+            self.canvas.set_weights(weights, levels)
+
+    def _cursor_moved(self, row: int, col: int) -> None:
+        stack = self.session.stack
+        if self._data is None or not (0 <= row < stack.height and 0 <= col < stack.width):
+            self.readout.emit("")
+            return
+        value = ", ".join(f"{v:g}" for v in self._data[:, row, col].tolist())
+        label = self.session.document.pick(self.view.plane, row, col)
+        self.readout.emit(f"x {col}  y {row}   value {value}   label {label}")
