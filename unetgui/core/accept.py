@@ -69,20 +69,13 @@ def paste_cells(labels: np.ndarray, cells: np.ndarray, box: Box, *, first_id: in
     n_pasted : int
         Number of cells pasted.
     """
-    labels, cells = np.asarray(labels), _cell_ids(cells)
-    if labels.shape != cells.shape or labels.ndim != 2:
-        raise InvalidInputError(
-            f"Labels {labels.shape} and predicted cells {cells.shape} must be planes of the same shape."
-        )
-    if first_id < 1:
-        raise InvalidInputError(f"New cell ids start at 1 or above, not {first_id}.")
+    labels, cells = _checked(labels, cells, first_id)
     chosen = cells_in_box(cells, box, min_inside=min_inside)
     top = first_id + chosen.size - 1
-    dtype = labels.dtype if labels.dtype.kind == "u" and top <= np.iinfo(labels.dtype).max else np.int64
-    out = labels.astype(dtype)  # a copy (the document's uint32 unless new ids need more)
+    out = _copy_for(labels, top)  # a copy (the document's uint32 unless new ids need more)
     if chosen.size == 0:
         return out, 0
-    new_ids = np.zeros(int(cells.max()) + 1, dtype=dtype)
+    new_ids = np.zeros(int(cells.max()) + 1, dtype=out.dtype)
     new_ids[chosen] = np.arange(first_id, top + 1)
     mapped = new_ids[cells]
     hit = mapped > 0
@@ -114,21 +107,32 @@ def paste_cell(labels: np.ndarray, cells: np.ndarray, row: int, col: int, *, new
     n_pasted : int
         1, or 0 when (row, col) is background in ``cells`` or outside the plane.
     """
-    labels, cells = np.asarray(labels), _cell_ids(cells)
-    if labels.shape != cells.shape or labels.ndim != 2:
-        raise InvalidInputError(
-            f"Labels {labels.shape} and predicted cells {cells.shape} must be planes of the same shape."
-        )
-    if new_id < 1:
-        raise InvalidInputError(f"New cell ids start at 1 or above, not {new_id}.")
-    dtype = labels.dtype if labels.dtype.kind == "u" and new_id <= np.iinfo(labels.dtype).max else np.int64
-    out = labels.astype(dtype)
+    labels, cells = _checked(labels, cells, new_id)
+    out = _copy_for(labels, new_id)
     inside = 0 <= row < cells.shape[0] and 0 <= col < cells.shape[1]
     cell = int(cells[row, col]) if inside else 0
     if cell == 0:
         return out, 0
     out[cells == cell] = new_id
     return out, 1
+
+
+def _checked(labels, cells, first_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and predicted cells as arrays of one plane's shape, and a valid first new id."""
+    labels, cells = np.asarray(labels), _cell_ids(cells)
+    if labels.shape != cells.shape or labels.ndim != 2:
+        raise InvalidInputError(
+            f"Labels {labels.shape} and predicted cells {cells.shape} must be planes of the same shape."
+        )
+    if first_id < 1:
+        raise InvalidInputError(f"New cell ids start at 1 or above, not {first_id}.")
+    return labels, cells
+
+
+def _copy_for(labels: np.ndarray, top_id: int) -> np.ndarray:
+    """A copy of ``labels`` in a dtype that holds ids up to ``top_id`` (theirs if it can)."""
+    fits = labels.dtype.kind == "u" and top_id <= np.iinfo(labels.dtype).max
+    return labels.astype(labels.dtype if fits else np.int64)
 
 
 def _cell_ids(cells) -> np.ndarray:
