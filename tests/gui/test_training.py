@@ -346,6 +346,7 @@ def test_without_validation_planes_the_window_says_what_it_held_back_and_how_it_
     entry = window.models.model.history[-1]
     assert entry["validation_before"] is not None and entry["held_back"]
     outcome = next(m for m in reversed(messages) if m.startswith("Training "))
+    assert window.training_panel.training_status.text() == outcome  # the panel says it too
     if entry["kept_the_starting_weights"]:
         assert "kept unchanged" in outcome
     else:

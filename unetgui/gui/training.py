@@ -265,7 +265,9 @@ class TrainingController(QtCore.QObject):
         entry = history[-1]
         self.panel.show_progress(entry["steps"], entry["steps"],
                                  f"{entry['ended']} after {entry['steps']} steps ({duration(entry['seconds'])})")
-        self.message.emit(outcome_text(entry))
+        outcome = outcome_text(entry)
+        self.panel.show_status(outcome)  # what the run did, in place of what it was doing
+        self.message.emit(outcome)
         self.trained.emit(entry)
 
     def shutdown(self) -> None:
