@@ -5,6 +5,7 @@
     unetgui predict MODEL IMAGE -o LABELS.tif [...]  segment every plane of a stack
     unetgui weights LABELS -o WEIGHTS.tif [...]      the paper's border weight map
     unetgui evaluate TRUTH PRED                      foreground IoU and AP at 0.5, 0.75
+    unetgui export LABELS [--rois Z] [--geojson G] [--measurements C]   for Fiji, QuPath, CSV
 
 Bad input ends with one line on stderr and exit code 2; nothing is written half-way.
 Qt is imported only to open the window, so batch jobs run on headless cluster nodes.
@@ -22,7 +23,7 @@ from unetgui import __version__
 from unetgui.core import runtime
 from unetgui.core.errors import UnetguiError
 
-SUBCOMMANDS = ("train", "predict", "weights", "evaluate")
+SUBCOMMANDS = ("train", "predict", "weights", "evaluate", "export")
 STARTER = "starter"  # names the bundled starter model where a model file is expected
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -191,6 +192,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("truth", type=Path, help="true instance labels TIFF")
     evaluate.add_argument("pred", type=Path, help="predicted instance labels TIFF")
     evaluate.set_defaults(run=_evaluate)
+
+    export = sub.add_parser("export", help="cells of a label TIFF as ImageJ ROIs, QuPath GeoJSON, measurements")
+    export.add_argument("labels", type=Path, help="instance labels TIFF")
+    export.add_argument("--rois", type=Path, metavar="ROIS.zip", help="ImageJ ROI set for Fiji's ROI Manager")
+    export.add_argument("--geojson", type=Path, metavar="CELLS.geojson", help="GeoJSON for QuPath")
+    export.add_argument("--annotations", action="store_true",
+                        help="QuPath annotations instead of detections in the GeoJSON")
+    export.add_argument("--measurements", type=Path, metavar="CELLS.csv",
+                        help="one row per cell: area, centroid, box, shape (and intensities with --image)")
+    export.add_argument("--image", type=Path, help="the image the labels belong to, for intensity measurements")
+    _add_overwrite(export)
+    export.set_defaults(run=_export)
     return parser
 
 
@@ -467,6 +480,48 @@ def _weights(args: argparse.Namespace) -> int:
     )
     write_image(args.output, weights if len(weights) > 1 else weights[0], axes="ZYX" if len(weights) > 1 else "YX")
     print(f"Wrote the weight map of {len(weights)} plane(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from unetgui.core.errors import InvalidInputError
+    from unetgui.core.imagej_rois import write_imagej_rois
+    from unetgui.core.io import open_image, plane_axis_for, read_labels
+    from unetgui.core.measurements import measure_cells, write_measurements
+    from unetgui.core.outputs import check_distinct, check_output
+    from unetgui.core.qupath_geojson import write_geojson
+
+    outputs = {"rois": args.rois, "geojson": args.geojson, "csv": args.measurements}
+    if not any(outputs.values()):
+        raise InvalidInputError("Name at least one output: --rois, --geojson or --measurements.")
+    inputs = [args.labels] + ([args.image] if args.image else [])
+    for kind, output in outputs.items():
+        if output is not None:
+            check_output(output, kind=kind, inputs=inputs, overwrite=args.overwrite)
+    check_distinct(outputs.values())
+    labels = read_labels(args.labels, cells_needed_for="export")
+    with open_image(args.labels) as source:
+        plane_axis = plane_axis_for(source.plane_axes) if labels.shape[0] > 1 else None
+    if args.rois:
+        count = write_imagej_rois(args.rois, labels, plane_axis=plane_axis)
+        filled = f"; {count.holes_filled} cell(s) with holes exported filled" if count.holes_filled else ""
+        print(f"Wrote {count.pieces} ROI(s) of {count.cells} cell(s) to {args.rois}{filled}", file=sys.stderr)
+    if args.geojson:
+        count = write_geojson(args.geojson, labels, plane_axis=plane_axis,
+                              object_type="annotation" if args.annotations else "detection")
+        print(f"Wrote {count.cells} cell(s) to {args.geojson}", file=sys.stderr)
+    if args.measurements:
+        if args.image:
+            with open_image(args.image) as stack:
+                if (stack.n_planes, stack.height, stack.width) != labels.shape:
+                    raise InvalidInputError(
+                        f"The labels ({labels.shape[0]} plane(s) of {labels.shape[2]} x {labels.shape[1]}) do not "
+                        f"match the image ({stack.n_planes} plane(s) of {stack.width} x {stack.height}).")
+                columns = measure_cells(labels, stack.read_plane)
+        else:
+            columns = measure_cells(labels)
+        rows = write_measurements(args.measurements, columns)
+        print(f"Wrote {rows} row(s) of measurements to {args.measurements}", file=sys.stderr)
     return 0
 
 

@@ -226,3 +226,29 @@ def test_a_one_channel_model_reads_the_chosen_channel_of_a_multichannel_image(st
     np.testing.assert_array_equal(model_input(two[0], model, None), two[0].astype(np.float32).mean(0, keepdims=True))
     assert main(["train", str(tmp_path / "two.tif"), str(folder / "labels.tif"), "-o", str(tmp_path / "m.unet"),
                  "--init", str(trained_model), "--channel", "1", "--steps", "1", "--device", "cpu"]) == 0
+
+
+def test_export_writes_rois_geojson_and_measurements_that_read_back(stack_files, tmp_path, capsys):
+    import json
+
+    import roifile
+
+    from unetgui.core.imagej_rois import read_imagej_rois
+    from unetgui.core.qupath_geojson import read_geojson
+
+    folder, image, labels = stack_files
+    rois, cells, table = tmp_path / "cells.zip", tmp_path / "cells.geojson", tmp_path / "cells.csv"
+    assert main(["export", str(folder / "labels.tif"), "--rois", str(rois), "--geojson", str(cells),
+                 "--measurements", str(table), "--image", str(folder / "image.tif")]) == 0
+    np.testing.assert_array_equal(read_imagej_rois(rois, labels.shape), labels)
+    assert {r.t_position for r in roifile.roiread(rois)} == {1, 2, 3}  # the planes are time points
+    np.testing.assert_array_equal(read_geojson(cells, labels.shape), labels)
+    assert json.loads(cells.read_text())["features"][0]["properties"]["objectType"] == "detection"
+    header, *rows = table.read_text().splitlines()
+    assert header.split(",")[:3] == ["label", "plane", "area"] and "mean_intensity_c0" in header
+    assert len(rows) == sum(len(np.unique(p)) - 1 for p in labels)
+    assert "Wrote" in capsys.readouterr().err
+    # nothing asked for, or an existing file unetgui cannot prove it wrote: one clear line, exit 2
+    assert main(["export", str(folder / "labels.tif")]) == 2
+    assert main(["export", str(folder / "labels.tif"), "--measurements", str(table)]) == 2
+    assert "--overwrite" in capsys.readouterr().err

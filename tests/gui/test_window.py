@@ -322,3 +322,30 @@ def test_accept_box_tool_boxes_the_pixels_under_the_drag():
     count = len(boxes)
     drag((-10.0, -10.0), (-5.0, -3.0))  # wholly outside: nothing shown, nothing accepted
     assert len(boxes) == count and shown[-2:] == [None, None]
+
+
+def test_cells_go_to_fiji_and_qupath_and_come_back_as_undoable_edits(window, stack_file, tmp_path):
+    path, _, labels = stack_file
+    window.open_image(path)
+    for plane in range(3):
+        window.document.set_plane_labels(plane, labels[plane])
+    rois = window.export_to(tmp_path / "cells.zip", "rois", whole_stack=True)
+    cells = window.export_to(tmp_path / "cells.geojson", "geojson", whole_stack=True)
+    table = window.export_to(tmp_path / "cells.csv", "measurements", whole_stack=True)
+    assert rois and cells and table and not error_dialogs(window)
+    assert "Exported" in window.statusBar().currentMessage()
+    header, *rows = table.read_text().splitlines()
+    assert header.startswith("label,plane,area") and len(rows) == sum(len(np.unique(p)) - 1 for p in labels)
+    for source in (rois, cells):
+        for plane in range(3):
+            window.document.set_plane_labels(plane, np.zeros((96, 128), np.uint32))
+        assert window.session.import_labels(source)
+        for plane in range(3):
+            np.testing.assert_array_equal(window.document.labels_of(plane), labels[plane])
+        window.undo()  # the import of the plane on screen is one undoable edit
+        assert not np.asarray(window.document.labels_of(0)).any()
+    (tmp_path / "broken.zip").write_bytes(b"not a zip at all")
+    assert not window.session.import_labels(tmp_path / "broken.zip")
+    (message,) = [w.text() for w in error_dialogs(window)]
+    assert "ImageJ ROI" in message
+    assert np.asarray(window.document.labels_of(1)).any()  # nothing already there is lost

@@ -28,7 +28,10 @@ from unetgui.core.io import (
 )
 
 MODEL_SUFFIX = ".unet"  # the one definition; core.model imports it
-_KINDS = {"model": (MODEL_SUFFIX,), "tiff": (".tif", ".tiff")}
+_KINDS = {"model": (MODEL_SUFFIX,), "tiff": (".tif", ".tiff"), "rois": (".zip",), "geojson": (".geojson", ".json"),
+          "csv": (".csv",)}
+_WHAT = {"model": "a model file", "tiff": "a TIFF file", "rois": "an ImageJ ROI set", "geojson": "a GeoJSON file",
+         "csv": "a CSV table"}
 
 
 def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | os.PathLike] = (),
@@ -40,7 +43,8 @@ def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | o
     path : str or os.PathLike
         The output file the user named.
     kind : str
-        ``"model"`` or ``"tiff"``: decides the suffixes allowed.
+        ``"model"``, ``"tiff"``, ``"rois"``, ``"geojson"`` or ``"csv"``: decides the
+        suffixes allowed.
     inputs : iterable of str or os.PathLike
         Every file the command reads (image, labels, model).
     overwrite : bool
@@ -54,8 +58,7 @@ def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | o
     path = Path(path)
     suffixes = _KINDS[kind]
     if path.suffix.lower() not in suffixes:
-        what = "a model file" if kind == "model" else "a TIFF file"
-        raise InvalidInputError(f"The output '{path.name}' must be {what} ending in "
+        raise InvalidInputError(f"The output '{path.name}' must be {_WHAT[kind]} ending in "
                                 f"{' or '.join(suffixes)}.")
     for source in inputs:
         if _same_file(path, Path(source)):

@@ -32,7 +32,8 @@ def _sep(menu: str) -> Command:
 COMMANDS: tuple[Command, ...] = (
     Command("open", "File", "&Open image...", ("Ctrl+O",), "Open an image"),
     Command("recent", "File", "Open &recent"),
-    Command("import_labels", "File", "&Import labels...", needs_image=True),
+    Command("import_labels", "File", "&Import labels...", help="Import labels (TIFF, ImageJ ROIs, GeoJSON)",
+            needs_image=True),
     Command("save", "File", "&Save annotations", ("Ctrl+S",),
             "Save the annotations now (they also save automatically)", needs_image=True),
     _sep("File"),
@@ -41,6 +42,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("export_mask_plane", "File/Export", "Binary masks of this plane...", needs_image=True),
     Command("export_mask_stack", "File/Export", "Binary masks of all planes...", needs_image=True),
     Command("export_probabilities", "File/Export", "Cell probabilities of predicted planes...", needs_image=True),
+    Command("-", "File/Export"),
+    Command("export_rois", "File/Export", "Cells as ImageJ ROIs (Fiji)...", needs_image=True),
+    Command("export_geojson", "File/Export", "Cells as GeoJSON (QuPath)...", needs_image=True),
+    Command("export_measurements", "File/Export", "Cell measurements (CSV)...", needs_image=True),
     _sep("File"),
     Command("quit", "File", "&Quit", ("Ctrl+Q",), "Quit unetgui"),
 

@@ -1,4 +1,5 @@
-"""File > Export: labels, binary masks or cell probabilities as TIFF for Fiji and napari.
+"""File > Export: labels, binary masks or cell probabilities as TIFF for Fiji and napari;
+cells as ImageJ ROIs (Fiji), GeoJSON (QuPath) or a measurements table (CSV).
 
 Functions of what they export (the document, the stack, the predictions), not of the
 window; they raise :class:`UnetguiError` with a message for the dialog.
@@ -11,25 +12,33 @@ from pathlib import Path
 import numpy as np
 
 from unetgui.core.errors import InvalidInputError
+from unetgui.core.imagej_rois import read_imagej_rois, write_imagej_rois
 from unetgui.core.io import (
     ImageStack,
     plane_axis_for,
+    read_labels,
     write_image,
     write_labels,
     write_probabilities,
 )
 from unetgui.core.labels import LabelDocument
+from unetgui.core.measurements import measure_cells, write_measurements
 from unetgui.core.postprocess import decode_probability
+from unetgui.core.qupath_geojson import read_geojson, write_geojson
 
 TIFF_FILTER = "TIFF (*.tif *.tiff)"
-SUFFIXES = {"labels": "_labels", "mask": "_mask", "probabilities": "_probabilities"}
+FILTERS = {"rois": "ImageJ ROI set (*.zip)", "geojson": "GeoJSON (*.geojson *.json)", "measurements": "CSV (*.csv)"}
+SUFFIXES = {"labels": "_labels", "mask": "_mask", "probabilities": "_probabilities", "rois": "_rois",
+            "geojson": "_cells", "measurements": "_measurements"}
+EXTENSIONS = {"rois": ".zip", "geojson": ".geojson", "measurements": ".csv"}
 
 
 def default_path(image_path: Path, kind: str, plane: int | None) -> Path:
     """Where an export goes unless the user says otherwise: ``NAME_labels.tif`` beside the
     image for a stack, ``NAME_labels_3.tif`` for plane 3."""
     stem = image_path.name.split(".")[0]
-    return image_path.with_name(f"{stem}{SUFFIXES[kind]}{'' if plane is None else f'_{plane}'}.tif")
+    extension = EXTENSIONS.get(kind, ".tif")
+    return image_path.with_name(f"{stem}{SUFFIXES[kind]}{'' if plane is None else f'_{plane}'}{extension}")
 
 
 def export_labels(path: str | Path, kind: str, document: LabelDocument, stack: ImageStack,
@@ -56,3 +65,27 @@ def export_probabilities(path: str | Path, predictions: dict[int, np.ndarray], s
                        for p in planes])
     plane_axis = plane_axis_for(stack.plane_axes)
     return Path(write_probabilities(path, values if len(planes) > 1 else values[0], plane_axis=plane_axis))
+
+
+def export_cells(path: str | Path, kind: str, document: LabelDocument, stack: ImageStack) -> str:
+    """Write the cells of every plane as "rois", "geojson" or "measurements" (with the
+    image's intensities). Returns what was written, in words, for the status bar."""
+    labels = np.stack([np.asarray(document.labels_of(p)) for p in range(stack.n_planes)])
+    plane_axis = plane_axis_for(stack.plane_axes) if stack.n_planes > 1 else None
+    if kind == "rois":
+        count = write_imagej_rois(path, labels, plane_axis=plane_axis)
+        filled = f" ({count.holes_filled} cell(s) with holes exported filled)" if count.holes_filled else ""
+        return f"{count.pieces} ROI(s) of {count.cells} cell(s){filled}"
+    if kind == "geojson":
+        return f"{write_geojson(path, labels, plane_axis=plane_axis).cells} cell(s)"
+    return f"{write_measurements(path, measure_cells(labels, stack.read_plane))} row(s) of measurements"
+
+
+def read_cells(path: str | Path, shape: tuple[int, int, int]) -> np.ndarray:
+    """(P, Y, X) labels from a label TIFF, an ImageJ ROI set or GeoJSON, by the file's suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".zip", ".roi"):
+        return read_imagej_rois(path, shape)
+    if suffix in (".geojson", ".json"):
+        return read_geojson(path, shape)
+    return read_labels(path, expected_shape=shape)

@@ -17,9 +17,10 @@ from PySide6 import QtCore
 from unetgui.core import annotations as sidecar
 from unetgui.core.autoseg import auto_segment
 from unetgui.core.errors import UnetguiError
-from unetgui.core.io import ImageStack, open_image, read_labels
+from unetgui.core.io import ImageStack, open_image
 from unetgui.core.labels import LabelDocument, LabelsChanged, RolesChanged
 from unetgui.gui.autosave import Autosaver
+from unetgui.gui.export import read_cells
 from unetgui.gui.workers import GeneratorWorker, LatestOnly
 
 MAX_RECENT = 10
@@ -146,11 +147,12 @@ class ImageSession(QtCore.QObject):
     # ------------------------------------------------------------------ labels from elsewhere
 
     def import_labels(self, path: str | Path) -> bool:
-        """Load a label TIFF (Fiji, Cellpose, ...) as the annotation; each plane undoable."""
+        """Load labels from Fiji, QuPath, Cellpose...: a label TIFF, an ImageJ ROI set or
+        GeoJSON, as the annotation; each plane's change is one undoable edit."""
         if self.stack is None:
             return False
         try:
-            labels = read_labels(path, expected_shape=(self.stack.n_planes, self.stack.height, self.stack.width))
+            labels = read_cells(path, (self.stack.n_planes, self.stack.height, self.stack.width))
         except UnetguiError as error:
             self.error.emit("Cannot import labels", str(error))
             return False

@@ -40,6 +40,8 @@ from unetgui.gui.view_state import ViewState
 from unetgui.gui.weight_map import WeightMapController
 
 IMAGE_FILTER = "Images (*.tif *.tiff *.btf *.png *.jpg *.jpeg);;All files (*)"
+LABELS_FILTER = ("Labels (*.tif *.tiff *.zip *.roi *.geojson *.json);;Label TIFF (*.tif *.tiff);;"
+                 "ImageJ ROIs (*.zip *.roi);;GeoJSON (*.geojson *.json);;All files (*)")
 SIDE_WIDTH = 360  # px of the docks beside the image
 SCREEN_SHARE = 0.9  # the window opens at this share of the screen
 
@@ -179,6 +181,9 @@ class MainWindow(QtWidgets.QMainWindow):
             "export_mask_plane": lambda: self.export_dialog("mask", whole_stack=False),
             "export_mask_stack": lambda: self.export_dialog("mask", whole_stack=True),
             "export_probabilities": lambda: self.export_dialog("probabilities", whole_stack=True),
+            "export_rois": lambda: self.export_dialog("rois", whole_stack=True),
+            "export_geojson": lambda: self.export_dialog("geojson", whole_stack=True),
+            "export_measurements": lambda: self.export_dialog("measurements", whole_stack=True),
             "quit": self.close,
             "undo": self.undo,
             "redo": self.redo,
@@ -401,7 +406,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def import_labels_dialog(self) -> None:
         if self.image_path is not None:
             path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import labels", str(self.image_path.parent),
-                                                            IMAGE_FILTER)
+                                                            LABELS_FILTER)
             if path:
                 self.session.import_labels(path)
 
@@ -409,7 +414,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.image_path is None:
             return
         default = export.default_path(self.image_path, kind, None if whole_stack else self.view.plane)
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export", str(default), export.TIFF_FILTER)
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export", str(default),
+                                                        export.FILTERS.get(kind, export.TIFF_FILTER))
         if path:
             self.export_to(path, kind, whole_stack=whole_stack)
 
@@ -419,6 +425,10 @@ class MainWindow(QtWidgets.QMainWindow):
         stack = self.session.stack
         planes = list(range(stack.n_planes)) if whole_stack else [self.view.plane]
         try:
+            if kind in export.EXTENSIONS:
+                what = export.export_cells(path, kind, self.session.document, stack)
+                self.statusBar().showMessage(f"Exported {what} to {path}", 8000)
+                return Path(path)
             if kind == "probabilities":
                 written = export.export_probabilities(path, self.predictions.predictions, stack, planes)
             else:
