@@ -119,6 +119,8 @@ class TrainingPlane:
 
 @dataclass(frozen=True)
 class ValidationScore:
+    """How well the model segments the validation cells: foreground IoU and AP at IoU 0.5."""
+
     foreground_iou: float
     ap50: float
 
@@ -136,6 +138,9 @@ class ValidationScore:
 
 @dataclass(frozen=True)
 class TrainingProgress:
+    """What :func:`train` yields after each step (and once before the first, step 0, with
+    the starting model's validation score and a NaN loss)."""
+
     step: int  # steps done so far
     total_steps: int
     loss: float  # this step's loss
