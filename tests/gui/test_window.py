@@ -137,7 +137,9 @@ def test_weight_map_layer_shows_what_the_core_computes(window, stack_file, qtbot
     window.view.set_visible("weights", True)
     qtbot.waitUntil(lambda: window.canvas.weights_item.image is not None, timeout=10000)
     expected = weight_map(labels[0].astype(np.uint32), np.zeros(labels[0].shape, bool), w0=8.0, sigma=5.0)
-    np.testing.assert_allclose(window.canvas.weights_item.image, expected, rtol=1e-6)
+    top = float(expected.max())  # shown as uint8 steps from 0 to the largest weight, the bar says which
+    np.testing.assert_array_equal(window.canvas.weights_item.image, np.rint(expected / top * 255).astype(np.uint8))
+    assert tuple(window.canvas.weights_bar.levels()) == (0.0, top)
 
 
 def test_autosave_then_reopen_restores_exactly(qtbot, settings, stack_file):

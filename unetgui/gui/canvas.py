@@ -104,10 +104,12 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.prediction_colormap = pg.colormap.get("magma")
         self.weights_colormap = pg.colormap.get("inferno")
         self.prediction_item.setLookupTable(self.prediction_colormap.getLookupTable(nPts=256, alpha=False))
+        # the weight map arrives as uint8 steps of its range (display.heat_bytes): a lookup
+        # table renders it without float work; the bar alone shows the range in weights
+        self.weights_item.setLookupTable(self.weights_colormap.getLookupTable(nPts=256, alpha=False))
         self.weights_bar = pg.ColorBarItem(
             values=(0.0, 1.0), colorMap=self.weights_colormap, interactive=False, width=14, label="weight"
         )
-        self.weights_bar.setImageItem(self.weights_item)
         self.addItem(self.weights_bar, row=0, col=1)
         self.weights_bar.setVisible(False)
         for name, item in self.layers.items():
@@ -199,11 +201,12 @@ class Canvas(pg.GraphicsLayoutWidget):
 
     # ------------------------------------------------------------------ heat maps
 
-    def set_weights(self, weights: np.ndarray | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
-        if weights is None:
+    def set_weights(self, steps: np.ndarray | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
+        """Show a weight map as (Y, X) uint8 steps of ``levels`` (display.heat_bytes); None clears."""
+        if steps is None:
             self.weights_item.clear()
             return
-        self.weights_item.setImage(weights, autoLevels=False)
+        self.weights_item.setImage(steps, autoLevels=False, levels=(0, 255))
         self.weights_bar.setLevels(levels)
 
     def set_prediction(self, probability: np.ndarray | None) -> None:

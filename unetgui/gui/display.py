@@ -48,6 +48,24 @@ def heat_levels(values: np.ndarray) -> tuple[float, float]:
     return 0.0, max(top, 1.0)
 
 
+def heat_bytes(values: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """A heat map as uint8 steps from ``levels[0]`` (0) to ``levels[1]`` (255), for a
+    lookup-table image: rendering it costs no float work on the GUI thread.
+
+    Parameters
+    ----------
+    values : (Y, X) float array
+    levels : (low, high) mapped to 0 and 255
+
+    Returns
+    -------
+    (Y, X) uint8
+    """
+    low, high = levels
+    scaled = (np.asarray(values, dtype=np.float32) - low) * (255.0 / max(high - low, 1e-12))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
 def smoothed(values, weight: float = 0.9) -> np.ndarray:
     """An exponential moving average of a noisy curve (the per-step loss), debiased so
     its first points are not pulled towards 0 (TensorBoard's smoothing).

@@ -8,7 +8,7 @@ from PySide6 import QtCore
 
 from unetgui.core.labels import LabelDocument
 from unetgui.core.weightmap import border_margin, weight_map
-from unetgui.gui.display import heat_levels
+from unetgui.gui.display import heat_bytes, heat_levels
 from unetgui.gui.panels.weightmap import WeightMapPanel
 from unetgui.gui.workers import LatestOnly
 
@@ -18,7 +18,7 @@ DELAY_MS = 250  # after the last edit: painting is not slowed by recomputing per
 
 class WeightMapController(QtCore.QObject):
     parametersChanged = QtCore.Signal(dict)
-    ready = QtCore.Signal(int, object, object)  # plane, (Y, X) float32 weights, (low, high) levels
+    ready = QtCore.Signal(int, object, object)  # plane, (Y, X) uint8 steps of the levels, (low, high)
 
     def __init__(self, panel: WeightMapPanel, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -73,15 +73,17 @@ class WeightMapController(QtCore.QObject):
         self.jobs.submit("weights", _weights_job, plane, labels, ignore, self.parameters())
 
     def _finished(self, _purpose: str, result) -> None:
-        plane, weights = result
+        plane, steps, lowest, levels = result
         if self._target is None or plane != self._target[1]:
             return
-        levels = heat_levels(weights)
         reach = border_margin(self._parameters["sigma"], max(self._parameters["w0"], 1e-6))
-        self.panel.show_status(f"Weights from {float(weights.min()):.2f} to {levels[1]:.2f}; "
+        self.panel.show_status(f"Weights from {lowest:.2f} to {levels[1]:.2f}; "
                                f"the gap term reaches about {reach} px.")
-        self.ready.emit(plane, weights, levels)
+        self.ready.emit(plane, steps, levels)
 
 
 def _weights_job(plane: int, labels: np.ndarray, ignore: np.ndarray | None, params: dict):
-    return plane, weight_map(labels, ignore, **params)
+    """In the worker: the map, and its display form (uint8 steps), so the GUI thread only shows it."""
+    weights = weight_map(labels, ignore, **params)
+    levels = heat_levels(weights)
+    return plane, heat_bytes(weights, levels), float(weights.min()), levels
