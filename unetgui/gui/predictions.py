@@ -252,8 +252,8 @@ class PredictionController(QtCore.QObject):
         except (UnetguiError, MemoryError) as error:  # e.g. every cell id taken
             self.error.emit("Cannot accept the prediction", str(error) or "Not enough memory.")
             return 0
-        self.message.emit(f"Accepted {count} predicted cell(s) {where}; Ctrl+Z undoes it.".replace("  ", " ")
-                          if count else nothing)
+        where = f" {where}" if where else ""
+        self.message.emit(f"Accepted {count} predicted cell(s){where}; Ctrl+Z undoes it." if count else nothing)
         return count
 
     def _predicted_cells(self, plane: int) -> np.ndarray:
