@@ -204,6 +204,7 @@ def test_saved_model_reloads_and_predicts_the_same(annotated, qtbot, tmp_path):
     window.training_panel.steps.setValue(5)
     assert window.training.fine_tune()
     wait_for_training(qtbot, window)
+    assert window.training_panel.steps.value() == 5  # the next run keeps the user's settings
     assert window.models.save_model(tmp_path / "tuned")
     assert not window.models.dirty
     loaded = load_model(tmp_path / "tuned.unet")

@@ -106,7 +106,8 @@ class TrainingController(QtCore.QObject):
         return self._steps[-1] if self._steps else 0
 
     def _model_changed(self, model) -> None:
-        if not self.training:  # a run's own end also announces the model: keep its settings
+        # another model: its recipe; the weights of a run that just ended: keep the user's settings
+        if not self.training and not self._models.dirty:
             self.panel.show_recipe(recipes.recipe_for(model))
 
     # ------------------------------------------------------------------ starting
