@@ -1,6 +1,8 @@
 """The ``unetgui`` command: the window, and the same core without a window.
 
     unetgui [IMAGE]                                  open the window
+    unetgui --sample                                 open the window on the bundled sample
+    unetgui --self-test                              open, predict, train, export, read back
     unetgui train IMAGE LABELS -o MODEL [...]        train or fine-tune a U-Net
     unetgui predict MODEL IMAGE -o LABELS.tif [...]  segment every plane of a stack
     unetgui weights LABELS -o WEIGHTS.tif [...]      the paper's border weight map
@@ -32,6 +34,13 @@ EXIT_INTERRUPTED = 130
 def main(argv: Sequence[str] | None = None) -> int:
     runtime.quiet_openmp()  # before anything imports torch
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--self-test"]:
+        from unetgui.core.selftest import run_self_test
+
+        runtime.tune_allocator()
+        return 0 if run_self_test() else 1
+    if argv == ["--sample"]:
+        return _open_window(["--sample"])
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         problem = _not_a_window_argument(argv[0]) if argv else None
         if problem:
@@ -129,7 +138,9 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="unetgui",
-        description="Segment cells with a U-Net. Without a subcommand, opens the window.",
+        description="Segment cells with a U-Net. Without a subcommand, opens the window "
+                    "('unetgui IMAGE', or 'unetgui --sample' for the bundled sample image); "
+                    "'unetgui --self-test' checks the installation without a window.",
     )
     parser.add_argument("--version", action="version", version=f"unetgui {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)

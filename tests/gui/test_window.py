@@ -351,3 +351,10 @@ def test_cells_go_to_fiji_and_qupath_and_come_back_as_undoable_edits(window, sta
     (message,) = [w.text() for w in error_dialogs(window)]
     assert "ImageJ ROI" in message
     assert np.asarray(window.document.labels_of(1)).any()  # nothing already there is lost
+
+
+def test_help_opens_a_working_copy_of_the_sample(window, tmp_path, monkeypatch):
+    monkeypatch.setenv("UNETGUI_DATA_DIR", str(tmp_path / "data"))
+    window.actions_by_id["open_sample"].trigger()
+    assert window.image_path == tmp_path / "data" / "sample" / "sample_nuclei.tif"
+    assert window.stack.shape == (3, 1, 511, 511)

@@ -19,30 +19,46 @@ STARTER_FILE = "starter.unet"
 #: recording their cell size, so it is added when the model is loaded.
 STARTER_CELL_SIZE = {"typical": 25.6, "low": 14.0, "high": 43.2}
 _RESOURCE_PACKAGE = "unetgui.resources"
-_SOURCE_TREE_FILE = Path(__file__).resolve().parents[2] / "resources" / STARTER_FILE
+_SOURCE_TREE = Path(__file__).resolve().parents[2] / "resources"
 
 
 def starter_model_path() -> Path:
     """Where the bundled starter model file is (whether or not it exists).
 
-    The installed package data (``unetgui.resources``) first; in a source checkout whose
-    install predates that package, the repository's ``resources/`` folder.
+    Returns
+    -------
+    Path
+        The path of ``starter.unet`` (:func:`bundled_file`); check ``is_file()`` before
+        reading it.
+    """
+    return bundled_file(STARTER_FILE)
+
+
+def bundled_file(name: str) -> Path:
+    """Where a file of ``resources/`` is: the installed package data (``unetgui.resources``)
+    first; in a source checkout whose install predates that package, the repository's
+    ``resources/`` folder.
+
+    Parameters
+    ----------
+    name : the file's name in ``resources/``
 
     Returns
     -------
     Path
-        The path of ``starter.unet``; check ``is_file()`` before reading it.
+        Its path, whether or not it exists.
     """
     from importlib import resources
 
+    source_tree = _SOURCE_TREE / name
     try:
-        candidate = Path(str(resources.files(_RESOURCE_PACKAGE) / STARTER_FILE))
+        candidate = Path(str(resources.files(_RESOURCE_PACKAGE) / name))
     except (ModuleNotFoundError, TypeError, ValueError):
         candidate = None
     if candidate is not None and candidate.is_file():
         return candidate
-    if _SOURCE_TREE_FILE.is_file() or candidate is None:
-        return _SOURCE_TREE_FILE
+    if source_tree.is_file() or candidate is None:
+        return source_tree
     return candidate
 
 

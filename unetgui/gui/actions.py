@@ -73,6 +73,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("auto_segment_plane", "Segment", "Auto-segment this plane", needs_image=True),
     Command("auto_segment_stack", "Segment", "Auto-segment all planes...", needs_image=True),
 
+    Command("open_sample", "Help", "Open &sample", help="Open the sample image that ships with unetgui"),
     Command("shortcuts", "Help", "&Keyboard shortcuts", ("F1",), "This list"),
     Command("about", "Help", "&About unetgui"),
 )

@@ -24,7 +24,9 @@ def run_app(argv: list[str]) -> int:
     # however the application ends, worker threads stop before Qt tears them down
     app.aboutToQuit.connect(window.shutdown)
     window.show()
-    if argv:
+    if argv == ["--sample"]:
+        window.open_sample()
+    elif argv:
         window.open_image(argv[0])
     else:
         window.offer_recovery()

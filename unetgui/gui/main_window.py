@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
 from unetgui.core.runtime import CpuShare
+from unetgui.core.sample import sample_copy
 from unetgui.gui import export
 from unetgui.gui.actions import COMMANDS
 from unetgui.gui.canvas import Canvas
@@ -87,7 +88,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect()
         self.choose_tool("paint")
         self._set_enabled(False)
-        self.statusBar().showMessage("Open an image: File > Open, or drop a file on the window.")
+        self.statusBar().showMessage("Open an image: File > Open, or drop a file on the window; "
+                                     "or try the sample: Help > Open sample.")
 
     # ------------------------------------------------------------------ layout
 
@@ -203,6 +205,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "predict_stack": predictions.predict_stack,
             "auto_segment_plane": lambda: self.auto_segment(False),
             "auto_segment_stack": lambda: self.auto_segment(True),
+            "open_sample": self.open_sample,
             "shortcuts": lambda: ShortcutsDialog(self).open(),
             "about": self._about,
         }
@@ -294,6 +297,15 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_image(self, path: str | Path) -> bool:
         """Open an image and its saved annotations; on failure say why and keep going."""
         return self.maybe_save() and self.session.open(path)
+
+    def open_sample(self) -> bool:
+        """Open (a working copy of) the sample image that ships with unetgui."""
+        try:
+            path = sample_copy()
+        except UnetguiError as error:
+            self.show_error("Cannot open the sample", str(error))
+            return False
+        return self.open_image(path)
 
     def _image_opened(self) -> None:
         stack, document = self.session.stack, self.session.document
