@@ -165,3 +165,27 @@ def test_a_hostile_model_file_gets_a_dialog(qtbot, settings, tmp_path, field, va
     (message,) = error_dialogs(window)
     assert "m.unet" in message
     assert window.models.model is before
+
+
+def test_an_unexpected_error_writes_a_crash_log_and_the_window_says_where(qtbot, settings, tmp_path, monkeypatch):
+    import sys
+    import threading
+
+    from unetgui.gui import crash
+
+    window = add_window(qtbot, settings)
+    hooks = sys.excepthook, threading.excepthook
+    try:
+        crash.install(lambda text: window.show_error("unetgui hit a problem", text), fault_log=False)
+        try:
+            raise ZeroDivisionError("a bug")
+        except ZeroDivisionError:
+            sys.excepthook(*sys.exc_info())
+        qtbot.waitUntil(lambda: bool(error_dialogs(window)), timeout=5000)
+    finally:
+        sys.excepthook, threading.excepthook = hooks
+    (message,) = error_dialogs(window)
+    (log,) = (tmp_path / "user-data" / "logs").glob("crash-*.log")
+    assert str(log) in message and "annotations are saved" in message
+    text = log.read_text()
+    assert "ZeroDivisionError: a bug" in text and "Python" in text and "unetgui" in text

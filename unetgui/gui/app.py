@@ -13,6 +13,7 @@ def run_app(argv: list[str]) -> int:
     from PySide6 import QtWidgets
 
     from unetgui.core import runtime
+    from unetgui.gui import crash
     from unetgui.gui.main_window import MainWindow
 
     runtime.tune_allocator()
@@ -21,6 +22,7 @@ def run_app(argv: list[str]) -> int:
     app.setOrganizationName("unetgui")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     window = MainWindow()
+    crash.install(lambda text: window.show_error("unetgui hit a problem", text))
     # however the application ends, worker threads stop before Qt tears them down
     app.aboutToQuit.connect(window.shutdown)
     window.show()
