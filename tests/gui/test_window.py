@@ -358,3 +358,10 @@ def test_help_opens_a_working_copy_of_the_sample(window, tmp_path, monkeypatch):
     window.actions_by_id["open_sample"].trigger()
     assert window.image_path == tmp_path / "data" / "sample" / "sample_nuclei.tif"
     assert window.stack.shape == (3, 1, 511, 511)
+
+
+def test_the_first_start_welcomes_and_the_image_replaces_it(window, stack_file):
+    assert window.pages.currentWidget() is window.welcome and window.welcome.isVisible()
+    assert not window.canvas.isVisible()
+    window.open_image(stack_file[0])
+    assert window.canvas.isVisible() and not window.welcome.isVisible()

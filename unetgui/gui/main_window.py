@@ -31,6 +31,7 @@ from unetgui.gui.panels.prediction import PredictionPanel
 from unetgui.gui.panels.tools import ToolsPanel
 from unetgui.gui.panels.training import TrainingPanel
 from unetgui.gui.panels.weightmap import WeightMapPanel
+from unetgui.gui.panels.welcome import WelcomePanel
 from unetgui.gui.plane_view import PlaneView
 from unetgui.gui.predictions import PredictionController
 from unetgui.gui.shortcuts import ShortcutsDialog
@@ -99,13 +100,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resize(int(area.width() * SCREEN_SHARE), int(area.height() * SCREEN_SHARE))
 
     def _build_central(self) -> None:
-        central = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(central)
+        """The welcome page until an image is open, then the image with its plane bar."""
+        image = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(image)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.plane_bar)
-        self.setCentralWidget(central)
+        self.welcome = WelcomePanel()
+        self.welcome.openRequested.connect(self.open_dialog)
+        self.welcome.sampleRequested.connect(self.open_sample)
+        self.pages = QtWidgets.QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(image)
+        self.setCentralWidget(self.pages)
 
     def _build_docks(self) -> None:
         """The tools on top at the right; below them one group of tabs, Fine-tune first."""
@@ -236,7 +244,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tools_panel.newCellRequested.connect(self.new_cell)
 
         session.opened.connect(self._image_opened)
-        session.closed.connect(lambda: setattr(self.tool_state, "document", None))
+        session.closed.connect(self._image_closed)
         session.labelsChanged.connect(lambda event: event.plane == view.plane and self._update_undo_actions())
         session.roleChanged.connect(self.planes_panel.set_role)
         session.settingsLoaded.connect(lambda s: self.weights.set_parameters(s.get("weightmap", {})))
@@ -307,8 +315,13 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         return self.open_image(path)
 
+    def _image_closed(self) -> None:
+        self.tool_state.document = None
+        self.pages.setCurrentIndex(0)
+
     def _image_opened(self) -> None:
         stack, document = self.session.stack, self.session.document
+        self.pages.setCurrentIndex(1)
         self.tool_state.document = document
         self.view.reset(stack.n_planes, stack.n_channels, stack.is_rgb, self.session.plane_axis_name)
         self.planes_panel.set_planes([document.role(p) for p in range(stack.n_planes)],
