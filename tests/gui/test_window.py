@@ -365,3 +365,14 @@ def test_the_first_start_welcomes_and_the_image_replaces_it(window, stack_file):
     assert not window.canvas.isVisible()
     window.open_image(stack_file[0])
     assert window.canvas.isVisible() and not window.welcome.isVisible()
+
+
+def test_the_application_icon_and_desktop_entry_ship(qtbot):
+    from pathlib import Path
+
+    from unetgui.gui.app import application_icon
+
+    icon = application_icon()
+    assert not icon.isNull() and not icon.pixmap(64, 64).isNull()
+    entry = (Path(__file__).parents[2] / "packaging" / "unetgui.desktop").read_text()
+    assert "Exec=unetgui %F" in entry and "Icon=unetgui" in entry and "Type=Application" in entry

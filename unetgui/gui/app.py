@@ -7,6 +7,16 @@ import sys
 import unetgui.gui  # noqa: F401  (pins the Qt binding before pyqtgraph loads)
 
 
+def application_icon():
+    """The unetgui icon (resources/unetgui.svg), or an empty icon if it is missing."""
+    from PySide6 import QtGui
+
+    from unetgui.core.starter import bundled_file
+
+    path = bundled_file("unetgui.svg")
+    return QtGui.QIcon(str(path)) if path.is_file() else QtGui.QIcon()
+
+
 def run_app(argv: list[str]) -> int:
     """Open the window (with ``argv[0]`` as the image, if given) and run until it closes."""
     import pyqtgraph as pg
@@ -19,9 +29,11 @@ def run_app(argv: list[str]) -> int:
     runtime.tune_allocator()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0], *argv[1:]])
     app.setApplicationName("unetgui")
+    app.setDesktopFileName("unetgui")  # matches packaging/unetgui.desktop
     app.setOrganizationName("unetgui")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     window = MainWindow()
+    window.setWindowIcon(application_icon())
     crash.install(lambda text: window.show_error("unetgui hit a problem", text))
     # however the application ends, worker threads stop before Qt tears them down
     app.aboutToQuit.connect(window.shutdown)
