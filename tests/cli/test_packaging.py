@@ -1,5 +1,6 @@
 """The bundle recipe takes the files unetgui needs at run time."""
 
+import importlib.util
 from importlib import resources
 from pathlib import Path
 
@@ -7,17 +8,17 @@ ROOT = Path(__file__).resolve().parents[2]
 NEEDED = {"starter.unet", "sample_nuclei.tif", "SAMPLE-LICENSE.txt", "unetgui.svg"}
 
 
-def test_the_installed_package_carries_the_files_the_bundle_collects():
+def test_the_installed_package_carries_the_resources():
     shipped = {entry.name for entry in resources.files("unetgui.resources").iterdir()}
     assert NEEDED <= shipped
-    spec = (ROOT / "packaging" / "unetgui.spec").read_text()
-    assert 'collect_data_files("unetgui.resources")' in spec  # the bundle takes exactly those files
-    assert '"entry.py"' in spec and (ROOT / "packaging" / "entry.py").is_file()
 
 
-def test_pyinstaller_would_collect_the_model_and_the_sample():
-    import pytest
-
-    hooks = pytest.importorskip("PyInstaller.utils.hooks", reason="PyInstaller is installed only to build")
-    collected = {Path(source).name for source, _ in hooks.collect_data_files("unetgui.resources")}
-    assert NEEDED <= collected
+def test_the_bundle_recipe_takes_the_model_the_sample_and_the_icon():
+    spec = importlib.util.spec_from_file_location("bundle_files", ROOT / "packaging" / "bundle_files.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    files = module.resource_files()
+    assert {Path(source).name for source, _ in files} >= NEEDED
+    assert {folder for _, folder in files} == {"resources"}  # where core.starter.bundled_file looks
+    recipe = (ROOT / "packaging" / "unetgui.spec").read_text()
+    assert "datas = resource_files()" in recipe and (ROOT / "packaging" / "entry.py").is_file()
