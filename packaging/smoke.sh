@@ -9,7 +9,7 @@ exe="$bundle/unetgui"
 "$exe" --self-test
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-cp "$bundle/_internal/unetgui/resources/sample_nuclei.tif" "$tmp/sample.tif"
+cp "$bundle/_internal/resources/sample_nuclei.tif" "$tmp/sample.tif"
 "$exe" predict starter "$tmp/sample.tif" -o "$tmp/labels.tif"
 test -s "$tmp/labels.tif"
 echo "smoke test passed"
