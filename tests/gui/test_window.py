@@ -19,7 +19,7 @@ def test_open_a_stack_and_move_between_planes(window, stack_file, qtbot):
     path, image, _ = stack_file
     assert window.open_image(path)
     assert window.stack.shape == (3, 1, 96, 128)
-    assert window.plane_bar.label.text() == "Time 0 (0-2)"
+    assert window.plane_bar.label.text() == "Time 0 (0-2)" and window.planes_panel.list.currentRow() == 0
     np.testing.assert_array_equal(window.canvas.image_item.image, image[0])
     qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_PageDown)
     assert window.plane == 1

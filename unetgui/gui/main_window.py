@@ -323,10 +323,10 @@ class MainWindow(QtWidgets.QMainWindow):
         stack, document = self.session.stack, self.session.document
         self.pages.setCurrentIndex(1)
         self.tool_state.document = document
-        self.view.reset(stack.n_planes, stack.n_channels, stack.is_rgb, self.session.plane_axis_name)
         self.planes_panel.set_planes([document.role(p) for p in range(stack.n_planes)],
                                      self.session.plane_axis_name)
         self._set_enabled(True)
+        self.view.reset(stack.n_planes, stack.n_channels, stack.is_rgb, self.session.plane_axis_name)  # shows plane 0
         self.setWindowTitle(f"{self.session.path.name} - unetgui")
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 (Qt naming)
