@@ -9,6 +9,12 @@ from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
 from unetgui.core.synthetic import SyntheticConfig, synthetic_stack
 
+# What the first optimiser imports (torch._dynamo, ~800 modules), imported now, as the app
+# does at start-up (runtime.preload_training_modules). Left to the first training worker,
+# that import competes for the GIL with pytest-qt's waitUntil polling the event loop on
+# the test's thread, and once took minutes (a test hit the 5-minute timeout).
+import torch._dynamo  # noqa: E402, F401
+
 
 @pytest.fixture(autouse=True)
 def isolated_user_data(tmp_path, monkeypatch):
