@@ -18,13 +18,13 @@ import roifile
 
 from unetgui.core.errors import ImageFileError, InvalidInputError
 from unetgui.core.io import atomic_write, describe_os_error
-from unetgui.core.labels import MAX_LABEL
 from unetgui.core.outlines import (
     ExportCount,
+    ImportedCell,
     Outline,
     as_label_stack,
     cell_outlines,
-    fill_outline,
+    paint_cells,
 )
 
 
@@ -94,29 +94,19 @@ def read_imagej_rois(path: str | os.PathLike, shape: tuple[int, int, int]) -> np
     except (ValueError, KeyError, IndexError, zipfile.BadZipFile, EOFError) as error:
         raise ImageFileError(f"'{os.path.basename(path)}' is not a readable ImageJ ROI file ({error}).") from None
     rois = found if isinstance(found, list) else [found]
-    n_planes, rows, cols = shape
-    labels = np.zeros(shape, dtype=np.uint32)
-    named = [_id_from_name(roi.name) for roi in rois]
-    next_id = max([i for i in named if i is not None], default=0) + 1
-    skipped = []
-    for roi, cell in zip(rois, named):
-        plane = _plane_of(roi, n_planes)
-        try:
-            points = np.asarray(roi.coordinates(), dtype=np.float64)
-        except (ValueError, TypeError, IndexError):
-            points = np.empty((0, 2))
-        if points.ndim != 2 or len(points) < 3 or plane is None:
-            skipped.append(roi.name or "?")
-            continue
-        if cell is None:
-            cell, next_id = next_id, next_id + 1
-        if cell > MAX_LABEL:
-            raise InvalidInputError(f"ROI '{roi.name}' names cell {cell}, above the largest id {MAX_LABEL}.")
-        labels[plane][fill_outline(Outline(points), (rows, cols))] = cell
-    if len(skipped) == len(rois):
-        raise InvalidInputError(f"'{os.path.basename(path)}' holds no area ROI (polygon, freehand, traced) "
-                                f"on a plane of this image.")
-    return labels
+    cells = [ImportedCell(f"ROI '{roi.name}'", _plane_of(roi, shape[0]), _id_from_name(roi.name), _outlines(roi))
+             for roi in rois]
+    return paint_cells(cells, shape, f"'{os.path.basename(path)}' holds no area ROI (polygon, freehand, traced) "
+                                     f"on a plane of this image.")
+
+
+def _outlines(roi: roifile.ImagejRoi) -> list[Outline]:
+    """The ROI's polygon, or nothing for a ROI without an area (a line, a point)."""
+    try:
+        points = np.asarray(roi.coordinates(), dtype=np.float64)
+    except (ValueError, TypeError, IndexError):
+        return []
+    return [Outline(points)] if points.ndim == 2 and len(points) >= 3 else []
 
 
 def _id_from_name(name: str) -> int | None:

@@ -20,6 +20,7 @@ from skimage.draw import polygon as fill_polygon
 from skimage.measure import find_contours, points_in_poly
 
 from unetgui.core.errors import InvalidInputError
+from unetgui.core.labels import MAX_LABEL
 
 
 @dataclass
@@ -130,6 +131,51 @@ def fill_outline(outline: Outline, shape: tuple[int, int]) -> np.ndarray:
     for hole in outline.holes:
         mask &= ~_fill_ring(hole, shape)
     return mask
+
+
+@dataclass
+class ImportedCell:
+    """One cell read from an exchange file, before it becomes pixels."""
+
+    what: str  # how a message names it, e.g. "ROI 't3-12'"
+    plane: int | None  # its plane; None (or one the image lacks): skipped
+    cell: int | None  # the id it asks for; None: the next free id
+    outlines: list[Outline]  # no pieces: skipped
+
+
+def paint_cells(cells: list[ImportedCell], shape: tuple[int, int, int], nothing: str) -> np.ndarray:
+    """Labels from imported cells, in order (later ones cover earlier ones).
+
+    Cells keep the ids they ask for; the others get ids above the largest asked for.
+
+    Parameters
+    ----------
+    cells : what an ImageJ ROI set or a GeoJSON file held
+    shape : (P, Y, X) of the image the labels are for
+    nothing : the message when no cell lands on a plane of the image
+
+    Returns
+    -------
+    (P, Y, X) uint32 labels
+    """
+    n_planes = shape[0]
+    labels = np.zeros(shape, dtype=np.uint32)
+    next_id = max([c.cell for c in cells if c.cell is not None], default=0) + 1
+    placed = 0
+    for item in cells:
+        if not item.outlines or item.plane is None or not 0 <= item.plane < n_planes:
+            continue
+        cell = item.cell
+        if cell is None:
+            cell, next_id = next_id, next_id + 1
+        if cell > MAX_LABEL:
+            raise InvalidInputError(f"{item.what} names cell {cell}, above the largest id {MAX_LABEL}.")
+        for outline in item.outlines:
+            labels[item.plane][fill_outline(outline, shape[1:])] = cell
+        placed += 1
+    if not placed:
+        raise InvalidInputError(nothing)
+    return labels
 
 
 def _fill_ring(ring: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

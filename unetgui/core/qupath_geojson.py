@@ -17,13 +17,13 @@ import numpy as np
 
 from unetgui.core.errors import ImageFileError, InvalidInputError
 from unetgui.core.io import atomic_write, describe_os_error
-from unetgui.core.labels import MAX_LABEL
 from unetgui.core.outlines import (
     ExportCount,
+    ImportedCell,
     Outline,
     as_label_stack,
     cell_outlines,
-    fill_outline,
+    paint_cells,
 )
 
 OBJECT_TYPES = ("detection", "annotation")
@@ -98,26 +98,9 @@ def read_geojson(path: str | os.PathLike, shape: tuple[int, int, int]) -> np.nda
         raise ImageFileError(f"Cannot read '{os.fspath(path)}': {describe_os_error(error)}") from None
     except (ValueError, RecursionError) as error:
         raise ImageFileError(f"'{os.path.basename(path)}' is not valid JSON ({error}).") from None
-    features = _features(document)
-    n_planes, rows, cols = shape
-    labels = np.zeros(shape, dtype=np.uint32)
-    wanted = [_label_of(f) for f in features]
-    next_id = max([i for i in wanted if i is not None], default=0) + 1
-    placed = 0
-    for feature, cell in zip(features, wanted):
-        polygons, plane = _polygons(feature), _plane_of(feature)
-        if not polygons or plane is None or not 0 <= plane < n_planes:
-            continue
-        if cell is None:
-            cell, next_id = next_id, next_id + 1
-        if cell > MAX_LABEL:
-            raise InvalidInputError(f"A feature names cell {cell}, above the largest id {MAX_LABEL}.")
-        for rings in polygons:
-            labels[plane][fill_outline(Outline(rings[0], rings[1:]), (rows, cols))] = cell
-        placed += 1
-    if not placed:
-        raise InvalidInputError(f"'{os.path.basename(path)}' holds no polygon on a plane of this image.")
-    return labels
+    cells = [ImportedCell("A feature", _plane_of(f), _label_of(f),
+                          [Outline(rings[0], rings[1:]) for rings in _polygons(f)]) for f in _features(document)]
+    return paint_cells(cells, shape, f"'{os.path.basename(path)}' holds no polygon on a plane of this image.")
 
 
 def _closed(ring: np.ndarray) -> list[list[int]]:
