@@ -495,44 +495,39 @@ def _weights(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from unetgui.core.errors import InvalidInputError
-    from unetgui.core.imagej_rois import write_imagej_rois
-    from unetgui.core.io import open_image, plane_axis_for, read_labels
-    from unetgui.core.measurements import measure_cells, write_measurements
-    from unetgui.core.outputs import check_distinct, check_output
-    from unetgui.core.qupath_geojson import write_geojson
+    import contextlib
 
-    outputs = {"rois": args.rois, "geojson": args.geojson, "csv": args.measurements}
+    from unetgui.core.cell_files import write_cells
+    from unetgui.core.errors import InvalidInputError
+    from unetgui.core.io import open_image, plane_axis_for, read_labels
+    from unetgui.core.outputs import check_distinct, check_output
+
+    outputs = {"rois": args.rois, "geojson": args.geojson, "measurements": args.measurements}
     if not any(outputs.values()):
         raise InvalidInputError("Name at least one output: --rois, --geojson or --measurements.")
     inputs = [args.labels] + ([args.image] if args.image else [])
     for kind, output in outputs.items():
         if output is not None:
-            check_output(output, kind=kind, inputs=inputs, overwrite=args.overwrite)
+            check_output(output, kind="csv" if kind == "measurements" else kind, inputs=inputs,
+                         overwrite=args.overwrite)
     check_distinct(outputs.values())
     labels = read_labels(args.labels, cells_needed_for="export")
     with open_image(args.labels) as source:
         plane_axis = plane_axis_for(source.plane_axes) if labels.shape[0] > 1 else None
-    if args.rois:
-        count = write_imagej_rois(args.rois, labels, plane_axis=plane_axis)
-        filled = f"; {count.holes_filled} cell(s) with holes exported filled" if count.holes_filled else ""
-        print(f"Wrote {count.pieces} ROI(s) of {count.cells} cell(s) to {args.rois}{filled}", file=sys.stderr)
-    if args.geojson:
-        count = write_geojson(args.geojson, labels, plane_axis=plane_axis,
-                              object_type="annotation" if args.annotations else "detection")
-        print(f"Wrote {count.cells} cell(s) to {args.geojson}", file=sys.stderr)
-    if args.measurements:
-        if args.image:
-            with open_image(args.image) as stack:
-                if (stack.n_planes, stack.height, stack.width) != labels.shape:
-                    raise InvalidInputError(
-                        f"The labels ({labels.shape[0]} plane(s) of {labels.shape[2]} x {labels.shape[1]}) do not "
-                        f"match the image ({stack.n_planes} plane(s) of {stack.width} x {stack.height}).")
-                columns = measure_cells(labels, stack.read_plane)
-        else:
-            columns = measure_cells(labels)
-        rows = write_measurements(args.measurements, columns)
-        print(f"Wrote {rows} row(s) of measurements to {args.measurements}", file=sys.stderr)
+    with contextlib.ExitStack() as context:
+        read_plane = None
+        if args.image and args.measurements:
+            stack = context.enter_context(open_image(args.image))
+            if (stack.n_planes, stack.height, stack.width) != labels.shape:
+                raise InvalidInputError(
+                    f"The labels ({labels.shape[0]} plane(s) of {labels.shape[2]} x {labels.shape[1]}) do not "
+                    f"match the image ({stack.n_planes} plane(s) of {stack.width} x {stack.height}).")
+            read_plane = stack.read_plane
+        for kind, output in outputs.items():
+            if output is not None:
+                what = write_cells(output, kind, labels, plane_axis=plane_axis, read_plane=read_plane,
+                                   object_type="annotation" if args.annotations else "detection")
+                print(f"Wrote {what} to {output}", file=sys.stderr)
     return 0
 
 

@@ -11,20 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
+from unetgui.core.cell_files import write_cells
 from unetgui.core.errors import InvalidInputError
-from unetgui.core.imagej_rois import read_imagej_rois, write_imagej_rois
 from unetgui.core.io import (
     ImageStack,
     plane_axis_for,
-    read_labels,
     write_image,
     write_labels,
     write_probabilities,
 )
 from unetgui.core.labels import LabelDocument
-from unetgui.core.measurements import measure_cells, write_measurements
 from unetgui.core.postprocess import decode_probability
-from unetgui.core.qupath_geojson import read_geojson, write_geojson
 
 TIFF_FILTER = "TIFF (*.tif *.tiff)"
 FILTERS = {"rois": "ImageJ ROI set (*.zip)", "geojson": "GeoJSON (*.geojson *.json)", "measurements": "CSV (*.csv)"}
@@ -45,7 +42,7 @@ def export_labels(path: str | Path, kind: str, document: LabelDocument, stack: I
                   planes: list[int]) -> Path:
     """Write the labels ("labels", uint32 ids) or 0/255 masks ("mask") of ``planes``; one
     plane is written as a 2D image. Returns the path written."""
-    labels = np.stack([np.asarray(document.labels_of(p)) for p in planes])
+    labels = _labels_of(document, planes)
     plane_axis = plane_axis_for(stack.plane_axes)
     single = len(planes) == 1
     if kind == "labels":
@@ -70,22 +67,11 @@ def export_probabilities(path: str | Path, predictions: dict[int, np.ndarray], s
 def export_cells(path: str | Path, kind: str, document: LabelDocument, stack: ImageStack) -> str:
     """Write the cells of every plane as "rois", "geojson" or "measurements" (with the
     image's intensities). Returns what was written, in words, for the status bar."""
-    labels = np.stack([np.asarray(document.labels_of(p)) for p in range(stack.n_planes)])
     plane_axis = plane_axis_for(stack.plane_axes) if stack.n_planes > 1 else None
-    if kind == "rois":
-        count = write_imagej_rois(path, labels, plane_axis=plane_axis)
-        filled = f" ({count.holes_filled} cell(s) with holes exported filled)" if count.holes_filled else ""
-        return f"{count.pieces} ROI(s) of {count.cells} cell(s){filled}"
-    if kind == "geojson":
-        return f"{write_geojson(path, labels, plane_axis=plane_axis).cells} cell(s)"
-    return f"{write_measurements(path, measure_cells(labels, stack.read_plane))} row(s) of measurements"
+    return write_cells(path, kind, _labels_of(document, range(stack.n_planes)), plane_axis=plane_axis,
+                       read_plane=stack.read_plane)
 
 
-def read_cells(path: str | Path, shape: tuple[int, int, int]) -> np.ndarray:
-    """(P, Y, X) labels from a label TIFF, an ImageJ ROI set or GeoJSON, by the file's suffix."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".zip", ".roi"):
-        return read_imagej_rois(path, shape)
-    if suffix in (".geojson", ".json"):
-        return read_geojson(path, shape)
-    return read_labels(path, expected_shape=shape)
+def _labels_of(document: LabelDocument, planes) -> np.ndarray:
+    """(len(planes), Y, X) copy of the document's labels of ``planes``."""
+    return np.stack([np.asarray(document.labels_of(p)) for p in planes])

@@ -16,11 +16,11 @@ from PySide6 import QtCore
 
 from unetgui.core import annotations as sidecar
 from unetgui.core.autoseg import auto_segment
+from unetgui.core.cell_files import read_cells
 from unetgui.core.errors import UnetguiError
 from unetgui.core.io import ImageStack, open_image
 from unetgui.core.labels import LabelDocument, LabelsChanged, RolesChanged
 from unetgui.gui.autosave import Autosaver
-from unetgui.gui.export import read_cells
 from unetgui.gui.workers import GeneratorWorker, LatestOnly
 
 MAX_RECENT = 10
