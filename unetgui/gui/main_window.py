@@ -87,7 +87,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._cursor_label = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self._cursor_label)
         self._connect()
-        self.choose_tool("paint")
+        self._tool_changed(self.tool_state.tool)  # the canvas takes the starting tool
         self._set_enabled(False)
         self.statusBar().showMessage("Open an image: File > Open, or drop a file on the window; "
                                      "or try the sample: Help > Open sample.")
@@ -373,8 +373,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ tools and edits
 
     def choose_tool(self, name: str) -> None:
-        self.tool_state.set_tool(name)
-        self._tool_changed(name)
+        self.tool_state.set_tool(name)  # the canvas follows by toolChanged
 
     def _tool_changed(self, name: str) -> None:
         self.canvas.tool = self.tools[name]

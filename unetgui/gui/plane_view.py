@@ -70,9 +70,7 @@ class PlaneView(QtCore.QObject):
             return
         unset = [c for c in view.shown_channels if view.levels[c] is None]
         if unset:  # first look at a channel: auto-contrast once (the levels signal redraws)
-            for c in unset:
-                view.levels[c] = display.auto_levels(data[c])
-            view.levelsChanged.emit()
+            view.set_channel_levels({c: display.auto_levels(data[c]) for c in unset})
             return
         if view.channel == display.COMPOSITE:
             self.canvas.set_image(display.composite(data, view.levels), None)
@@ -82,8 +80,7 @@ class PlaneView(QtCore.QObject):
     def auto_contrast(self) -> None:
         """Percentile contrast of the channels shown (the A key)."""
         if self._data is not None:
-            for c in self.view.shown_channels:
-                self.view.set_levels(*display.auto_levels(self._data[c]), channels=[c])
+            self.view.set_channel_levels({c: display.auto_levels(self._data[c]) for c in self.view.shown_channels})
 
     def show_prediction(self, plane: int, probability) -> None:
         """A finished prediction (uint8, or None to clear); the layer turns on to show it."""

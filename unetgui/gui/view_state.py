@@ -86,13 +86,17 @@ class ViewState(QtCore.QObject):
             return None
         return self.levels[0 if self.channel == COMPOSITE else self.channel]
 
-    def set_levels(self, low: float, high: float, *, channels: list[int] | None = None) -> None:
-        """Contrast of the shown channels (or ``channels``); an empty range is ignored."""
-        if high <= low:
-            return
-        for c in self.shown_channels if channels is None else channels:
-            self.levels[c] = (float(low), float(high))
-        self.levelsChanged.emit()
+    def set_levels(self, low: float, high: float) -> None:
+        """One contrast for the shown channels; an empty range is ignored."""
+        self.set_channel_levels({c: (low, high) for c in self.shown_channels})
+
+    def set_channel_levels(self, levels: dict[int, tuple[float, float]]) -> None:
+        """Contrast per channel (channel -> (low, high)), announced once; empty ranges are ignored."""
+        levels = {c: (float(low), float(high)) for c, (low, high) in levels.items() if high > low}
+        if levels:
+            for c, pair in levels.items():
+                self.levels[c] = pair
+            self.levelsChanged.emit()
 
     # ------------------------------------------------------------------ layers
 
