@@ -139,6 +139,11 @@ def sidecar_path(image_path: str | os.PathLike) -> Path:
     return beside if writable else _fallback(image_path)
 
 
+def sidecar_folders(image_path: str | os.PathLike) -> tuple[Path, Path]:
+    """Both places a sidecar of ``image_path`` may be: beside it, and in the data folder."""
+    return _beside(image_path), _fallback(image_path)
+
+
 def _beside(image_path: str | os.PathLike) -> Path:
     image = Path(image_path)
     return image.with_name(image.name + SIDECAR_SUFFIX)
@@ -413,6 +418,20 @@ def load_annotations(image_path: str | os.PathLike,
     with _SAVE_LOCK:
         _trusted[str(folder)] = document["arrays"]
     return AnnotationState(shape, labels, ignore, roles, document["settings"])
+
+
+def saved_roles(image_path: str | os.PathLike) -> dict[int, str] | None:
+    """The plane roles saved for ``image_path``, read from the json alone (the arrays are
+    not opened): what a project's image list shows. None when nothing is saved or the
+    save cannot be read (opening the image says why)."""
+    folder = _saved_folder(image_path)
+    if folder is None:
+        return None
+    try:
+        document = _read_json(folder)
+    except ImageFileError:
+        return None
+    return {int(plane): role for plane, role in document["roles"].items()}
 
 
 def _saved_folder(image_path: str | os.PathLike) -> Path | None:

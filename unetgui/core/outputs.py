@@ -34,6 +34,25 @@ _WHAT = {"model": "a model file", "tiff": "a TIFF file", "rois": "an ImageJ ROI 
          "csv": "a CSV table"}
 
 
+# The naming rule of exports: NAME_labels.tif, NAME_rois.zip... (NAME: the image's name
+# without its image extension, core.project.image_stem).
+OUTPUT_KINDS = {"labels": "_labels.tif", "mask": "_mask.tif", "probabilities": "_probabilities.tif",
+                "rois": "_rois.zip", "geojson": "_cells.geojson", "measurements": "_measurements.csv"}
+CELL_KINDS = ("rois", "geojson", "measurements")  # written by core.cell_files.write_cells
+
+
+def output_name(image_name: str, kind: str, plane: int | None = None) -> str:
+    """The file name an export of ``kind`` gets: 'cells.ome.tif' -> 'cells_labels.tif', or
+    'cells_labels_3.tif' for plane 3 alone."""
+    from unetgui.core.project import image_stem
+
+    ending = OUTPUT_KINDS[kind]
+    if plane is not None:
+        stem, dot, extension = ending.rpartition(".")
+        ending = f"{stem}_{plane}{dot}{extension}"
+    return image_stem(image_name) + ending
+
+
 def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | os.PathLike] = (),
                  overwrite: bool = False) -> Path:
     """Raise InvalidInputError unless ``path`` is a safe place to write; returns it.

@@ -21,21 +21,17 @@ from unetgui.core.io import (
     write_probabilities,
 )
 from unetgui.core.labels import LabelDocument
+from unetgui.core.outputs import output_name
 from unetgui.core.postprocess import decode_probability
 
 TIFF_FILTER = "TIFF (*.tif *.tiff)"
 FILTERS = {"rois": "ImageJ ROI set (*.zip)", "geojson": "GeoJSON (*.geojson *.json)", "measurements": "CSV (*.csv)"}
-SUFFIXES = {"labels": "_labels", "mask": "_mask", "probabilities": "_probabilities", "rois": "_rois",
-            "geojson": "_cells", "measurements": "_measurements"}
-EXTENSIONS = {"rois": ".zip", "geojson": ".geojson", "measurements": ".csv"}
 
 
 def default_path(image_path: Path, kind: str, plane: int | None) -> Path:
     """Where an export goes unless the user says otherwise: ``NAME_labels.tif`` beside the
     image for a stack, ``NAME_labels_3.tif`` for plane 3."""
-    stem = image_path.name.split(".")[0]
-    extension = EXTENSIONS.get(kind, ".tif")
-    return image_path.with_name(f"{stem}{SUFFIXES[kind]}{'' if plane is None else f'_{plane}'}{extension}")
+    return image_path.with_name(output_name(image_path.name, kind, plane))
 
 
 def export_labels(path: str | Path, kind: str, document: LabelDocument, stack: ImageStack,

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
+from unetgui.core.outputs import CELL_KINDS
 from unetgui.core.runtime import CpuShare
 from unetgui.core.sample import sample_copy
 from unetgui.gui import export
@@ -449,7 +450,7 @@ class MainWindow(QtWidgets.QMainWindow):
         stack = self.session.stack
         planes = list(range(stack.n_planes)) if whole_stack else [self.view.plane]
         try:
-            if kind in export.EXTENSIONS:
+            if kind in CELL_KINDS:
                 what = export.export_cells(path, kind, self.session.document, stack)
                 self.statusBar().showMessage(f"Exported {what} to {path}", 8000)
                 return Path(path)
