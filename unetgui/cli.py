@@ -23,7 +23,7 @@ from pathlib import Path
 
 from unetgui import __version__
 from unetgui.core import runtime
-from unetgui.core.errors import UnetguiError
+from unetgui.core.errors import InvalidInputError, UnetguiError
 
 SUBCOMMANDS = ("train", "predict", "weights", "evaluate", "export")
 STARTER = "starter"  # names the bundled starter model where a model file is expected
@@ -145,9 +145,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"unetgui {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train or fine-tune a U-Net on labelled planes")
-    train.add_argument("image", type=Path, help="image TIFF (planes of one size)")
-    train.add_argument("labels", type=Path, help="instance labels TIFF, 0 = background, same planes")
+    train = sub.add_parser("train", help="train or fine-tune a U-Net on labelled planes",
+                           usage="unetgui train (IMAGE LABELS | PROJECT_DIR | --images DIR --labels DIR) -o MODEL [...]")
+    train.add_argument("sources", type=Path, nargs="*", metavar="IMAGE LABELS | PROJECT_DIR",
+                       help="an image and its instance labels TIFF (0 = background, same planes), or a "
+                            "project folder annotated in the window")
+    train.add_argument("--images", type=Path, metavar="DIR", help="a folder of images...")
+    train.add_argument("--labels", dest="labels_folder", type=Path, metavar="DIR",
+                       help="...and a folder of their labels, matched by name (NAME.tif with NAME.tif, "
+                            "NAME_labels.tif or NAME_masks.tif)")
     train.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
     train.add_argument("--planes", type=_plane_list, help="planes to train on, e.g. 0,4,7 (default: all with cells)")
     train.add_argument("--validation-planes", type=_plane_list, default=[], help="planes held back for scoring")
@@ -172,11 +178,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_overwrite(train)
     train.set_defaults(run=_train)
 
-    predict = sub.add_parser("predict", help="segment every plane of an image with a model")
+    predict = sub.add_parser("predict", help="segment every plane of images with a model")
     predict.add_argument("model", help=f"model file, or '{STARTER}' for the bundled starter model")
-    predict.add_argument("image", type=Path, help="image file")
-    predict.add_argument("-o", "--output", type=Path, required=True, help="labels TIFF to write")
-    predict.add_argument("--probabilities", type=Path, help="also write the cell probability (float32 TIFF)")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT",
+                         help="image files, folders of images or globs ('day*/*.tif')")
+    predict.add_argument("-o", "--output", type=Path, required=True,
+                         help="labels TIFF to write for one image; for several, a folder that receives "
+                              "NAME_labels.tif for each")
+    predict.add_argument("--probabilities", type=Path, nargs="?", const=True, metavar="PROBS.tif",
+                         help="also write the cell probability (float32 TIFF); for several images without "
+                              "a name, as NAME_probabilities.tif")
     _add_device(predict)
     _add_channel(predict)
     predict.add_argument("--tile-size", type=_positive_int, help="input tile size (default: chosen for the image)")
@@ -188,7 +199,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="test-time augmentation: average the 8 rotations and flips (8x slower)")
     predict.add_argument("--threshold", type=_probability, default=0.5, help="probability threshold (default 0.5)")
     predict.add_argument("--min-size", type=_non_negative_int, default=16, help="smallest cell kept, in pixels (default 16)")
-    _add_overwrite(predict)
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace existing outputs (for one image: files unetgui did not write; for "
+                              "several: without it, images whose output exists are skipped)")
     predict.set_defaults(run=_predict)
 
     weights = sub.add_parser("weights", help="write the border weight map the labels imply")
@@ -290,18 +303,16 @@ def _positive_int(text: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from unetgui.cli_batch import training_source
     from unetgui.core import recipes
     from unetgui.core.device import describe_device, resolve_device
-    from unetgui.core.errors import InvalidInputError
-    from unetgui.core.io import open_image, read_labels
     from unetgui.core.model import new_model
     from unetgui.core.outputs import check_output
-    from unetgui.core.predict import model_input
-    from unetgui.core.train import TrainingPlane, train
+    from unetgui.core.train import train
 
     init_file = [Path(args.init)] if args.init not in (None, STARTER) else []
-    check_output(args.output, kind="model", inputs=[args.image, args.labels, *init_file],
-                 overwrite=args.overwrite)
+    source = training_source(args)
+    check_output(args.output, kind="model", inputs=[*source.inputs, *init_file], overwrite=args.overwrite)
     device = resolve_device(args.device)
     config = recipes.with_choices(
         recipes.FINE_TUNE if args.init is not None else recipes.SCRATCH,
@@ -314,36 +325,20 @@ def _train(args: argparse.Namespace) -> int:
         sigma=args.sigma,
         seed=args.seed,
     )
-    with open_image(args.image) as stack:
-        labels = read_labels(args.labels, expected_shape=(stack.n_planes, stack.height, stack.width),
-                             cells_needed_for="train on")
-        with_cells = [i for i in range(stack.n_planes) if labels[i].any()]
-        planes = args.planes if args.planes is not None else [i for i in with_cells if i not in args.validation_planes]
-        for i in [*planes, *args.validation_planes]:
-            if i >= stack.n_planes:
-                raise InvalidInputError(f"Plane {i} does not exist: the image has {stack.n_planes} planes (0-{stack.n_planes - 1}).")
-        if not planes:
-            raise InvalidInputError(f"The labels in '{args.labels.name}' contain no cells; there is nothing to train on.")
+    if args.init is not None:
+        model = _load_model_argument(args.init, device)
+        origin = f"fine-tuned from {_model_name(args.init)}"
+    else:
+        net_config = dataclasses.replace(
+            recipes.SCRATCH_NETWORK, in_channels=1 if args.channel is not None else source.n_channels,
+            base_channels=args.base_channels or recipes.SCRATCH_NETWORK.base_channels,
+            depth=args.depth or recipes.SCRATCH_NETWORK.depth)
+        model = new_model(net_config, seed=args.seed)
+        model.net.to(device)
+        origin = "trained from scratch"
+    training, validation = source.planes(model)
 
-        if args.init is not None:
-            model = _load_model_argument(args.init, device)
-            origin = f"fine-tuned from {_model_name(args.init)}"
-        else:
-            net_config = dataclasses.replace(
-                recipes.SCRATCH_NETWORK, in_channels=1 if args.channel is not None else stack.n_channels,
-                base_channels=args.base_channels or recipes.SCRATCH_NETWORK.base_channels,
-                depth=args.depth or recipes.SCRATCH_NETWORK.depth)
-            model = new_model(net_config, seed=args.seed)
-            model.net.to(device)
-            origin = "trained from scratch"
-
-        def plane(i: int) -> TrainingPlane:
-            return TrainingPlane(model_input(stack.read_plane(i), model, args.channel), labels[i], None, f"plane {i}")
-
-        training = [plane(i) for i in planes]
-        validation = [plane(i) for i in args.validation_planes]
-
-    note = {"image": args.image.name, "labels": args.labels.name, "init": origin}
+    note = {**source.note, "init": origin}
     run = train(model, training, config, validation=validation, note=note)
     print(f"Training on {len(training)} plane(s) with {describe_device(device)}, {origin}.", file=sys.stderr)
     interrupted = False
@@ -389,57 +384,73 @@ def _save_trained_model(model, path: Path) -> Path | None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from unetgui.cli_batch import is_batch, predict_many
+    from unetgui.core.device import resolve_device
+    from unetgui.core.outputs import check_distinct, check_output
+
+    model_file = [Path(args.model)] if args.model != STARTER else []
+    if is_batch(args):
+        model = _load_model_argument(args.model, resolve_device(args.device))
+        return predict_many(args, lambda image, labels, probabilities, say: _predict_file(
+            args, model, image, labels, probabilities, say, progress=False))
+    image = Path(args.inputs[0])
+    if args.probabilities is True:
+        raise InvalidInputError("For one image, --probabilities needs a file name (PROBS.tif).")
+    for output in (args.output, args.probabilities):
+        if output is not None:
+            check_output(output, kind="tiff", inputs=[image, *model_file], overwrite=args.overwrite)
+    check_distinct([args.output, args.probabilities])
+    model = _load_model_argument(args.model, resolve_device(args.device))
+    n_cells, n_planes = _predict_file(args, model, image, args.output, args.probabilities,
+                                      lambda text: print(text, file=sys.stderr), progress=True)
+    print(f"Found {n_cells} cells in {n_planes} plane(s); wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, probabilities_path: Path | None,
+                  say, *, progress: bool) -> tuple[int, int]:
+    """Predict every plane of one image and write its labels (and probabilities);
+    returns (cells found, planes)."""
+    import contextlib
+
     import numpy as np
 
-    from unetgui.core.device import resolve_device
     from unetgui.core.io import (
         open_image,
         plane_axis_for,
         write_labels,
         write_probabilities,
     )
-    from unetgui.core.outputs import check_distinct, check_output
     from unetgui.core.postprocess import probabilities_to_labels
     from unetgui.core.predict import iter_predict_planes, model_input
 
-    inputs = [args.image] + ([Path(args.model)] if args.model != STARTER else [])
-    for output in (args.output, args.probabilities):
-        if output is not None:
-            check_output(output, kind="tiff", inputs=inputs, overwrite=args.overwrite)
-    check_distinct([args.output, args.probabilities])
-    device = resolve_device(args.device)
-    model = _load_model_argument(args.model, device)
-    with open_image(args.image) as stack:
+    with open_image(image) as stack:
         model_input(np.zeros((stack.n_channels, 1, 1)), model, args.channel)  # they fit, or a clear message
-        _check_prediction_fits(stack, model, with_probabilities=args.probabilities is not None)
+        _check_prediction_fits(stack, model, with_probabilities=probabilities_path is not None)
         labels = np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.uint32)
-        probabilities = (
-            np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.float32) if args.probabilities else None
-        )
-        diameter = _cell_diameter(args, model, stack)
-        with _progress(stack.n_planes, "predicting", "plane") as bar:
+        probabilities = np.zeros(labels.shape, dtype=np.float32) if probabilities_path else None
+        diameter = _cell_diameter(args, model, stack, say)
+        with _progress(stack.n_planes, "predicting", "plane") if progress else contextlib.nullcontext() as bar:
             results = iter_predict_planes(
                 model, stack.read_plane, range(stack.n_planes), channel=args.channel, rescale=not args.no_rescale,
                 diameter=diameter, estimated=args.diameter is None, tile_size=args.tile_size, tta=args.tta,
-                on_tile=lambda done, total: bar.set_postfix_str(f"tile {done}/{total}", refresh=True))
+                on_tile=(lambda done, total: bar.set_postfix_str(f"tile {done}/{total}", refresh=True)) if bar else None)
             for result in results:
                 labels[result.plane] = probabilities_to_labels(result.foreground, threshold=args.threshold,
                                                                min_size=args.min_size)
                 if probabilities is not None:
                     probabilities[result.plane] = result.foreground
-                bar.update(1)
+                if bar:
+                    bar.update(1)
         plane_axis = plane_axis_for(stack.plane_axes)
-    write_labels(args.output, labels if labels.shape[0] > 1 else labels[0], plane_axis=plane_axis)
+    write_labels(output, labels if labels.shape[0] > 1 else labels[0], plane_axis=plane_axis)
     if probabilities is not None:
-        write_probabilities(
-            args.probabilities, probabilities if probabilities.shape[0] > 1 else probabilities[0], plane_axis=plane_axis
-        )
-    n_cells = sum(int(len(np.unique(plane)) - (0 in plane)) for plane in labels)
-    print(f"Found {n_cells} cells in {labels.shape[0]} plane(s); wrote {args.output}", file=sys.stderr)
-    return 0
+        write_probabilities(probabilities_path, probabilities if probabilities.shape[0] > 1 else probabilities[0],
+                            plane_axis=plane_axis)
+    return sum(int(len(np.unique(plane)) - (0 in plane)) for plane in labels), labels.shape[0]
 
 
-def _cell_diameter(args: argparse.Namespace, model, stack) -> float | None:
+def _cell_diameter(args: argparse.Namespace, model, stack, say) -> float | None:
     """The stack's cell diameter: --diameter, else estimated once from its first plane
     (one experiment, one cell size); says on stderr what the model will be given."""
     from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, scale_for
@@ -456,8 +467,8 @@ def _cell_diameter(args: argparse.Namespace, model, stack) -> float | None:
         return None
     scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if args.diameter is None else 1.0)
     action = "at its own size" if scale == 1.0 else f"resized by {scale:.2f}"
-    print(f"Cells about {diameter:.0f} px across ({how}); the model knows {size.low:.0f}-{size.high:.0f} px, "
-          f"so the image is predicted {action}.", file=sys.stderr)
+    say(f"Cells about {diameter:.0f} px across ({how}); the model knows "
+        f"{size.low:.0f}-{size.high:.0f} px, so the image is predicted {action}.")
     return diameter
 
 
@@ -498,7 +509,6 @@ def _export(args: argparse.Namespace) -> int:
     import contextlib
 
     from unetgui.core.cell_files import write_cells
-    from unetgui.core.errors import InvalidInputError
     from unetgui.core.io import open_image, plane_axis_for, read_labels
     from unetgui.core.outputs import check_distinct, check_output
 

@@ -143,6 +143,38 @@ def image_stem(name: str) -> str:
     return name
 
 
+LABEL_ENDINGS = ("", "_labels", "_label", "_masks", "_mask", "_cp_masks")  # Cellpose writes _masks / _cp_masks
+
+
+def label_pairs(images: str | os.PathLike, labels: str | os.PathLike) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Images and their label files, matched by name: ``cells.tif`` with ``cells.tif``,
+    ``cells_labels.tif``, ``cells_masks.tif`` (Cellpose) ... in the labels folder.
+
+    Parameters
+    ----------
+    images, labels : the two folders (they may be the same folder)
+
+    Returns
+    -------
+    (pairs, unmatched)
+        (image, labels) paths in natural order, and the names of images without labels.
+    """
+    images, labels = Path(images), Path(labels)
+    label_files = {image_stem(name).lower(): name for name in find_images(labels)}
+    pairs, unmatched = [], []
+    for name in find_images(images):
+        stem = image_stem(name).lower()
+        if stem.endswith(LABEL_ENDINGS[1:]) and images.resolve() == labels.resolve():
+            continue  # a label file beside its image
+        match = next((label_files[stem + ending] for ending in LABEL_ENDINGS if stem + ending in label_files
+                      and (labels / label_files[stem + ending]).resolve() != (images / name).resolve()), None)
+        if match is None:
+            unmatched.append(name)
+        else:
+            pairs.append((images / name, labels / match))
+    return pairs, unmatched
+
+
 # ------------------------------------------------------------------ open and save
 
 
