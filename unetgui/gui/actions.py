@@ -19,6 +19,7 @@ class Command:
     keys: tuple[str, ...] = ()  # the first is shown in the menu; all of them work
     help: str = ""  # what F1 says it does (default: the menu text)
     needs_image: bool = False  # disabled while no image is open
+    needs_project: bool = False  # disabled while no project (folder) is open
 
     @property
     def description(self) -> str:
@@ -31,6 +32,8 @@ def _sep(menu: str) -> Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("open", "File", "&Open image...", ("Ctrl+O",), "Open an image"),
+    Command("open_folder", "File", "Open &folder...", ("Ctrl+Shift+O",),
+            "Open a folder of images as a project"),
     Command("recent", "File", "Open &recent"),
     Command("import_labels", "File", "&Import labels...", help="Import labels (TIFF, ImageJ ROIs, GeoJSON)",
             needs_image=True),
@@ -72,6 +75,18 @@ COMMANDS: tuple[Command, ...] = (
     _sep("Segment"),
     Command("auto_segment_plane", "Segment", "Auto-segment this plane", needs_image=True),
     Command("auto_segment_stack", "Segment", "Auto-segment all planes...", needs_image=True),
+
+    Command("next_image", "Project", "&Next image", ("Ctrl+Right", "Ctrl+PgDown"),
+            "Next image of the project", needs_project=True),
+    Command("previous_image", "Project", "&Previous image", ("Ctrl+Left", "Ctrl+PgUp"),
+            "Previous image of the project", needs_project=True),
+    _sep("Project"),
+    Command("predict_project", "Project", "Predict &all images", needs_project=True),
+    Command("predict_project_new", "Project", "Predict images &not annotated", needs_project=True),
+    Command("export_project", "Project", "&Export all images...", help="Export every image of the project",
+            needs_project=True),
+    Command("project_output", "Project", "&Output folder...", help="Choose where project exports go",
+            needs_project=True),
 
     Command("open_sample", "Help", "Open &sample", help="Open the sample image that ships with unetgui"),
     Command("shortcuts", "Help", "&Keyboard shortcuts", ("F1",), "This list"),

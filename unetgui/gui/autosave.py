@@ -31,6 +31,7 @@ AUTOSAVE_MAX_DELAY_MS = 10000
 
 class Autosaver(QtCore.QObject):
     saved = QtCore.Signal(str)  # path of the sidecar
+    rolesSaved = QtCore.Signal(object, object)  # image path, {plane: role} of the planes annotated, after any save
     failed = QtCore.Signal(str)  # message
 
     def __init__(self, jobs: LatestOnly, parent: QtCore.QObject | None = None, *,
@@ -95,19 +96,22 @@ class Autosaver(QtCore.QObject):
         self._jobs.cancel("autosave")
         self._jobs.wait()
         path, document, image_shape, settings = self._target
+        state = state_from_snapshot(document.to_arrays(), image_shape, settings())
         try:
-            save_annotations(path, state_from_snapshot(document.to_arrays(), image_shape, settings()))
+            save_annotations(path, state)
         except Exception as error:  # shown to the user by the caller
             return describe_error(error)
         self._saved_change = self._change
+        self.rolesSaved.emit(path, dict(state.roles))
         return None
 
     def _done(self, purpose: str, result) -> None:
         if purpose != "autosave":
             return
-        sidecar, change = result
+        sidecar, change, path, roles = result
         self._saved_change = max(self._saved_change, change)
         self.saved.emit(str(sidecar))
+        self.rolesSaved.emit(path, roles)
 
     def _failed(self, purpose: str, message: str) -> None:
         if purpose == "autosave":
@@ -115,4 +119,4 @@ class Autosaver(QtCore.QObject):
 
 
 def _save(path: Path, state: AnnotationState, change: int):
-    return save_annotations(path, state), change
+    return save_annotations(path, state), change, path, dict(state.roles)

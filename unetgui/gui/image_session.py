@@ -78,7 +78,7 @@ class ImageSession(QtCore.QObject):
             self.document = LabelDocument(stack.n_planes, (stack.height, stack.width))
         self._unsubscribe = self.document.subscribe(self._document_changed)
         self.autosaver.attach(path, self.document, stack.shape, self._sidecar_settings)
-        self._remember_recent(path)
+        self.remember_recent(path)
         sidecar.mark_session_open(path)
         self.opened.emit()
         restored = " (annotations restored)" if state is not None else ""
@@ -188,7 +188,8 @@ class ImageSession(QtCore.QObject):
         value = self.settings.value("recent", [])
         return [value] if isinstance(value, str) else list(value or [])
 
-    def _remember_recent(self, path: Path) -> None:
+    def remember_recent(self, path: Path) -> None:
+        """Put an image or a project folder first in File > Open recent."""
         recent = [p for p in self.recent() if p != str(path.resolve())]
         self.settings.setValue("recent", [str(path.resolve()), *recent][:MAX_RECENT])
         self.recentChanged.emit(self.recent())

@@ -2,7 +2,8 @@
 
 Where things go:
 - state: :mod:`view_state` (plane, channel, contrast, layers), :mod:`tool_state`
-  (tool, radius, label), :mod:`image_session` (the open image, its labels, autosave);
+  (tool, radius, label), :mod:`image_session` (the open image, its labels, autosave),
+  :mod:`project_controller` (the open folder of images, its jobs);
 - work: :mod:`model_controller` (the active model), :mod:`training` (Fine-tune),
   :mod:`predictions` (live, Predict all, accept), :mod:`weight_map`, :mod:`export`;
 - widgets: :mod:`canvas` and :mod:`panels`, which show state and report the user's
@@ -17,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
 from unetgui.core.outputs import CELL_KINDS
+from unetgui.core.project import PROJECT_FILE
 from unetgui.core.runtime import CpuShare
 from unetgui.core.sample import sample_copy
 from unetgui.gui import export
@@ -24,6 +26,7 @@ from unetgui.gui.actions import COMMANDS
 from unetgui.gui.canvas import Canvas
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.model_controller import ModelController
+from unetgui.gui.panels.images import ImagesPanel
 from unetgui.gui.panels.layers import LayersPanel
 from unetgui.gui.panels.model import ModelPanel
 from unetgui.gui.panels.plane_bar import PlaneBar
@@ -35,6 +38,7 @@ from unetgui.gui.panels.weightmap import WeightMapPanel
 from unetgui.gui.panels.welcome import WelcomePanel
 from unetgui.gui.plane_view import PlaneView
 from unetgui.gui.predictions import PredictionController
+from unetgui.gui.project_controller import ProjectController
 from unetgui.gui.shortcuts import ShortcutsDialog
 from unetgui.gui.tool_state import ToolState
 from unetgui.gui.tools import TOOL_TYPES
@@ -46,11 +50,13 @@ IMAGE_FILTER = "Images (*.tif *.tiff *.btf *.png *.jpg *.jpeg);;All files (*)"
 LABELS_FILTER = ("Labels (*.tif *.tiff *.zip *.roi *.geojson *.json);;Label TIFF (*.tif *.tiff);;"
                  "ImageJ ROIs (*.zip *.roi);;GeoJSON (*.geojson *.json);;All files (*)")
 SIDE_WIDTH = 360  # px of the docks beside the image
+IMAGES_WIDTH = 300  # px of a project's image list
 SCREEN_SHARE = 0.9  # the window opens at this share of the screen
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """One image at a time: view, annotate, see the weight map, fine-tune, export."""
+    """One image at a time, alone or in a project: view, annotate, see the weight map,
+    fine-tune, predict and export."""
 
     def __init__(self, settings: QtCore.QSettings | None = None) -> None:
         super().__init__()
@@ -72,13 +78,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model_panel = ModelPanel()
         self.training_panel = TrainingPanel()
         self.prediction_panel = PredictionPanel()
+        self.images_panel = ImagesPanel()
+        self.project = ProjectController(self.images_panel, self)
         self.weights = WeightMapController(self.weights_panel, self)
         self.session = ImageSession(settings or QtCore.QSettings(), lambda: {"weightmap": self.weights.parameters()},
                                     self)
         self.models = ModelController(self.model_panel, self._new_network_channels, self)
         self.training = TrainingController(self.training_panel, self.models, self.session,
                                            lambda: self.view.model_channel, self.weights.parameters,
-                                           lambda: self.predictions.live_interval(), cpu_share, self)
+                                           lambda: self.predictions.live_interval(), cpu_share,
+                                           self._project_images, self)
         self.predictions = PredictionController(self.prediction_panel, self.models, self.session,
                                                 lambda: self.view.model_channel, self._focus_point, cpu_share, self)
         self.plane_view = PlaneView(self.canvas, self.view, self.session, self.weights, self)
@@ -90,7 +99,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect()
         self._tool_changed(self.tool_state.tool)  # the canvas takes the starting tool
         self._set_enabled(False)
-        self.statusBar().showMessage("Open an image: File > Open, or drop a file on the window; "
+        self._project_opened(False)
+        self.statusBar().showMessage("Open an image or a folder of images: File > Open, or drop it on the window; "
                                      "or try the sample: Help > Open sample.")
 
     # ------------------------------------------------------------------ layout
@@ -138,7 +148,12 @@ class MainWindow(QtWidgets.QMainWindow):
         for dock in tabbed[1:]:
             self.tabifyDockWidget(tabbed[0], dock)
         tabbed[0].raise_()
-        self.resizeDocks([self.docks["Tools"]], [SIDE_WIDTH], QtCore.Qt.Orientation.Horizontal)
+        images = QtWidgets.QDockWidget("Images", self)
+        images.setObjectName("Images")
+        images.setWidget(self.images_panel)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, images)
+        self.docks["Images"] = images
+        self.resizeDocks([self.docks["Tools"], images], [SIDE_WIDTH, IMAGES_WIDTH], QtCore.Qt.Orientation.Horizontal)
         tools_height = self.tools_panel.sizeHint().height() + 30
         self.resizeDocks([self.docks["Tools"], tabbed[0]], [tools_height, 2000], QtCore.Qt.Orientation.Vertical)
 
@@ -185,6 +200,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view, predictions = self.view, self.predictions
         return {
             "open": self.open_dialog,
+            "open_folder": self.open_folder_dialog,
             "import_labels": self.import_labels_dialog,
             "save": self.session.save_now,
             "export_labels_plane": lambda: self.export_dialog("labels", whole_stack=False),
@@ -214,10 +230,22 @@ class MainWindow(QtWidgets.QMainWindow):
             "predict_stack": predictions.predict_stack,
             "auto_segment_plane": lambda: self.auto_segment(False),
             "auto_segment_stack": lambda: self.auto_segment(True),
+            "next_image": lambda: self.project.step(+1),
+            "previous_image": lambda: self.project.step(-1),
+            "predict_project": lambda: self.predict_project(False),
+            "predict_project_new": lambda: self.predict_project(True),
+            "export_project": self.export_project_dialog,
+            "project_output": self.project_output_dialog,
             "open_sample": self.open_sample,
             "shortcuts": lambda: ShortcutsDialog(self).open(),
             "about": self._about,
         }
+
+    def _project_opened(self, opened: bool) -> None:
+        for command in COMMANDS:
+            if command.needs_project:
+                self.actions_by_id[command.id].setEnabled(opened)
+        self.docks["Images"].setVisible(opened)
 
     def _set_enabled(self, enabled: bool) -> None:
         for command in COMMANDS:
@@ -250,6 +278,17 @@ class MainWindow(QtWidgets.QMainWindow):
         session.roleChanged.connect(self.planes_panel.set_role)
         session.settingsLoaded.connect(lambda s: self.weights.set_parameters(s.get("weightmap", {})))
         session.recentChanged.connect(self._show_recent)
+        session.opened.connect(lambda: self.project.image_shown(session.path))
+        session.autosaver.rolesSaved.connect(self.project.record_roles)
+        project = self.project
+        project.opened.connect(lambda: self._project_opened(True))
+        project.closed.connect(lambda: self._project_opened(False))
+        project.imageWanted.connect(self.open_project_image)
+        project.jobFinished.connect(self._project_job_finished)
+        project.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.images_panel.predictRequested.connect(self.predict_project)
+        self.images_panel.exportRequested.connect(self.export_project)
+        self.images_panel.outputRequested.connect(self.project_output_dialog)
         self.weights.parametersChanged.connect(lambda _p: session.settings_changed())
 
         models, training, predictions = self.models, self.training, self.predictions
@@ -260,7 +299,7 @@ class MainWindow(QtWidgets.QMainWindow):
         predictions.tile.connect(lambda _plane, box, patch: canvas.set_prediction_tile(box, patch))
         predictions.ready.connect(self.plane_view.show_prediction)
         self.prediction_panel.toolRequested.connect(self.choose_tool)
-        for part in (session, models, training, predictions, self.plane_view):
+        for part in (session, models, training, predictions, self.plane_view, self.project):
             part.error.connect(self.show_error)
         session.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         for part in (models, training, predictions):
@@ -304,8 +343,87 @@ class MainWindow(QtWidgets.QMainWindow):
             self.open_image(path)
 
     def open_image(self, path: str | Path) -> bool:
-        """Open an image and its saved annotations; on failure say why and keep going."""
+        """Open an image and its saved annotations, or a folder as a project; on failure
+        say why and keep going."""
+        if Path(path).is_dir():
+            return self.open_folder(path)
         return self.maybe_save() and self.session.open(path)
+
+    # ------------------------------------------------------------------ projects
+
+    def open_folder_dialog(self) -> None:
+        start = str(self.project.project.folder if self.project.project else (self.image_path or Path()).parent)
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if folder:
+            self.open_folder(folder)
+
+    def open_folder(self, folder: str | Path) -> bool:
+        """Open a folder of images as a project, and its first image."""
+        if not self.maybe_save() or not self.project.open(folder):
+            return False
+        self.session.remember_recent(Path(folder))
+        if self.project.project.images:
+            return self.open_project_image(self.project.project.path_of(self.project.project.images[0]))
+        return True
+
+    def open_project_image(self, path: Path) -> bool:
+        """Another image of the project: the one on screen is saved first, without asking."""
+        if self.session.unsaved and not self.session.save_now():
+            self.project.image_shown(self.session.path)  # stay; the error says why
+            return False
+        if not self.session.open(path):
+            self.project.image_shown(self.session.path)
+            return False
+        return True
+
+    def _project_images(self):
+        """For training: (the project, its other images with training planes, whether the
+        image on screen is one of it)."""
+        project = self.project.project
+        if project is None or self.project.row_of(self.session.path) < 0:
+            return None, [], False
+        return project, self.project.other_training_images(self.session.path), True
+
+    def predict_project(self, only_not_annotated: bool) -> bool:
+        """Predict the project's images (or those not annotated) with the active model."""
+        if self.project.project is None:
+            return False
+        if self.training.training:
+            self.show_error("Training is running", "Predict the project when training has ended (or stop it): "
+                            "the prediction should use the model training ends with.")
+            return False
+        if self.session.unsaved:
+            self.session.save_now()
+        model = self.models.model.snapshot()
+        model.net.to(self.models.device)
+        options = {"channel": self.view.model_channel, "diameter": self.predictions.cell_diameter(),
+                   "tta": self.prediction_panel.settings()["tta"]}
+        return self.project.predict(model, self.models.name, only_not_annotated, **options)
+
+    def export_project_dialog(self) -> None:
+        """Show the Images panel, where the kinds to export are ticked."""
+        self.docks["Images"].raise_()
+        self.images_panel.export_button.setFocus()
+        self.statusBar().showMessage("Tick what to export in the Images panel, then press Export all images.", 8000)
+
+    def export_project(self, kinds: list[str]) -> bool:
+        if self.project.project is None:
+            return False
+        if self.session.unsaved and not self.session.save_now():
+            return False
+        return self.project.export(kinds)
+
+    def project_output_dialog(self) -> None:
+        project = self.project.project
+        if project is not None:
+            folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Output folder", str(project.output_folder))
+            if folder:
+                self.project.set_output(folder)
+
+    def _project_job_finished(self, kind: str, names: list[str]) -> None:
+        path = self.session.path
+        if kind == "predict" and path is not None and path.name in names and self.project.row_of(path) >= 0:
+            self.predictions.load_stored()
 
     def open_sample(self) -> bool:
         """Open (a working copy of) the sample image that ships with unetgui."""
@@ -338,7 +456,7 @@ class MainWindow(QtWidgets.QMainWindow):
         urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
         if urls:
             event.acceptProposedAction()
-            self.open_image(urls[0].toLocalFile())
+            self.open_image(urls[0].toLocalFile())  # a folder opens as a project
 
     def _show_recent(self, paths: list[str]) -> None:
         self.recent_menu.clear()
@@ -356,7 +474,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self, "Recover your work?",
             f"unetgui did not close properly last time. Reopen {path.name} with its autosaved annotations?")
         if answer == QtWidgets.QMessageBox.StandardButton.Yes:
-            self.open_image(path)
+            if (path.parent / PROJECT_FILE).is_file() and self.project.open(path.parent):
+                self.open_project_image(path)  # back in its project
+            else:
+                self.open_image(path)
         else:
             self.session.forget_unclean_exit()
 
@@ -490,6 +611,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every worker and close the image (its annotations are saved or discarded)."""
+        self.project.shutdown()
         self.training.shutdown()
         self.predictions.shutdown()
         self.weights.show(None, 0)

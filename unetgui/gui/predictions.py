@@ -27,6 +27,7 @@ from unetgui.core.postprocess import (
 )
 from unetgui.core.predict import iter_predict_planes, model_input
 from unetgui.core.runtime import CpuShare
+from unetgui.core.stored_prediction import load_prediction
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.model_controller import ModelController
 from unetgui.gui.panels.prediction import PredictionPanel
@@ -101,7 +102,22 @@ class PredictionController(QtCore.QObject):
         self.cancel()
         self.predictions.clear()
         self.plane = 0
-        self.ready.emit(self.plane, None)
+        self.load_stored()
+        self.ready.emit(self.plane, self.predictions.get(self.plane))
+
+    def load_stored(self) -> bool:
+        """Show the prediction a project job kept for the open image (core/stored_prediction.py),
+        if there is one for its size; True when there was."""
+        stack, path = self._session.stack, self._session.path
+        if stack is None:
+            return False
+        stored = load_prediction(path, (stack.n_planes, stack.height, stack.width))
+        if stored is None:
+            return False
+        self.predictions = {p: stored.probability[p] for p in range(stack.n_planes)}
+        self.panel.show_status(f"Showing the project's prediction ({stored.model}); accept it where it is good.")
+        self.ready.emit(self.plane, self.predictions.get(self.plane))
+        return True
 
     # ------------------------------------------------------------------ predicting
 

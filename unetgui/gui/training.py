@@ -3,15 +3,20 @@ edits made while it runs.
 
 Training reads copies of the labels made when Fine-tune is pressed. Edits of those
 planes during the run are copied again after a second's pause and put in the run's
-mailbox (:class:`EditMailbox`), which the training thread empties before its next step:
-the one way values go from the GUI to the training thread. Values come back only as the
-worker's signals (progress, weight snapshots). Planes marked for training during a run
-are used by the next run (the panel says so).
+mailbox (:class:`EditMailbox`, by plane name), which the training thread empties before
+its next step: the one way values go from the GUI to the training thread. Values come
+back only as the worker's signals (progress, weight snapshots). Planes marked for
+training during a run are used by the next run (the panel says so).
+
+In a project, the run also trains on the planes marked in the project's other images:
+the training thread reads them from their sidecars before the first step
+(core.project_jobs.training_set), so the window never waits on those files. Planes are
+named 'NAME plane P' then, and edits of any image of the project on screen reach the run.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +29,10 @@ from unetgui.core.augment import AugmentConfig
 from unetgui.core.errors import UnetguiError
 from unetgui.core.labels import LabelDocument
 from unetgui.core.predict import model_input
+from unetgui.core.project import Project
+from unetgui.core.project_jobs import training_set
 from unetgui.core.runtime import CpuShare
-from unetgui.core.train import TrainingConfig, TrainingPlane, train
+from unetgui.core.train import TrainingConfig, TrainingPlane, TrainingProgress, train
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.model_controller import ModelController
 from unetgui.gui.panels.training import TrainingPanel
@@ -40,18 +47,24 @@ class EditMailbox:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._edits: dict[int, TrainingPlane] = {}
+        self._edits: dict[str, TrainingPlane] = {}
 
-    def put(self, edits: dict[int, TrainingPlane]) -> None:
-        """GUI thread: newer copies replace older ones of the same plane."""
+    def put(self, edits: dict[str, TrainingPlane]) -> None:
+        """GUI thread: newer copies replace older ones of the same plane (by name)."""
         with self._lock:
             self._edits.update(edits)
 
-    def take(self) -> dict[int, TrainingPlane]:
+    def take(self) -> dict[str, TrainingPlane]:
         """Training thread, before each step: everything put since the last take."""
         with self._lock:
             edits, self._edits = self._edits, {}
         return edits
+
+    def updates_for(self, planes: list[TrainingPlane]) -> Callable[[], dict[int, TrainingPlane]]:
+        """The ``updates`` callable core.train.train wants: edits of ``planes``, by index
+        (edits of planes not in the run are dropped)."""
+        index = {plane.name: i for i, plane in enumerate(planes)}
+        return lambda: {index[name]: plane for name, plane in self.take().items() if name in index}
 
 
 class TrainingController(QtCore.QObject):
@@ -64,6 +77,7 @@ class TrainingController(QtCore.QObject):
     def __init__(self, panel: TrainingPanel, models: ModelController, session: ImageSession,
                  channel: Callable[[], int | None], weight_parameters: Callable[[], dict],
                  live_every: Callable[[], float], cpu_share: CpuShare,
+                 project_images: Callable[[], tuple[Project | None, list[str], bool]] = lambda: (None, [], False),
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.panel = panel
@@ -74,8 +88,11 @@ class TrainingController(QtCore.QObject):
         self._live_every = live_every  # seconds between snapshots for live predictions (0: on request)
         self._cpu_share = cpu_share
         self._worker: TrainingWorker | None = None
+        # (the project, its other images with training planes, whether the image on screen is one of it)
+        self._project_images = project_images
         self._mailbox = EditMailbox()
-        self._run_planes: dict[int, tuple[int, TrainingPlane]] = {}  # plane -> (index, plane)
+        self._run_images: dict[str, np.ndarray] = {}  # plane name -> the model's input, copied at the start
+        self._run_image: object = None  # the image the run reads edits of (a Path), or its project
         self._edited: set[int] = set()
         self._edit_timer = QtCore.QTimer(self, singleShot=True, interval=EDIT_DELAY_MS)
         self._edit_timer.timeout.connect(self._hand_over_edits)
@@ -91,8 +108,7 @@ class TrainingController(QtCore.QObject):
         panel.stopRequested.connect(self.stop)
         models.modelChanged.connect(self._model_changed)
         session.labelsChanged.connect(self._labels_changed)
-        session.opened.connect(self._forget_run_planes)
-        session.closed.connect(self._forget_run_planes)
+        session.opened.connect(self._edited.clear)
         panel.show_recipe(recipes.recipe_for(models.model))
 
     @property
@@ -120,31 +136,42 @@ class TrainingController(QtCore.QObject):
         return recipes.with_choices(recipes.recipe_for(self._models.model), augment=AugmentConfig().scaled(strength),
                                     **choices, **self._weight_parameters())
 
-    def _planes(self, role: str) -> list[TrainingPlane]:
+    def _plane_name(self, plane: int, in_project: bool) -> str:
+        """'plane 3' alone; 'cells.tif plane 3' in a project (as the other images' planes)."""
+        return f"{self._session.path.name} plane {plane}" if in_project else f"plane {plane}"
+
+    def _planes(self, role: str, in_project: bool) -> list[TrainingPlane]:
         stack, document, model = self._session.stack, self._session.document, self._models.model
         return [TrainingPlane(model_input(stack.read_plane(p), model, self._channel()),
-                              *_annotation_copies(document, p), f"plane {p}")
+                              *_annotation_copies(document, p), self._plane_name(p, in_project))
                 for p in document.planes_with_role(role)]
 
     def fine_tune(self) -> bool:
-        """Start training on the planes marked for training; returns False with a message
-        (and nothing started) when that is not possible."""
+        """Start training on the planes marked for training (in every image of a project);
+        returns False with a message (and nothing started) when that is not possible."""
         session, model = self._session, self._models.model
         if self.training or session.stack is None:
             return False
-        if not session.document.planes_with_role("train"):
+        project, others, in_project = self._project_images()
+        if not session.document.planes_with_role("train") and not others:
+            where = " in any image of the project" if project is not None else ""
             self.error.emit("Nothing to train on",
-                            "Mark at least one plane for training: paint cells on it, or choose Training "
+                            f"Mark at least one plane for training{where}: paint cells on it, or choose Training "
                             "in the Planes panel.")
             return False
         try:
             config = self.training_config()
-            training, validation = self._planes("train"), self._planes("validation")
+            training, validation = self._planes("train", in_project), self._planes("validation", in_project)
             model.net.to(self._models.device)
             self._mailbox = EditMailbox()
-            run = train(model, training, config, validation=validation,
-                        note={"image": session.stack.path.name, "init": self._models.name},
-                        updates=self._mailbox.take)
+            if others:
+                note = {"project": project.folder.name, "init": self._models.name}
+                run = _project_run(model, training, validation, config, project, others, self._channel(),
+                                   self._mailbox, note)
+            else:
+                run = train(model, training, config, validation=validation,
+                            note={"image": session.stack.path.name, "init": self._models.name},
+                            updates=self._mailbox.updates_for(training))
         except (UnetguiError, RuntimeError) as error:
             self.error.emit("Cannot start training", str(error))
             return False
@@ -157,12 +184,17 @@ class TrainingController(QtCore.QObject):
             values.clear()
         self.panel.show_curves([], [], [], [])
         self.panel.show_progress(0, config.steps, "starting...")
-        self._run_planes = {p: (i, plane) for i, (p, plane) in
-                            enumerate(zip(session.document.planes_with_role("train"), training))}
+        self._run_images = {plane.name: plane.image for plane in training}
+        self._run_image = project if in_project else session.path
         self._edited.clear()
-        self._run_intro = (f"Training on {len(training)} plane(s), {_judged_on(training, validation, config)}. "
-                           "Edits on these training planes are used within seconds; other planes you mark, "
-                           "by the next run.")
+        if others:
+            self._run_intro = (f"Training on {len(training)} plane(s) of this image and the planes marked in "
+                               f"{len(others)} other image(s) of the project. Edits on training planes are used "
+                               "within seconds; other planes you mark, by the next run.")
+        else:
+            self._run_intro = (f"Training on {len(training)} plane(s), {_judged_on(training, validation, config)}. "
+                               "Edits on these training planes are used within seconds; other planes you mark, "
+                               "by the next run.")
         self.panel.show_status(self._run_intro)
         self.panel.set_training(True)
         self._last_redraw = 0.0
@@ -227,33 +259,42 @@ class TrainingController(QtCore.QObject):
                                  f"step {progress.step} / {progress.total_steps}, {duration(remaining)} left")
 
     def _labels_changed(self, event) -> None:
-        if self.training and event.plane in self._run_planes:
+        if self.training and self._reads_edits_of_this_image() and self._session.document.role(event.plane) == "train":
             self._edited.add(event.plane)
             self._edit_timer.start()  # a pause in the user's edits hands them over
 
+    def _reads_edits_of_this_image(self) -> bool:
+        """The run trains on the image on screen: the one it started on, or one of its project."""
+        project, _, in_project = self._project_images()
+        return self._run_image == self._session.path or (in_project and self._run_image is project)
+
     def _hand_over_edits(self) -> None:
-        """Copy the edited training planes (GUI thread: the document is not thread-safe)."""
-        document = self._session.document
-        if not self.training or document is None:
+        """Copy the edited training planes (GUI thread: the document is not thread-safe);
+        the run takes those it trains on."""
+        session, document = self._session, self._session.document
+        if not self.training or document is None or not self._reads_edits_of_this_image():
+            self._edited.clear()
             return
+        in_project = self._run_image is not session.path
         copies = {}
-        for p in sorted(self._edited):
-            index, plane = self._run_planes[p]
-            labels, ignore = _annotation_copies(document, p)
-            copies[index] = dataclasses.replace(plane, labels=labels, ignore=ignore)
+        try:
+            for p in sorted(self._edited):
+                name = self._plane_name(p, in_project)
+                image = self._run_images.get(name)
+                if image is None:  # a plane of another image of the project: read it now
+                    image = model_input(session.stack.read_plane(p), self._models.model, self._channel())
+                copies[name] = TrainingPlane(image, *_annotation_copies(document, p), name)
+        except UnetguiError as error:
+            self.message.emit(f"Your latest edits could not be handed to the training: {error}")
         self._edited.clear()
         self._mailbox.put(copies)
-
-    def _forget_run_planes(self) -> None:
-        """Another image: a run that goes on trains on the planes it copied."""
-        self._run_planes, self._edited = {}, set()
 
     # ------------------------------------------------------------------ the end
 
     def _finished(self) -> None:
         worker, self._worker = self._worker, None
         self._edit_timer.stop()
-        self._run_planes = {}
+        self._run_images, self._run_image = {}, None
         self._redraw()  # the steps since the last throttled redraw
         self.panel.set_training(False)
         self.runningChanged.emit(False)
@@ -277,6 +318,20 @@ class TrainingController(QtCore.QObject):
         if self._worker is not None:
             self._worker.stop()
             self._worker.wait()
+
+
+def _project_run(model, training: list[TrainingPlane], validation: list[TrainingPlane], config: TrainingConfig,
+                 project: Project, others: list[str], channel: int | None, mailbox: EditMailbox, note: dict):
+    """A run over the image on screen's planes and those of ``others``, which the training
+    thread reads from their sidecars first (core.project_jobs.training_set)."""
+    found = training_set(project, model, channel, images=others)
+    training, validation = training + found.training, validation + found.validation
+    run = train(model, training, config, validation=validation, note=note,
+                updates=mailbox.updates_for(training))
+    read = ", ".join(f"{name} ({n})" for name, n in found.sources.items()) or "none"
+    yield TrainingProgress(0, config.steps, math.nan, 0.0,
+                           message=" ".join([f"Planes read from the project's other images: {read}.", *found.notes]))
+    yield from run
 
 
 def _annotation_copies(document: LabelDocument, plane: int) -> tuple[np.ndarray, np.ndarray | None]:
