@@ -145,3 +145,16 @@ def test_a_folder_with_a_newer_project_file_is_refused_and_left_alone(window, pr
     assert not window.open_folder(folder)
     assert "newer version" in window.statusBar().currentMessage()
     assert json.loads((folder / PROJECT_FILE).read_text())["version"] == 99
+
+
+def test_the_project_remembers_its_model_and_the_title_says_where_you_are(qtbot, settings, project_folder):
+    folder, _ = project_folder
+    first = add_window(qtbot, settings)
+    first.open_folder(folder)
+    assert first.windowTitle() == "field1.tif (1 of 4) - experiment - unetgui"
+    first.models.set_model(new_model(TINY, seed=3, info={"name": "mine"}), "mine")
+    assert first.models.save_model(folder / "models" / "mine.unet")
+    assert json.loads((folder / PROJECT_FILE).read_text())["model"] == "models/mine.unet"
+    second = add_window(qtbot, settings)
+    second.open_folder(folder)
+    assert second.models.path == (folder / "models" / "mine.unet").resolve() and second.models.name == "mine"

@@ -25,7 +25,7 @@ from unetgui.gui import export
 from unetgui.gui.actions import COMMANDS
 from unetgui.gui.canvas import Canvas
 from unetgui.gui.image_session import ImageSession
-from unetgui.gui.model_controller import ModelController
+from unetgui.gui.model_controller import STARTER_ORIGIN, ModelController
 from unetgui.gui.panels.images import ImagesPanel
 from unetgui.gui.panels.layers import LayersPanel
 from unetgui.gui.panels.model import ModelPanel
@@ -284,6 +284,7 @@ class MainWindow(QtWidgets.QMainWindow):
         project.opened.connect(lambda: self._project_opened(True))
         project.closed.connect(lambda: self._project_opened(False))
         project.imageWanted.connect(self.open_project_image)
+        self.models.fileChanged.connect(project.set_model)
         project.jobFinished.connect(self._project_job_finished)
         project.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.images_panel.predictRequested.connect(self.predict_project)
@@ -362,9 +363,24 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.maybe_save() or not self.project.open(folder):
             return False
         self.session.remember_recent(Path(folder))
+        self._use_project_model()
         if self.project.project.images:
             return self.open_project_image(self.project.project.path_of(self.project.project.images[0]))
         return True
+
+    def _use_project_model(self) -> None:
+        """Make the model the project was last used with active (a file, or the starter)."""
+        model = self.project.project.model_path()
+        if self.models.dirty:  # a fine-tuned model not saved yet is never replaced unasked
+            return
+        if model == "starter" and self.models.origin != STARTER_ORIGIN:
+            self.models.use_starter()
+        elif isinstance(model, Path) and model != self.models.path:
+            if model.is_file():
+                self.models.open_model(model)
+            else:
+                self.statusBar().showMessage(f"The project's model '{model}' is not there any more; the active "
+                                             f"model stays {self.models.name}.", 10000)
 
     def open_project_image(self, path: Path) -> bool:
         """Another image of the project: the one on screen is saved first, without asking."""
@@ -446,7 +462,14 @@ class MainWindow(QtWidgets.QMainWindow):
                                      self.session.plane_axis_name)
         self._set_enabled(True)
         self.view.reset(stack.n_planes, stack.n_channels, stack.is_rgb, self.session.plane_axis_name)  # shows plane 0
-        self.setWindowTitle(f"{self.session.path.name} - unetgui")
+        self.setWindowTitle(self._title())
+
+    def _title(self) -> str:
+        """'cells.tif - unetgui'; in a project 'cells.tif (3 of 20) - experiment - unetgui'."""
+        name, row, project = self.session.path.name, self.project.row_of(self.session.path), self.project.project
+        if row < 0:
+            return f"{name} - unetgui"
+        return f"{name} ({row + 1} of {len(project.images)}) - {project.folder.name} - unetgui"
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 (Qt naming)
         if event.mimeData().hasUrls():

@@ -25,18 +25,22 @@ from unetgui.gui.panels.model import ModelPanel
 MODEL_FILTER = f"unetgui models (*{MODEL_SUFFIX});;All files (*)"
 
 
+STARTER_ORIGIN = "starter model"
+
+
 def starter_or_new() -> tuple[UNetModel, str]:
     """The bundled starter model, or a new 16-channel network if it is not installed."""
     try:
         from unetgui.core.starter import load_starter_model
 
-        return load_starter_model(), "starter model"
+        return load_starter_model(), STARTER_ORIGIN
     except (ImportError, ModelFileError):
         return new_model(recipes.SCRATCH_NETWORK, seed=0, info={"name": "new network"}), "new network"
 
 
 class ModelController(QtCore.QObject):
     modelChanged = QtCore.Signal(object)  # the UNetModel now active (new weights)
+    fileChanged = QtCore.Signal(object)  # the active model's file (a Path), or "starter"
     message = QtCore.Signal(str)
     error = QtCore.Signal(str, str)  # title, text
 
@@ -68,6 +72,8 @@ class ModelController(QtCore.QObject):
         self.model.net.to(self.device)
         self._describe()
         self.modelChanged.emit(model)
+        if path is not None or origin == STARTER_ORIGIN:
+            self.fileChanged.emit(path or "starter")
 
     def trained(self) -> None:
         """The active model's weights were changed by training (and are not saved)."""
@@ -117,6 +123,7 @@ class ModelController(QtCore.QObject):
         self.path, self.dirty, self.origin = path, False, path.name
         self._describe()
         self.message.emit(f"Saved model to {path}")
+        self.fileChanged.emit(path)
         return True
 
     def choose_device(self, name: str) -> None:

@@ -186,9 +186,12 @@ class ProjectController(QtCore.QObject):
         self.refresh([name])
 
     def set_model(self, model: Path | str | None) -> None:
+        """The model in use changed (opened, saved, the starter chosen): the project remembers it."""
         if self.project is not None and model is not None:
+            before = self.project.model
             self.project.set_model(model)
-            self._save()
+            if self.project.model != before:
+                self._save()
 
     def set_output(self, folder: str | Path) -> None:
         if self.project is not None:
