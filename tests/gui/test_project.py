@@ -45,15 +45,30 @@ def wait_for_list(qtbot, window):
     qtbot.waitUntil(lambda: "..." not in states(window), timeout=20_000)
 
 
+def open_folder(qtbot, window, folder):
+    """File > Open folder, until its first image is open and its list filled in."""
+    assert window.open_folder(folder)
+    qtbot.waitUntil(lambda: window.image_path is not None, timeout=20_000)
+    wait_for_list(qtbot, window)
+
+
+def saved_project(qtbot, folder, key, expected):
+    """The project file says ``expected`` under ``key`` (it is written by a worker)."""
+    def written():
+        return (folder / PROJECT_FILE).exists() and json.loads((folder / PROJECT_FILE).read_text()).get(key) == expected
+    qtbot.waitUntil(written, timeout=20_000)
+
+
 def test_open_folder_annotate_two_images_fine_tune_predict_and_export(window, qtbot, project_folder):
     folder, truth = project_folder
     assert window.open_image(folder)  # as File > Open folder, a dropped folder or 'unetgui DIR' do
+    qtbot.waitUntil(lambda: window.image_path is not None, timeout=20_000)
     wait_for_list(qtbot, window)
     assert window.docks["Images"].isVisible()
     assert window.images_panel.list.count() == 4 and window.image_path.name == "field1.tif"
     assert states(window) == ["not annotated"] * 4
     assert not window.images_panel.list.item(0).icon().isNull()
-    assert json.loads((folder / PROJECT_FILE).read_text())["images"] == [f"field{i}.tif" for i in (1, 2, 3, 4)]
+    saved_project(qtbot, folder, "images", [f"field{i}.tif" for i in (1, 2, 3, 4)])
 
     # annotate plane 0 of field1 (and paint a stroke on it, as a user would), then move on
     window.document.set_plane_labels(0, truth["field1.tif"][0])
@@ -68,8 +83,7 @@ def test_open_folder_annotate_two_images_fine_tune_predict_and_export(window, qt
     window.actions_by_id["next_image"].trigger()
     assert window.image_path.name == "field3.tif"
     qtbot.waitUntil(lambda: states(window)[:2] == ["1 plane annotated", "2 planes annotated"], timeout=20_000)
-    roles = json.loads((folder / PROJECT_FILE).read_text())["roles"]
-    assert roles == {"field1.tif": {"0": "train"}, "field2.tif": {"0": "train", "1": "validation"}}
+    saved_project(qtbot, folder, "roles", {"field1.tif": {"0": "train"}, "field2.tif": {"0": "train", "1": "validation"}})
 
     # fine-tune from field3 (nothing annotated on it): the planes of both other images are used
     window.models.set_model(new_model(TINY, seed=0, info={"name": "tiny"}), "tiny")
@@ -104,7 +118,7 @@ def test_open_folder_annotate_two_images_fine_tune_predict_and_export(window, qt
 
 def test_moving_between_images_keeps_each_ones_labels_and_undo(window, qtbot, project_folder):
     folder, truth = project_folder
-    window.open_folder(folder)
+    open_folder(qtbot, window, folder)
     window.document.set_plane_labels(0, truth["field1.tif"][0])
     window.images_panel.list.setCurrentRow(3)  # a click in the list
     assert window.image_path.name == "field4.tif" and not window.document.labels_of(0).any()
@@ -120,7 +134,7 @@ def test_moving_between_images_keeps_each_ones_labels_and_undo(window, qtbot, pr
 def test_a_project_reopens_after_a_crash_at_the_image_that_was_open(qtbot, settings, project_folder, monkeypatch):
     folder, truth = project_folder
     first = add_window(qtbot, settings)
-    first.open_folder(folder)
+    open_folder(qtbot, first, folder)
     first.open_project_image(folder / "field2.tif")
     first.document.set_plane_labels(1, truth["field2.tif"][1])
     assert first.session.save_now()
@@ -134,6 +148,7 @@ def test_a_project_reopens_after_a_crash_at_the_image_that_was_open(qtbot, setti
                         lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Yes)
     second = add_window(qtbot, settings)
     second.offer_recovery()
+    qtbot.waitUntil(lambda: second.image_path is not None and second.image_path.name == "field2.tif", timeout=20_000)
     assert second.project.project is not None and second.project.project.folder == folder.resolve()
     assert second.image_path.name == "field2.tif" and second.images_panel.list.currentRow() == 1
     assert np.array_equal(second.document.labels_of(1), truth["field2.tif"][1])
@@ -150,11 +165,11 @@ def test_a_folder_with_a_newer_project_file_is_refused_and_left_alone(window, pr
 def test_the_project_remembers_its_model_and_the_title_says_where_you_are(qtbot, settings, project_folder):
     folder, _ = project_folder
     first = add_window(qtbot, settings)
-    first.open_folder(folder)
+    open_folder(qtbot, first, folder)
     assert first.windowTitle() == "field1.tif (1 of 4) - experiment - unetgui"
     first.models.set_model(new_model(TINY, seed=3, info={"name": "mine"}), "mine")
     assert first.models.save_model(folder / "models" / "mine.unet")
-    assert json.loads((folder / PROJECT_FILE).read_text())["model"] == "models/mine.unet"
+    saved_project(qtbot, folder, "model", "models/mine.unet")
     second = add_window(qtbot, settings)
-    second.open_folder(folder)
+    open_folder(qtbot, second, folder)
     assert second.models.path == (folder / "models" / "mine.unet").resolve() and second.models.name == "mine"

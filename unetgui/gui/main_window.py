@@ -51,6 +51,7 @@ LABELS_FILTER = ("Labels (*.tif *.tiff *.zip *.roi *.geojson *.json);;Label TIFF
                  "ImageJ ROIs (*.zip *.roi);;GeoJSON (*.geojson *.json);;All files (*)")
 SIDE_WIDTH = 360  # px of the docks beside the image
 IMAGES_WIDTH = 300  # px of a project's image list
+STEP_MS = 15  # between the parts of opening a project: the event loop paints and serves input
 SCREEN_SHARE = 0.9  # the window opens at this share of the screen
 
 
@@ -358,14 +359,27 @@ class MainWindow(QtWidgets.QMainWindow):
         if folder:
             self.open_folder(folder)
 
-    def open_folder(self, folder: str | Path) -> bool:
-        """Open a folder of images as a project, and its first image."""
+    def open_folder(self, folder: str | Path, image: Path | None = None) -> bool:
+        """Open a folder of images as a project. The list shows at once; the first image
+        opens in a later turn of the event loop, and the thumbnails' worker starts after
+        it (it would compete with the opening for the interpreter): each part is short,
+        and the window draws in between."""
         if not self.maybe_save() or not self.project.open(folder):
             return False
         self.session.remember_recent(Path(folder))
         self._use_project_model()
-        if self.project.project.images:
-            return self.open_project_image(self.project.project.path_of(self.project.project.images[0]))
+        project = self.project.project
+
+        def first_image() -> None:
+            if self.project.project is not project:
+                return  # another folder was opened meanwhile
+            if image is not None:
+                self.open_project_image(image)
+            elif project.images and self.project.current < 0:
+                self.open_project_image(project.path_of(project.images[0]))
+            QtCore.QTimer.singleShot(STEP_MS, self.project.rescan)
+
+        QtCore.QTimer.singleShot(STEP_MS, first_image)
         return True
 
     def _use_project_model(self) -> None:
@@ -497,10 +511,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self, "Recover your work?",
             f"unetgui did not close properly last time. Reopen {path.name} with its autosaved annotations?")
         if answer == QtWidgets.QMessageBox.StandardButton.Yes:
-            if (path.parent / PROJECT_FILE).is_file() and self.project.open(path.parent):
-                self.open_project_image(path)  # back in its project
-            else:
-                self.open_image(path)
+            if not ((path.parent / PROJECT_FILE).is_file() and self.open_folder(path.parent, image=path)):
+                self.open_image(path)  # (a project opens at the image, back in its list)
         else:
             self.session.forget_unclean_exit()
 

@@ -11,6 +11,7 @@ when an image's roles change in a save, and when the model or output folder chan
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,7 +54,8 @@ class ProjectController(QtCore.QObject):
         self._job_started = 0.0
         self._scan_changed = False
         self._states = LatestOnly(self)
-        self._states.finished.connect(lambda _purpose, item: self._show_state(*item))
+        self._states.finished.connect(lambda purpose, item: purpose.startswith("state ") and self._show_state(*item))
+        self._states.failed.connect(self._job_failed)
         panel.imageChosen.connect(self.go)
         panel.cancelRequested.connect(self.cancel_job)
 
@@ -76,7 +78,6 @@ class ProjectController(QtCore.QObject):
         self.opened.emit()
         if opened.notes:
             self.error.emit("About this project", "\n\n".join(opened.notes))
-        self.rescan()
         return True
 
     def close(self) -> None:
@@ -93,10 +94,13 @@ class ProjectController(QtCore.QObject):
         self._states.wait(10000)
 
     def _save(self) -> None:
-        try:
-            save_project(self.project)
-        except UnetguiError as error:
-            self.message.emit(f"The project file could not be written ({error}); your annotations are still "
+        """Write the project file in a worker (a copy of it: the GUI thread goes on changing
+        the project); an fsync on a busy disk can take tens of milliseconds."""
+        self._states.submit("save project", save_project, copy.deepcopy(self.project))
+
+    def _job_failed(self, purpose: str, text: str) -> None:
+        if purpose == "save project":
+            self.message.emit(f"The project file could not be written ({text}); your annotations are still "
                               "saved with each image.", 10000)
 
     # ------------------------------------------------------------------ the list
