@@ -1,10 +1,13 @@
 """The ``unetgui`` command: the window, and the same core without a window.
 
-    unetgui [IMAGE]                                  open the window
+    unetgui [IMAGE | FOLDER]                         open the window (a folder: as a project)
     unetgui --sample                                 open the window on the bundled sample
     unetgui --self-test                              open, predict, train, export, read back
     unetgui train IMAGE LABELS -o MODEL [...]        train or fine-tune a U-Net
+    unetgui train FOLDER -o MODEL [...]              ... on a project annotated in the window
+    unetgui train --images DIR --labels DIR -o MODEL ... on images and labels matched by name
     unetgui predict MODEL IMAGE -o LABELS.tif [...]  segment every plane of a stack
+    unetgui predict MODEL INPUT... -o OUTDIR [...]   ... of many files, folders, globs
     unetgui weights LABELS -o WEIGHTS.tif [...]      the paper's border weight map
     unetgui evaluate TRUTH PRED                      foreground IoU and AP at 0.5, 0.75
     unetgui export LABELS [--rois Z] [--geojson G] [--measurements C]   for Fiji, QuPath, CSV
@@ -97,7 +100,8 @@ def _not_a_window_argument(word: str) -> str | None:
     close = difflib.get_close_matches(word, SUBCOMMANDS, n=2, cutoff=0.5)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     return (f"unknown command '{word}'.{hint} The commands are {', '.join(SUBCOMMANDS)}; "
-            "'unetgui IMAGE' opens an image in the window; 'unetgui --help' says more.")
+            "'unetgui IMAGE' opens an image in the window, 'unetgui FOLDER' a folder of images; "
+            "'unetgui --help' says more.")
 
 
 def _open_window(argv: list[str]) -> int:
@@ -139,7 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="unetgui",
         description="Segment cells with a U-Net. Without a subcommand, opens the window "
-                    "('unetgui IMAGE', or 'unetgui --sample' for the bundled sample image); "
+                    "('unetgui IMAGE', 'unetgui FOLDER' for a folder of images, or 'unetgui --sample' "
+                    "for the bundled sample image); "
                     "'unetgui --self-test' checks the installation without a window.",
     )
     parser.add_argument("--version", action="version", version=f"unetgui {__version__}")

@@ -191,3 +191,24 @@ def test_thumbnail_is_small_and_8_bit(tmp_path):
     make_folder(tmp_path / "p")
     picture = thumbnail(tmp_path / "p" / "well1.tif", size=32)
     assert picture.dtype == np.uint8 and max(picture.shape) <= 32 and picture.max() == 255
+
+
+def test_label_pairs_match_by_name_in_the_layouts_people_use(tmp_path):
+    from unetgui.core.project import label_pairs
+
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    for name in ("a.tif", "b.tif", "c.png", "d.tif"):
+        (images / name).write_bytes(b"")  # pairing goes by names only
+    for name in ("a.tif", "b_masks.tif", "c_cp_masks.png"):
+        (labels / name).write_bytes(b"")
+    pairs, unmatched = label_pairs(images, labels)
+    assert [(i.name, lab.name) for i, lab in pairs] == [("a.tif", "a.tif"), ("b.tif", "b_masks.tif"),
+                                                        ("c.png", "c_cp_masks.png")]
+    assert unmatched == ["d.tif"]
+    # images and labels in one folder: the label files are not images to train on
+    (images / "a_labels.tif").write_bytes(b"")
+    pairs, unmatched = label_pairs(images, images)
+    assert [(i.name, lab.name) for i, lab in pairs] == [("a.tif", "a_labels.tif")]
+    assert unmatched == ["b.tif", "c.png", "d.tif"]
