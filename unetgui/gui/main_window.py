@@ -407,12 +407,12 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def _project_images(self):
-        """For training: (the project, its other images with training planes, whether the
+        """For training: (the project, its other images with annotated planes, whether the
         image on screen is one of it)."""
         project = self.project.project
         if project is None or self.project.row_of(self.session.path) < 0:
             return None, [], False
-        return project, self.project.other_training_images(self.session.path), True
+        return project, self.project.other_annotated_images(self.session.path), True
 
     def predict_project(self, only_not_annotated: bool) -> bool:
         """Predict the project's images (or those not annotated) with the active model."""

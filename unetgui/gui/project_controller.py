@@ -204,13 +204,14 @@ class ProjectController(QtCore.QObject):
             self._save()
             self.refresh(list(self.project.images))
 
-    def other_training_images(self, shown: Path | None) -> list[str]:
-        """Names of the images, other than the one on screen, with planes marked for training."""
+    def other_annotated_images(self, shown: Path | None) -> list[str]:
+        """Names of the images, other than the one on screen, with planes marked for
+        training or validation (per the roles summary, which the sidecars keep current)."""
         if self.project is None:
             return []
-        current = self.project.images[self.row_of(shown)] if self.row_of(shown) >= 0 else None
-        return [name for name, roles in self.project.roles.items()
-                if name != current and name in self.project.images and "train" in roles.values()]
+        row = self.row_of(shown)
+        current = self.project.images[row] if row >= 0 else None
+        return [name for name in self.project.images if name != current and self.project.roles.get(name)]
 
     # ------------------------------------------------------------------ jobs
 

@@ -88,7 +88,7 @@ class TrainingController(QtCore.QObject):
         self._live_every = live_every  # seconds between snapshots for live predictions (0: on request)
         self._cpu_share = cpu_share
         self._worker: TrainingWorker | None = None
-        # (the project, its other images with training planes, whether the image on screen is one of it)
+        # (the project, its other images with annotated planes, whether the image on screen is one of it)
         self._project_images = project_images
         self._mailbox = EditMailbox()
         self._run_images: dict[str, np.ndarray] = {}  # plane name -> the model's input, copied at the start
@@ -153,7 +153,8 @@ class TrainingController(QtCore.QObject):
         if self.training or session.stack is None:
             return False
         project, others, in_project = self._project_images()
-        if not session.document.planes_with_role("train") and not others:
+        others_train = any("train" in project.roles.get(name, {}).values() for name in others)
+        if not session.document.planes_with_role("train") and not others_train:
             where = " in any image of the project" if project is not None else ""
             self.error.emit("Nothing to train on",
                             f"Mark at least one plane for training{where}: paint cells on it, or choose Training "
