@@ -524,7 +524,7 @@ def mark_session_open(image_path: str | os.PathLike) -> None:
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     try:
         data_dir().mkdir(parents=True, exist_ok=True)
-        with atomic_write(data_dir() / SESSION_NAME) as tmp:
+        with atomic_write(data_dir() / SESSION_NAME, durable=False) as tmp:  # a hint; the window waits on it
             tmp.write_text(json.dumps(marker), encoding="utf-8")
     except (OSError, ImageFileError):
         return

@@ -477,7 +477,7 @@ def _as_label_dtype(labels: np.ndarray, name: str) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_write(path: str | os.PathLike, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path`` at once.
 
     The temporary file is '.<name>.tmp-<random><suffix>' in the same folder (same suffix,
@@ -491,6 +491,10 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     ----------
     path : str or os.PathLike
         The file to write.
+    durable : bool
+        Flush to disk before the move (the default). False for small files whose loss in
+        a power cut costs nothing (a crash marker): an fsync on a busy disk can block for
+        tens of milliseconds, too long for the window's thread.
 
     Yields
     ------
@@ -505,8 +509,9 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # umask applies
         mode = tmp.stat().st_mode
         yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         if path.exists():
             shutil.copymode(path, tmp)
         else:  # some writers (safetensors) replace the file with a private 0600 one
