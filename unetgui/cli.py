@@ -447,11 +447,11 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
                     probabilities[result.plane] = result.foreground
                 if bar:
                     bar.update(1)
-        plane_axis = plane_axis_for(stack.plane_axes)
-    write_labels(output, labels if labels.shape[0] > 1 else labels[0], plane_axis=plane_axis)
+        plane_axis, pixel_size = plane_axis_for(stack.plane_axes), stack.pixel_size
+    write_labels(output, labels if labels.shape[0] > 1 else labels[0], plane_axis=plane_axis, pixel_size=pixel_size)
     if probabilities is not None:
         write_probabilities(probabilities_path, probabilities if probabilities.shape[0] > 1 else probabilities[0],
-                            plane_axis=plane_axis)
+                            plane_axis=plane_axis, pixel_size=pixel_size)
     return sum(int(len(np.unique(plane)) - (0 in plane)) for plane in labels), labels.shape[0]
 
 

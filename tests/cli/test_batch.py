@@ -108,3 +108,18 @@ def test_train_on_a_project_with_nothing_annotated_says_so(folder, tmp_path, cap
     root, _ = folder
     assert main(["train", str(root / "images"), "-o", str(tmp_path / "m.unet"), *TINY]) == 2
     assert "No plane of the images" in capsys.readouterr().err
+
+
+def test_predictions_keep_the_images_pixel_size(folder, tiny_model):
+    from unetgui.core.io import open_image
+
+    root, _ = folder
+    image = root / "calibrated.tif"
+    tifffile.imwrite(image, np.zeros((2, 64, 64), np.uint16), imagej=True, resolution=(1 / 0.25, 1 / 0.25),
+                     metadata={"axes": "TYX", "unit": "um"})
+    assert main(["predict", str(tiny_model), str(image), "-o", str(root / "one.tif"), "--no-rescale",
+                 "--probabilities", str(root / "p.tif")]) == 0
+    assert main(["predict", str(tiny_model), str(image), "-o", str(root / "many"), "--no-rescale"]) == 0
+    for output in (root / "one.tif", root / "p.tif", root / "many" / "calibrated_labels.tif"):
+        with open_image(output) as written:
+            assert written.pixel_size == pytest.approx((0.25, 0.25)), output.name

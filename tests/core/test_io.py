@@ -508,3 +508,29 @@ def test_writers_tag_their_files_and_outputs_recognise_them(tmp_path):
     assert written_by_unetgui(ours)
     assert not written_by_unetgui(tmp_path / "theirs.tif")
     assert not written_by_unetgui(tmp_path / "text.tif")
+
+
+def test_the_pixel_size_is_read_from_imagej_and_ome_calibrations_and_written_back(tmp_path):
+    from unetgui.core.io import write_image, write_probabilities
+
+    planes = np.zeros((2, 30, 40), np.uint16)
+    tifffile.imwrite(tmp_path / "ij.tif", planes, imagej=True, resolution=(1 / 0.65, 1 / 0.5),
+                     metadata={"axes": "ZYX", "unit": "micron"})
+    tifffile.imwrite(tmp_path / "ome.ome.tif", planes, ome=True,
+                     metadata={"axes": "ZYX", "PhysicalSizeX": 200, "PhysicalSizeXUnit": "nm",
+                               "PhysicalSizeY": 0.3, "PhysicalSizeYUnit": "µm"})
+    tifffile.imwrite(tmp_path / "plain.tif", planes, resolution=(72, 72))  # dots per inch: no size
+    with open_image(tmp_path / "ij.tif") as ij, open_image(tmp_path / "ome.ome.tif") as ome:
+        assert ij.pixel_size == pytest.approx((0.5, 0.65)) and ome.pixel_size == pytest.approx((0.3, 0.2))
+    with open_image(tmp_path / "plain.tif") as plain:
+        assert plain.pixel_size is None
+    many = np.zeros((30, 40), np.uint32)
+    many[0, 0] = 70_000  # beyond ImageJ's 16 bits: a plain TIFF
+    writers = {"labels.tif": lambda p: write_labels(p, planes, pixel_size=(0.5, 0.65)),
+               "many.tif": lambda p: write_labels(p, many, pixel_size=(0.5, 0.65)),
+               "mask.tif": lambda p: write_image(p, planes.astype(np.uint8), axes="ZYX", pixel_size=(0.5, 0.65)),
+               "probs.tif": lambda p: write_probabilities(p, planes.astype(np.float32), pixel_size=(0.5, 0.65))}
+    for name, write in writers.items():
+        write(tmp_path / name)
+        with open_image(tmp_path / name) as written:
+            assert written.pixel_size == pytest.approx((0.5, 0.65)), name

@@ -57,8 +57,12 @@ class ImageStack:
     """
 
     def __init__(self, path: Path, source, *, source_axes: str, source_shape: tuple[int, ...],
-                 dtype: np.dtype, is_rgb: bool, tiff: tifffile.TiffFile | None = None) -> None:
+                 dtype: np.dtype, is_rgb: bool, tiff: tifffile.TiffFile | None = None,
+                 pixel_size: tuple[float, float] | None = None) -> None:
         self.path = path
+        # (row, column) size of a pixel in micrometres, when the file says it; every output
+        # of this image carries it, so measurements in Fiji stay calibrated
+        self.pixel_size = pixel_size
         self.source_axes = source_axes
         self.dtype = np.dtype(dtype).newbyteorder("=")
         self.is_rgb = is_rgb
@@ -336,7 +340,7 @@ def _open_tiff(path: Path, tiff: tifffile.TiffFile) -> ImageStack:
     is_rgb = (axes.count("S") == 1 and shape[axes.index("S")] in (3, 4)
               and keyframe.photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR))
     stack = dict(source_axes=axes, source_shape=shape, dtype=series.dtype, is_rgb=is_rgb,
-                 tiff=tiff)
+                 tiff=tiff, pixel_size=tiff_pixel_size(tiff))
     n_lead = len(axes) - len(keyframe.shape)
     if series.transform is None and series.dataoffset is not None and keyframe.is_memmappable:
         try:
@@ -352,6 +356,46 @@ def _open_tiff(path: Path, tiff: tifffile.TiffFile) -> ImageStack:
             and int(np.prod(shape[:n_lead], dtype=np.int64)) == len(series)):
         return ImageStack(path, _PageSource(tiff, series, n_lead), **stack)
     return ImageStack(path, _LazySeriesSource(series), **stack)
+
+
+_MICROMETRES = {"micron": 1.0, "microns": 1.0, "um": 1.0, "\u00b5m": 1.0, "\u03bcm": 1.0, "micrometer": 1.0,
+                "micrometre": 1.0, "nm": 1e-3, "nanometer": 1e-3, "mm": 1e3, "millimeter": 1e3, "cm": 1e4}
+
+
+def micrometres(value: float, unit: str | None) -> float | None:
+    """``value`` in ``unit`` as micrometres; None for a unit that is no length we know."""
+    factor = _MICROMETRES.get((unit or "").strip().lower())
+    return None if factor is None or not np.isfinite(value) or value <= 0 else value * factor
+
+
+def tiff_pixel_size(tiff: tifffile.TiffFile) -> tuple[float, float] | None:
+    """(row, column) pixel size in micrometres from OME-XML or ImageJ's calibration, or
+    None when the file does not say (a bare resolution in dots per inch is not a size)."""
+    with contextlib.suppress(*_PARSE_ERRORS):
+        if tiff.is_ome and tiff.ome_metadata:
+            import xml.etree.ElementTree as ElementTree
+
+            for element in ElementTree.fromstring(tiff.ome_metadata).iter():
+                if element.tag.endswith("}Pixels") or element.tag == "Pixels":
+                    sizes = [micrometres(float(element.get(f"PhysicalSize{a}")), element.get(f"PhysicalSize{a}Unit", "\u00b5m"))
+                             if element.get(f"PhysicalSize{a}") else None for a in "YX"]
+                    return tuple(sizes) if None not in sizes else None
+        if tiff.is_imagej:
+            unit = (tiff.imagej_metadata or {}).get("unit")
+            tags = tiff.pages.first.tags
+            sizes = []
+            for name in ("YResolution", "XResolution"):
+                numerator, denominator = tags[name].value
+                sizes.append(micrometres(denominator / numerator, unit) if numerator else None)
+            return tuple(sizes) if None not in sizes else None
+        tags = tiff.pages.first.tags
+        if tags["Software"].value == SOFTWARE and tags["ResolutionUnit"].value == tifffile.RESUNIT.CENTIMETER:
+            # our own labels above 65535 cells (not ImageJ): pixels per centimetre
+            return tuple(1e4 * tags[n].value[1] / tags[n].value[0] for n in ("YResolution", "XResolution"))
+    return None
+
+
+_PARSE_ERRORS = (KeyError, ValueError, TypeError, AttributeError, ZeroDivisionError, SyntaxError)
 
 
 def _check_axes(path: Path, axes: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
@@ -619,7 +663,8 @@ def plane_axis_for(plane_axes: str) -> str:
     return "T" if plane_axes == "T" else "Z"
 
 
-def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str = "Z") -> Path:
+def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str = "Z",
+                 pixel_size: tuple[float, float] | None = None) -> Path:
     """Save ``(Y, X)`` or ``(P, Y, X)`` integer labels as TIFF; returns the path.
 
     Stored as uint16 if the largest label is <= 65535, as an uncompressed ImageJ file
@@ -637,6 +682,7 @@ def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str
         (Y, X) or (P, Y, X) bool or integer cell ids from 0 to 2**32 - 1.
     plane_axis : str
         "Z" (depth) or "T" (time) for the P axis.
+    pixel_size : (row, column) micrometres, stored as the file's calibration, or None
 
     Returns
     -------
@@ -654,15 +700,17 @@ def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str
         raise InvalidInputError("Labels above 4294967295 cannot be saved.")
     axes = _plane_axes(plane_axis, labels.ndim == 3) + "YX"
     if labels.max() <= np.iinfo(np.uint16).max:
-        return _write_imagej(path, labels.astype(np.uint16), axes)
+        return _write_imagej(path, labels.astype(np.uint16), axes, pixel_size)
+    calibration = {} if pixel_size is None else {  # pixels per centimetre
+        "resolution": (1e4 / pixel_size[1], 1e4 / pixel_size[0]), "resolutionunit": "CENTIMETER"}
     with atomic_write(path) as tmp:
         tifffile.imwrite(tmp, labels.astype(np.uint32), photometric="minisblack", ome=False,
-                         compression="zlib", metadata={"axes": axes}, software=SOFTWARE)
+                         compression="zlib", metadata={"axes": axes}, software=SOFTWARE, **calibration)
     return Path(path)
 
 
 def write_probabilities(path: str | os.PathLike, probabilities: np.ndarray, *,
-                        plane_axis: str = "Z") -> Path:
+                        plane_axis: str = "Z", pixel_size: tuple[float, float] | None = None) -> Path:
     """Save float probabilities ``(Y, X)``, ``(P, Y, X)`` or ``(P, C, Y, X)`` as a float32
     ImageJ hyperstack (axes 'YX', 'ZYX', 'ZCYX'; T instead of Z if asked); returns the path.
 
@@ -674,6 +722,7 @@ def write_probabilities(path: str | os.PathLike, probabilities: np.ndarray, *,
         (Y, X), (P, Y, X) or (P, C, Y, X) finite numbers.
     plane_axis : str
         "Z" or "T" for the P axis.
+    pixel_size : (row, column) micrometres, stored as the file's calibration, or None
 
     Returns
     -------
@@ -687,10 +736,11 @@ def write_probabilities(path: str | os.PathLike, probabilities: np.ndarray, *,
     check_finite(probabilities, "The probability map")
     ndim = probabilities.ndim
     axes = _plane_axes(plane_axis, ndim > 2) + ("C" if ndim == 4 else "") + "YX"
-    return _write_imagej(path, probabilities.astype(np.float32), axes)
+    return _write_imagej(path, probabilities.astype(np.float32), axes, pixel_size)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str) -> Path:
+def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str,
+                pixel_size: tuple[float, float] | None = None) -> Path:
     """Save an image as an ImageJ TIFF with ``axes`` (in TZCYX order, ending in 'YX').
 
     uint8, uint16 and float32 are kept; bool becomes uint8, other floats float32 (ImageJ has
@@ -704,6 +754,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str) -> Pat
         2 to 5 dimensions, bool, uint8, uint16 or float.
     axes : str
         One letter per dimension from TZCYX, in that order, ending in "YX".
+    pixel_size : (row, column) micrometres, stored as the file's calibration, or None
 
     Returns
     -------
@@ -724,14 +775,20 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str) -> Pat
             or any(a not in order for a in axes) or sorted(axes, key=order.index) != list(axes)):
         raise InvalidInputError(f"Axes '{axes}' do not fit an image with {image.ndim} dimensions; "
                                 "use letters from TZCYX in that order, ending in YX.")
-    return _write_imagej(path, image, axes)
+    return _write_imagej(path, image, axes, pixel_size)
 
 
-def _write_imagej(path: str | os.PathLike, data: np.ndarray, axes: str) -> Path:
-    """Write ``data`` (uint8/uint16/float32) as an uncompressed ImageJ TIFF, atomically."""
+def _write_imagej(path: str | os.PathLike, data: np.ndarray, axes: str,
+                  pixel_size: tuple[float, float] | None = None) -> Path:
+    """Write ``data`` (uint8/uint16/float32) as an uncompressed ImageJ TIFF, atomically,
+    calibrated in micrometres when ``pixel_size`` is known (Fiji's Image > Properties)."""
+    metadata, calibration = {"axes": axes}, {}
+    if pixel_size is not None:
+        metadata["unit"] = "um"
+        calibration["resolution"] = (1.0 / pixel_size[1], 1.0 / pixel_size[0])
     with atomic_write(path) as tmp:
-        tifffile.imwrite(tmp, data, imagej=True, photometric="minisblack", metadata={"axes": axes},
-                         software=SOFTWARE)
+        tifffile.imwrite(tmp, data, imagej=True, photometric="minisblack", metadata=metadata,
+                         software=SOFTWARE, **calibration)
     return Path(path)
 
 

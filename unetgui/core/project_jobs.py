@@ -284,15 +284,17 @@ def _write_exports(targets: dict[str, Path], labels: np.ndarray, probability: np
     single = labels.shape[0] == 1
     for kind, target in targets.items():
         if kind == "labels":
-            write_labels(target, labels[0] if single else labels, plane_axis=plane_axis)
+            write_labels(target, labels[0] if single else labels, plane_axis=plane_axis, pixel_size=stack.pixel_size)
         elif kind == "mask":
             masks = np.where(labels > 0, 255, 0).astype(np.uint8)
-            write_image(target, masks[0] if single else masks, axes="YX" if single else f"{plane_axis}YX")
+            write_image(target, masks[0] if single else masks, axes="YX" if single else f"{plane_axis}YX",
+                        pixel_size=stack.pixel_size)
         elif kind == "probabilities":
             if probability is None:
                 continue
             values = decode_probability(probability)
-            write_probabilities(target, values[0] if single else values, plane_axis=plane_axis)
+            write_probabilities(target, values[0] if single else values, plane_axis=plane_axis,
+                                pixel_size=stack.pixel_size)
         elif kind in CELL_KINDS:
             if not labels.any():
                 continue  # no cells: nothing to list

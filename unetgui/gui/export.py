@@ -42,9 +42,11 @@ def export_labels(path: str | Path, kind: str, document: LabelDocument, stack: I
     plane_axis = plane_axis_for(stack.plane_axes)
     single = len(planes) == 1
     if kind == "labels":
-        return Path(write_labels(path, labels[0] if single else labels, plane_axis=plane_axis))
+        return Path(write_labels(path, labels[0] if single else labels, plane_axis=plane_axis,
+                                 pixel_size=stack.pixel_size))
     masks = np.where(labels > 0, 255, 0).astype(np.uint8)
-    return Path(write_image(path, masks[0] if single else masks, axes="YX" if single else f"{plane_axis}YX"))
+    return Path(write_image(path, masks[0] if single else masks, axes="YX" if single else f"{plane_axis}YX",
+                            pixel_size=stack.pixel_size))
 
 
 def export_probabilities(path: str | Path, predictions: dict[int, np.ndarray], stack: ImageStack,
@@ -57,7 +59,8 @@ def export_probabilities(path: str | Path, predictions: dict[int, np.ndarray], s
     values = np.stack([decode_probability(predictions[p]) if p in predictions else np.zeros(shape, np.float32)
                        for p in planes])
     plane_axis = plane_axis_for(stack.plane_axes)
-    return Path(write_probabilities(path, values if len(planes) > 1 else values[0], plane_axis=plane_axis))
+    return Path(write_probabilities(path, values if len(planes) > 1 else values[0], plane_axis=plane_axis,
+                                    pixel_size=stack.pixel_size))
 
 
 def export_cells(path: str | Path, kind: str, document: LabelDocument, stack: ImageStack) -> str:
