@@ -222,7 +222,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("pred", type=Path, help="predicted instance labels TIFF")
     evaluate.set_defaults(run=_evaluate)
 
-    export = sub.add_parser("export", help="cells of a label TIFF as ImageJ ROIs, QuPath GeoJSON, measurements")
+    export = sub.add_parser("export", help="cells of a label TIFF as ImageJ ROIs, QuPath GeoJSON, measurements, "
+                                           "OME-Zarr")
     export.add_argument("labels", type=Path, help="instance labels TIFF")
     export.add_argument("--rois", type=Path, metavar="ROIS.zip", help="ImageJ ROI set for Fiji's ROI Manager")
     export.add_argument("--geojson", type=Path, metavar="CELLS.geojson", help="GeoJSON for QuPath")
@@ -230,7 +231,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="QuPath annotations instead of detections in the GeoJSON")
     export.add_argument("--measurements", type=Path, metavar="CELLS.csv",
                         help="one row per cell: area, centroid, box, shape (and intensities with --image)")
-    export.add_argument("--image", type=Path, help="the image the labels belong to, for intensity measurements")
+    export.add_argument("--ome-zarr", type=Path, metavar="IMAGE.ome.zarr",
+                        help="the image with the labels as an OME-Zarr labels group (napari); needs --image "
+                             "and the zarr extra: pip install \"unetgui[zarr]\"")
+    export.add_argument("--image", type=Path, help="the image the labels belong to, for intensity measurements "
+                                                   "and --ome-zarr")
     _add_overwrite(export)
     export.set_defaults(run=_export)
     return parser
@@ -517,32 +522,42 @@ def _export(args: argparse.Namespace) -> int:
     from unetgui.core.io import open_image, plane_axis_for, read_labels
     from unetgui.core.outputs import check_distinct, check_output
 
-    outputs = {"rois": args.rois, "geojson": args.geojson, "measurements": args.measurements}
+    outputs = {"rois": args.rois, "geojson": args.geojson, "measurements": args.measurements, "ome-zarr": args.ome_zarr}
     if not any(outputs.values()):
-        raise InvalidInputError("Name at least one output: --rois, --geojson or --measurements.")
+        raise InvalidInputError("Name at least one output: --rois, --geojson, --measurements or --ome-zarr.")
+    if args.ome_zarr and not args.image:
+        raise InvalidInputError("--ome-zarr writes the image with its labels: name the image with --image.")
     inputs = [args.labels] + ([args.image] if args.image else [])
+    suffix_kind = {"measurements": "csv", "ome-zarr": "zarr"}
     for kind, output in outputs.items():
         if output is not None:
-            check_output(output, kind="csv" if kind == "measurements" else kind, inputs=inputs,
-                         overwrite=args.overwrite)
+            check_output(output, kind=suffix_kind.get(kind, kind), inputs=inputs, overwrite=args.overwrite)
     check_distinct(outputs.values())
     labels = read_labels(args.labels, cells_needed_for="export")
     with open_image(args.labels) as source:
         plane_axis = plane_axis_for(source.plane_axes) if labels.shape[0] > 1 else None
     with contextlib.ExitStack() as context:
-        read_plane = None
-        if args.image and args.measurements:
+        stack = None
+        if args.image and (args.measurements or args.ome_zarr):
             stack = context.enter_context(open_image(args.image))
             if (stack.n_planes, stack.height, stack.width) != labels.shape:
                 raise InvalidInputError(
                     f"The labels ({labels.shape[0]} plane(s) of {labels.shape[2]} x {labels.shape[1]}) do not "
                     f"match the image ({stack.n_planes} plane(s) of {stack.width} x {stack.height}).")
-            read_plane = stack.read_plane
         for kind, output in outputs.items():
-            if output is not None:
-                what = write_cells(output, kind, labels, plane_axis=plane_axis, read_plane=read_plane,
+            if output is None:
+                continue
+            if kind == "ome-zarr":
+                from unetgui.core.ome_zarr_files import write_ome_zarr
+
+                write_ome_zarr(output, stack.read_all(), labels, plane_axis=plane_axis_for(stack.plane_axes),
+                               pixel_size=stack.pixel_size)
+                what = f"the image and {labels.shape[0]} plane(s) of labels"
+            else:
+                what = write_cells(output, kind, labels, plane_axis=plane_axis,
+                                   read_plane=stack.read_plane if stack is not None else None,
                                    object_type="annotation" if args.annotations else "detection")
-                print(f"Wrote {what} to {output}", file=sys.stderr)
+            print(f"Wrote {what} to {output}", file=sys.stderr)
     return 0
 
 

@@ -103,6 +103,7 @@ def test_open_folder_annotate_two_images_fine_tune_predict_and_export(window, qt
     assert window.predictions.predictions  # field3, on screen, shows its prediction
     window.images_panel.kinds["rois"].setChecked(True)
     window.images_panel.kinds["probabilities"].setChecked(True)
+    window.images_panel.kinds["ome-zarr"].setChecked(True)
     window.images_panel.export_button.click()
     qtbot.waitUntil(lambda: not window.project.busy, timeout=60_000)
     out = folder / "unetgui-output"
@@ -113,6 +114,9 @@ def test_open_folder_annotate_two_images_fine_tune_predict_and_export(window, qt
     assert np.array_equal(exported[1], truth["field2.tif"][1])  # the annotation, as painted
     assert (out / "field3_probabilities.tif").exists() and not (out / "field1_probabilities.tif").exists()
     assert (out / "field1_rois.zip").exists()
+    from unetgui.core.ome_zarr_files import read_ome_zarr_labels
+
+    assert np.array_equal(read_ome_zarr_labels(out / "field2.ome.zarr", exported.shape), exported)
     qtbot.waitUntil(lambda: all("exported" in s for s in states(window)), timeout=20_000)
 
 

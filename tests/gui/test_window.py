@@ -183,6 +183,11 @@ def test_export_labels_and_masks_read_back(window, stack_file, tmp_path):
     window.show_plane(1)
     mask = tifffile.imread(window.export_to(tmp_path / "mask1.tif", "mask", whole_stack=False))
     np.testing.assert_array_equal(mask, np.where(labels[1] > 0, 255, 0))
+    # the image with its labels for napari, opened again as an image, its labels imported back
+    zarr_path = window.export_to(tmp_path / "cells.ome.zarr", "ome-zarr", whole_stack=True)
+    assert window.session.save_now() and window.open_image(zarr_path) and window.stack.shape == (3, 1, 96, 128)
+    assert window.session.import_labels(zarr_path)
+    np.testing.assert_array_equal(window.document.labels_of(2), labels[2])
 
 
 def test_import_labels_from_another_tool(window, stack_file, tmp_path):

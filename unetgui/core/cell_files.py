@@ -48,7 +48,8 @@ def write_cells(path: str | os.PathLike, kind: str, labels: np.ndarray, *, plane
 
 
 def read_cells(path: str | os.PathLike, shape: tuple[int, int, int]) -> np.ndarray:
-    """(P, Y, X) labels from a label TIFF, an ImageJ ROI set or GeoJSON, by the file's suffix.
+    """(P, Y, X) labels from a label TIFF, an ImageJ ROI set, GeoJSON or an OME-Zarr's labels
+    group, by the file's suffix.
 
     Parameters
     ----------
@@ -64,4 +65,8 @@ def read_cells(path: str | os.PathLike, shape: tuple[int, int, int]) -> np.ndarr
         return read_imagej_rois(path, shape)
     if suffix in (".geojson", ".json"):
         return read_geojson(path, shape)
+    if suffix == ".zarr":
+        from unetgui.core.ome_zarr_files import read_ome_zarr_labels
+
+        return read_ome_zarr_labels(path, shape)
     return read_labels(path, expected_shape=shape)

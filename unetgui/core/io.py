@@ -243,7 +243,7 @@ class _LazySeriesSource(_ArraySource):
 
 
 def open_image(path: str | os.PathLike) -> ImageStack:
-    """Open a TIFF, PNG or JPEG file as an :class:`ImageStack` without reading its pixels.
+    """Open a TIFF, PNG, JPEG or OME-Zarr as an :class:`ImageStack` without reading its pixels.
 
     PNG and JPEG hold one small plane and are decoded at once. Raises
     :class:`ImageFileError` for missing, unreadable, damaged or unsupported files.
@@ -259,6 +259,10 @@ def open_image(path: str | os.PathLike) -> ImageStack:
         The open stack, (P, C, Y, X); close it (or use ``with``) when done.
     """
     path = Path(path)
+    if path.suffix.lower() == ".zarr" and path.is_dir():
+        from unetgui.core.ome_zarr_files import open_ome_zarr
+
+        return open_ome_zarr(path)
     _check_file(path)
     if path.suffix.lower() in OTHER_SUFFIXES:
         return _open_png_jpeg(path)
@@ -292,8 +296,8 @@ def _check_file(path: Path) -> None:
         raise ImageFileError(f"Cannot open '{path.name}': it is a folder, not an image file.")
     if path.suffix.lower() not in TIFF_SUFFIXES + OTHER_SUFFIXES:
         raise ImageFileError(
-            f"Cannot open '{path.name}': unetgui reads TIFF (.tif, .tiff), PNG and JPEG "
-            "files. Save the image as TIFF, for example with Fiji (File > Save As > Tiff...).")
+            f"Cannot open '{path.name}': unetgui reads TIFF (.tif, .tiff), PNG, JPEG and OME-Zarr "
+            "(.zarr) images. Save the image as TIFF, for example with Fiji (File > Save As > Tiff...).")
     if path.stat().st_size == 0:
         raise ImageFileError(f"Cannot read '{path.name}': the file is empty.")
     if not os.access(path, os.R_OK):

@@ -29,15 +29,16 @@ from unetgui.core.io import (
 
 MODEL_SUFFIX = ".unet"  # the one definition; core.model imports it
 _KINDS = {"model": (MODEL_SUFFIX,), "tiff": (".tif", ".tiff"), "rois": (".zip",), "geojson": (".geojson", ".json"),
-          "csv": (".csv",)}
+          "csv": (".csv",), "zarr": (".zarr",)}
 _WHAT = {"model": "a model file", "tiff": "a TIFF file", "rois": "an ImageJ ROI set", "geojson": "a GeoJSON file",
-         "csv": "a CSV table"}
+         "csv": "a CSV table", "zarr": "an OME-Zarr folder"}
 
 
 # The naming rule of exports: NAME_labels.tif, NAME_rois.zip... (NAME: the image's name
 # without its image extension, core.project.image_stem).
 OUTPUT_KINDS = {"labels": "_labels.tif", "mask": "_mask.tif", "probabilities": "_probabilities.tif",
-                "rois": "_rois.zip", "geojson": "_cells.geojson", "measurements": "_measurements.csv"}
+                "rois": "_rois.zip", "geojson": "_cells.geojson", "measurements": "_measurements.csv",
+                "ome-zarr": ".ome.zarr"}
 CELL_KINDS = ("rois", "geojson", "measurements")  # written by core.cell_files.write_cells
 
 
@@ -83,7 +84,7 @@ def check_output(path: str | os.PathLike, *, kind: str, inputs: Iterable[str | o
         if _same_file(path, Path(source)):
             raise InvalidInputError(f"The output '{path}' is also an input of this command; "
                                     "writing it would destroy the input. Choose another name.")
-    if path.is_dir():
+    if path.is_dir() and kind != "zarr":
         raise InvalidInputError(f"The output '{path}' is a folder; give a file name.")
     if path.exists() and not overwrite and not written_by_unetgui(path):
         raise InvalidInputError(f"'{path}' exists and was not written by unetgui; add "
@@ -132,6 +133,10 @@ def written_by_unetgui(path: str | os.PathLike) -> bool:
             from unetgui.core.model import is_model_file
 
             return is_model_file(path)
+        if suffix == ".zarr":
+            from unetgui.core.ome_zarr_files import written_by_unetgui as zarr_by_us
+
+            return zarr_by_us(path)
         if suffix in TIFF_SUFFIXES:
             import tifffile
 

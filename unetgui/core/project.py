@@ -2,8 +2,8 @@
 
 An experiment is a folder of images (days, wells, fields of view, often of different
 sizes). The folder is the project: its images are the image files directly inside it
-(TIFF, OME-TIFF, PNG, JPEG; not in subfolders, so outputs and sidecars never count as
-images), in natural order (``well2`` before ``well10``). Each image keeps its own
+(TIFF, OME-TIFF, PNG, JPEG, and OME-Zarr folders; not in other subfolders, so outputs and
+sidecars never count as images), in natural order (``well2`` before ``well10``). Each image keeps its own
 annotations in its own sidecar (core/annotations.py), exactly as when it is opened alone.
 
 ``unetgui-project.json`` in the folder remembers what the folder cannot tell: the order of
@@ -40,7 +40,7 @@ PROJECT_FILE = "unetgui-project.json"
 FORMAT = "unetgui-project"
 VERSION = 1
 DEFAULT_OUTPUT = "unetgui-output"
-IMAGE_SUFFIXES = TIFF_SUFFIXES + OTHER_SUFFIXES
+IMAGE_SUFFIXES = (*TIFF_SUFFIXES, *OTHER_SUFFIXES, ".zarr")
 STARTER = "starter"  # the bundled starter model, where a model path is stored
 
 
@@ -123,8 +123,9 @@ def find_images(folder: str | os.PathLike) -> list[str]:
 
 
 def _is_file(entry: os.DirEntry) -> bool:
+    """A file, or an OME-Zarr (a folder ending in .zarr)."""
     try:
-        return entry.is_file()
+        return entry.is_dir() if entry.name.lower().endswith(".zarr") else entry.is_file()
     except OSError:
         return False
 
@@ -137,7 +138,7 @@ def natural_key(name: str) -> tuple:
 def image_stem(name: str) -> str:
     """The name without its image extension: 'cells.ome.tif' -> 'cells', 'a.b.png' -> 'a.b'."""
     lower = name.lower()
-    for suffix in (".ome.tiff", ".ome.tif", *IMAGE_SUFFIXES):
+    for suffix in (".ome.tiff", ".ome.tif", ".ome.zarr", *IMAGE_SUFFIXES):
         if lower.endswith(suffix):
             return name[: -len(suffix)]
     return name

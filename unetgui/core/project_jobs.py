@@ -252,8 +252,8 @@ def export_images(project: Project, names: Sequence[str], kinds: Sequence[str], 
     Parameters
     ----------
     project, names : the project and the images to export
-    kinds : any of "labels", "mask", "probabilities", "rois", "geojson", "measurements";
-        probabilities are written for predicted images only
+    kinds : any of "labels", "mask", "probabilities", "rois", "geojson", "measurements",
+        "ome-zarr"; probabilities are written for predicted images only
     overwrite : replace existing outputs (False: an image whose outputs all exist is skipped)
 
     Yields
@@ -295,6 +295,10 @@ def _write_exports(targets: dict[str, Path], labels: np.ndarray, probability: np
             values = decode_probability(probability)
             write_probabilities(target, values[0] if single else values, plane_axis=plane_axis,
                                 pixel_size=stack.pixel_size)
+        elif kind == "ome-zarr":
+            from unetgui.core.ome_zarr_files import write_ome_zarr
+
+            write_ome_zarr(target, stack.read_all(), labels, plane_axis=plane_axis, pixel_size=stack.pixel_size)
         elif kind in CELL_KINDS:
             if not labels.any():
                 continue  # no cells: nothing to list

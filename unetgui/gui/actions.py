@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("export_rois", "File/Export", "Cells as ImageJ ROIs (Fiji)...", needs_image=True),
     Command("export_geojson", "File/Export", "Cells as GeoJSON (QuPath)...", needs_image=True),
     Command("export_measurements", "File/Export", "Cell measurements (CSV)...", needs_image=True),
+    Command("export_ome_zarr", "File/Export", "Image and labels as OME-Zarr (napari)...", needs_image=True),
     _sep("File"),
     Command("quit", "File", "&Quit", ("Ctrl+Q",), "Quit unetgui"),
 

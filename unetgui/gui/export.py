@@ -1,5 +1,6 @@
 """File > Export: labels, binary masks or cell probabilities as TIFF for Fiji and napari;
-cells as ImageJ ROIs (Fiji), GeoJSON (QuPath) or a measurements table (CSV).
+cells as ImageJ ROIs (Fiji), GeoJSON (QuPath) or a measurements table (CSV); the image
+with its labels as OME-Zarr (napari).
 
 Functions of what they export (the document, the stack, the predictions), not of the
 window; they raise :class:`UnetguiError` with a message for the dialog.
@@ -25,7 +26,8 @@ from unetgui.core.outputs import output_name
 from unetgui.core.postprocess import decode_probability
 
 TIFF_FILTER = "TIFF (*.tif *.tiff)"
-FILTERS = {"rois": "ImageJ ROI set (*.zip)", "geojson": "GeoJSON (*.geojson *.json)", "measurements": "CSV (*.csv)"}
+FILTERS = {"rois": "ImageJ ROI set (*.zip)", "geojson": "GeoJSON (*.geojson *.json)", "measurements": "CSV (*.csv)",
+           "ome-zarr": "OME-Zarr (*.zarr)"}
 
 
 def default_path(image_path: Path, kind: str, plane: int | None) -> Path:
@@ -69,6 +71,15 @@ def export_cells(path: str | Path, kind: str, document: LabelDocument, stack: Im
     plane_axis = plane_axis_for(stack.plane_axes) if stack.n_planes > 1 else None
     return write_cells(path, kind, _labels_of(document, range(stack.n_planes)), plane_axis=plane_axis,
                        read_plane=stack.read_plane)
+
+
+def export_ome_zarr(path: str | Path, document: LabelDocument, stack: ImageStack) -> Path:
+    """Write the image with its labels as an OME-Zarr (napari, the cloud), with the pixel size."""
+    from unetgui.core.ome_zarr_files import write_ome_zarr
+
+    labels = _labels_of(document, range(stack.n_planes))
+    return write_ome_zarr(path, stack.read_all(), labels, plane_axis=plane_axis_for(stack.plane_axes),
+                          pixel_size=stack.pixel_size)
 
 
 def _labels_of(document: LabelDocument, planes) -> np.ndarray:

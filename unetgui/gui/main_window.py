@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from unetgui.core.errors import UnetguiError
+from unetgui.core.ome_zarr_files import is_zarr
 from unetgui.core.outputs import CELL_KINDS
 from unetgui.core.project import PROJECT_FILE
 from unetgui.core.runtime import CpuShare
@@ -46,9 +47,9 @@ from unetgui.gui.training import TrainingController
 from unetgui.gui.view_state import ViewState
 from unetgui.gui.weight_map import WeightMapController
 
-IMAGE_FILTER = "Images (*.tif *.tiff *.btf *.png *.jpg *.jpeg);;All files (*)"
-LABELS_FILTER = ("Labels (*.tif *.tiff *.zip *.roi *.geojson *.json);;Label TIFF (*.tif *.tiff);;"
-                 "ImageJ ROIs (*.zip *.roi);;GeoJSON (*.geojson *.json);;All files (*)")
+IMAGE_FILTER = "Images (*.tif *.tiff *.btf *.png *.jpg *.jpeg *.zarr);;All files (*)"
+LABELS_FILTER = ("Labels (*.tif *.tiff *.zip *.roi *.geojson *.json *.zarr);;Label TIFF (*.tif *.tiff);;"
+                 "ImageJ ROIs (*.zip *.roi);;GeoJSON (*.geojson *.json);;OME-Zarr (*.zarr);;All files (*)")
 SIDE_WIDTH = 360  # px of the docks beside the image
 IMAGES_WIDTH = 300  # px of a project's image list
 STEP_MS = 15  # between the parts of opening a project: the event loop paints and serves input
@@ -212,6 +213,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "export_rois": lambda: self.export_dialog("rois", whole_stack=True),
             "export_geojson": lambda: self.export_dialog("geojson", whole_stack=True),
             "export_measurements": lambda: self.export_dialog("measurements", whole_stack=True),
+            "export_ome_zarr": lambda: self.export_dialog("ome-zarr", whole_stack=True),
             "quit": self.close,
             "undo": self.undo,
             "redo": self.redo,
@@ -347,7 +349,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_image(self, path: str | Path) -> bool:
         """Open an image and its saved annotations, or a folder as a project; on failure
         say why and keep going."""
-        if Path(path).is_dir():
+        if Path(path).is_dir() and not is_zarr(path):  # an OME-Zarr is one image
             return self.open_folder(path)
         return self.maybe_save() and self.session.open(path)
 
@@ -595,14 +597,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.image_path is None:
             return
         default = export.default_path(self.image_path, kind, None if whole_stack else self.view.plane)
+        if self.project.row_of(self.image_path) >= 0:  # in a project: its output folder, not among its images
+            default = self.project.project.output_folder / default.name
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export", str(default),
                                                         export.FILTERS.get(kind, export.TIFF_FILTER))
         if path:
             self.export_to(path, kind, whole_stack=whole_stack)
 
     def export_to(self, path: str | Path, kind: str, *, whole_stack: bool) -> Path | None:
-        """Export "labels", "mask" or "probabilities" of this plane or all; returns the path
-        written, or None after telling the user why not."""
+        """Export "labels", "mask" or "probabilities" of this plane or all, the cells
+        (CELL_KINDS) or "ome-zarr"; returns the path written, or None after telling the user
+        why not."""
         stack = self.session.stack
         planes = list(range(stack.n_planes)) if whole_stack else [self.view.plane]
         try:
@@ -610,7 +615,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 what = export.export_cells(path, kind, self.session.document, stack)
                 self.statusBar().showMessage(f"Exported {what} to {path}", 8000)
                 return Path(path)
-            if kind == "probabilities":
+            if kind == "ome-zarr":
+                written = export.export_ome_zarr(path, self.session.document, stack)
+            elif kind == "probabilities":
                 written = export.export_probabilities(path, self.predictions.predictions, stack, planes)
             else:
                 written = export.export_labels(path, kind, self.session.document, stack, planes)

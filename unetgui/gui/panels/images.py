@@ -16,6 +16,7 @@ EXPORT_KINDS = (  # kind, check box text, ticked at first
     ("rois", "ImageJ ROIs (NAME_rois.zip)", False),
     ("geojson", "QuPath GeoJSON (NAME_cells.geojson)", False),
     ("measurements", "Measurements (NAME_measurements.csv)", False),
+    ("ome-zarr", "Image with labels as OME-Zarr (NAME.ome.zarr)", False),
 )
 
 
