@@ -11,6 +11,7 @@
     unetgui weights LABELS -o WEIGHTS.tif [...]      the paper's border weight map
     unetgui evaluate TRUTH PRED                      foreground IoU and AP at 0.5, 0.75
     unetgui export LABELS [--rois Z] [--geojson G] [--measurements C]   for Fiji, QuPath, CSV
+    unetgui export-model MODEL -o NAME.zip [...]      a bioimage.io model package
 
 Bad input ends with one line on stderr and exit code 2; nothing is written half-way.
 Qt is imported only to open the window, so batch jobs run on headless cluster nodes.
@@ -28,7 +29,7 @@ from unetgui import __version__
 from unetgui.core import runtime
 from unetgui.core.errors import InvalidInputError, UnetguiError
 
-SUBCOMMANDS = ("train", "predict", "weights", "evaluate", "export")
+SUBCOMMANDS = ("train", "predict", "weights", "evaluate", "export", "export-model")
 STARTER = "starter"  # names the bundled starter model where a model file is expected
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -238,6 +239,21 @@ def _parser() -> argparse.ArgumentParser:
                                                    "and --ome-zarr")
     _add_overwrite(export)
     export.set_defaults(run=_export)
+
+    package = sub.add_parser("export-model", help="a model as a bioimage.io package (deepImageJ, ilastik, QuPath)")
+    package.add_argument("model", help=f"model file, or '{STARTER}' for the bundled starter model")
+    package.add_argument("-o", "--output", type=Path, required=True, metavar="NAME.zip", help="package to write")
+    package.add_argument("--name", help="the model's name (default: the one it has)")
+    package.add_argument("--description", default="", help="one or two sentences on what it segments")
+    package.add_argument("--author", action="append", default=[], metavar="NAME",
+                         help="an author (give it once per author; default: 'unetgui user')")
+    package.add_argument("--license", default="CC-BY-4.0", help="SPDX licence of the weights (default CC-BY-4.0)")
+    package.add_argument("--cite", nargs=2, action="append", default=[], metavar=("TEXT", "DOI"),
+                         help="a publication to cite besides the U-Net paper")
+    package.add_argument("--image", type=Path, help="an image whose first plane makes the test tensors "
+                                                    "(default: synthetic cells)")
+    _add_overwrite(package)
+    package.set_defaults(run=_export_model)
     return parser
 
 
@@ -558,6 +574,27 @@ def _export(args: argparse.Namespace) -> int:
                                    read_plane=stack.read_plane if stack is not None else None,
                                    object_type="annotation" if args.annotations else "detection")
             print(f"Wrote {what} to {output}", file=sys.stderr)
+    return 0
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    from unetgui.core.bioimageio_export import PackageInfo, export_package
+    from unetgui.core.io import open_image
+    from unetgui.core.outputs import check_output
+    from unetgui.core.predict import model_input
+
+    inputs = ([Path(args.model)] if args.model != STARTER else []) + ([args.image] if args.image else [])
+    check_output(args.output, kind="rois", inputs=inputs, overwrite=args.overwrite)  # a .zip, like ROI sets
+    model = _load_model_argument(args.model, "cpu")
+    test_image = None
+    if args.image:
+        with open_image(args.image) as stack:
+            test_image = model_input(stack.read_plane(0), model, None)
+    name = args.name or str(model.info.get("name") or Path(args.model).stem)
+    info = PackageInfo(name=name, description=args.description, authors=tuple(args.author) or ("unetgui user",),
+                       license=args.license, cite=tuple(tuple(c) for c in args.cite))
+    export_package(model, args.output, info, test_image)
+    print(f"Wrote the bioimage.io package of '{name}' to {args.output}", file=sys.stderr)
     return 0
 
 
