@@ -242,7 +242,7 @@ def make_case(folder: Path, good: Path, name: str) -> list[str]:
         return numbers[name]
     # --- the command word
     if name == "unknown-command":
-        return ["export-model", tiny, f("x.zip")]
+        return ["convert-model", tiny, f("x.zip")]
     if name == "typo-command":
         return ["trian", img, lab]
     if name == "no-arguments-for-command":
@@ -458,9 +458,9 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_a_real_process_reports_an_unknown_command_without_opening_a_window():
-    result = run_cli("export-model", "model.unet")
+    result = run_cli("convert-model", "model.unet")
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "unknown command 'export-model'" in result.stderr
+    assert result.stderr.count("\n") == 1 and "unknown command 'convert-model'" in result.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a display is always there elsewhere")

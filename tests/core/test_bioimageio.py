@@ -17,7 +17,7 @@ from unetgui.core.bioimageio_export import (
     import_package,
     input_sizes,
 )
-from unetgui.core.errors import ModelFileError
+from unetgui.core.errors import InvalidInputError, ModelFileError
 from unetgui.core.model import load_model, new_model, save_model
 from unetgui.core.predict import predict
 from unetgui.core.synthetic import SyntheticConfig, synthetic_cells
@@ -136,3 +136,11 @@ def test_unetgui_export_model_on_the_command_line(tmp_path, capsys):
     again = import_package(out)
     assert again.config == load_model(model_file).config
     assert main(["export-model", str(model_file), "-o", str(tmp_path / "m.txt")]) == 2
+
+
+def test_bad_metadata_gets_a_plain_message(tmp_path):
+    model = new_model(TINY, seed=1)
+    with pytest.raises(InvalidInputError, match="at least 5 characters"):
+        export_package(model, tmp_path / "a.zip", PackageInfo(name="abc"))
+    with pytest.raises(ModelFileError, match="license"):
+        export_package(model, tmp_path / "b.zip", PackageInfo(name="my model", license="not a licence"))

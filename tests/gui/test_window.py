@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import tifffile
 from PySide6 import QtCore, QtWidgets
 
@@ -381,3 +382,19 @@ def test_the_application_icon_and_desktop_entry_ship(qtbot):
     assert not icon.isNull() and not icon.pixmap(64, 64).isNull()
     entry = (Path(__file__).parents[2] / "packaging" / "unetgui.desktop").read_text()
     assert "Exec=unetgui %F" in entry and "Icon=unetgui" in entry and "Type=Application" in entry
+
+
+def test_share_the_model_as_a_bioimageio_package_and_open_it_again(window, qtbot, tmp_path):
+    from unetgui.core.bioimageio_export import PackageInfo
+    from unetgui.core.model import new_model
+    from unetgui.core.unet import UNetConfig
+
+    window.models.set_model(new_model(UNetConfig(depth=2, base_channels=4), seed=5, info={"name": "tiny"}), "tiny")
+    before = {k: v.clone() for k, v in window.models.model.net.state_dict().items()}
+    assert window.models.share(tmp_path / "tiny", PackageInfo(name="tiny cells", authors=("A. Biologist",)))
+    qtbot.waitUntil(lambda: "Wrote the bioimage.io package" in window.statusBar().currentMessage(), timeout=120_000)
+    window.models.use_starter()
+    assert window.models.open_model(tmp_path / "tiny.zip")
+    assert window.models.name == "tiny"
+    for key, value in window.models.model.net.state_dict().items():
+        assert torch.equal(value.cpu(), before[key].cpu()), key

@@ -153,6 +153,9 @@ def export_package(model: UNetModel, path: str | os.PathLike, info: PackageInfo,
     v = _spec()
     from bioimageio.spec import save_bioimageio_package
 
+    if len(info.name.strip()) < 5:
+        raise InvalidInputError(f"The package's name '{info.name}' is too short: bioimage.io wants at least 5 "
+                                "characters.")
     if model.config.n_classes != 2:
         raise InvalidInputError("Only two-class models (background, cell) can be exported as bioimage.io packages.")
     path = Path(path)
@@ -172,11 +175,23 @@ def export_package(model: UNetModel, path: str | os.PathLike, info: PackageInfo,
         (folder / "README.md").write_text(_readme(model, info), encoding="utf-8")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            descr = _description(v, model, info, folder)
+            try:
+                descr = _description(v, model, info, folder)
+            except ValueError as error:  # pydantic's ValidationError: the fields the user gave
+                raise ModelFileError(f"The package cannot be made: {_first_problem(error)}") from error
             save_bioimageio_package(descr, output_path=path)
             del descr
             gc.collect()  # bioimageio.spec leaves files open; closed here, while their warnings are off
     return path
+
+
+def _first_problem(error: ValueError) -> str:
+    """The first complaint of a validation error, in one line ('license: ...')."""
+    errors = getattr(error, "errors", None)
+    if callable(errors) and errors():
+        first = errors()[0]
+        return f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg', '')}"
+    return " ".join(str(error).split())[:300]
 
 
 def _test_input(model: UNetModel, image: np.ndarray | None) -> np.ndarray:

@@ -655,6 +655,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Stop every worker and close the image (its annotations are saved or discarded)."""
         self.project.shutdown()
         self.training.shutdown()
+        self.models.shutdown()
         self.predictions.shutdown()
         self.weights.show(None, 0)
         self.weights.jobs.wait(10000)

@@ -21,8 +21,11 @@ from unetgui.core.model import UNetModel, load_model, new_model, save_model
 from unetgui.core.outputs import MODEL_SUFFIX
 from unetgui.core.unet import parameter_count
 from unetgui.gui.panels.model import ModelPanel
+from unetgui.gui.panels.share import ShareDialog
+from unetgui.gui.workers import GeneratorWorker
 
-MODEL_FILTER = f"unetgui models (*{MODEL_SUFFIX});;All files (*)"
+MODEL_FILTER = (f"Models (*{MODEL_SUFFIX} *.zip);;unetgui models (*{MODEL_SUFFIX});;"
+                "bioimage.io packages exported by unetgui (*.zip);;All files (*)")
 
 
 STARTER_ORIGIN = "starter model"
@@ -58,6 +61,8 @@ class ModelController(QtCore.QObject):
         panel.openRequested.connect(self.open_dialog)
         panel.saveRequested.connect(self.save_dialog)
         panel.starterRequested.connect(self.use_starter)
+        panel.shareRequested.connect(self.share_dialog)
+        self._share_worker: GeneratorWorker | None = None
         panel.deviceChosen.connect(self.choose_device)
         self._describe()
         self.panel.show_device("auto", describe_device(self.device))
@@ -97,12 +102,20 @@ class ModelController(QtCore.QObject):
             self.open_model(path)
 
     def open_model(self, path: str | Path) -> bool:
+        """Open a .unet model, or a bioimage.io package that unetgui exported."""
+        path = Path(path)
         try:
+            if path.suffix.lower() == ".zip":
+                from unetgui.core.bioimageio_export import import_package
+
+                self.set_model(import_package(path), path.name)  # saved as .unet with Save...
+                self.message.emit(f"Opened the bioimage.io package {path.name}; Save... keeps it as a .unet file.")
+                return True
             model = load_model(path)
         except UnetguiError as error:
             self.error.emit("Cannot open model", str(error))
             return False
-        self.set_model(model, Path(path).name, Path(path))
+        self.set_model(model, path.name, path)
         self.message.emit(f"Opened model {Path(path).name}.")
         return True
 
@@ -125,6 +138,36 @@ class ModelController(QtCore.QObject):
         self.message.emit(f"Saved model to {path}")
         self.fileChanged.emit(path)
         return True
+
+    def share_dialog(self) -> bool:
+        """Ask for the package's name, authors and licence, then where to write it."""
+        dialog = ShareDialog(self.name, self.panel)
+        if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return False
+        start = str((self.path or Path(f"{self.name}")).with_suffix(".zip"))
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.panel, "Share as a bioimage.io package", start,
+                                                        "bioimage.io package (*.zip)")
+        return bool(path) and self.share(path, dialog.info())
+
+    def share(self, path: str | Path, info) -> bool:
+        """Write the active model as a bioimage.io package in a worker (it takes seconds:
+        the package is traced and checked); the status bar says when it is done."""
+        if self._share_worker is not None and self._share_worker.isRunning():
+            return False
+        from unetgui.core.bioimageio_export import export_package
+
+        path = Path(path).with_suffix(".zip")
+        model = self.model.snapshot()
+        self._share_worker = GeneratorWorker(lambda: iter([export_package(model, path, info)]), self)
+        self._share_worker.item.connect(lambda written: self.message.emit(f"Wrote the bioimage.io package {written}"))
+        self._share_worker.failed.connect(lambda text: self.error.emit("Cannot share the model", text))
+        self.message.emit(f"Writing the bioimage.io package {path.name}...")
+        self._share_worker.start()
+        return True
+
+    def shutdown(self) -> None:
+        if self._share_worker is not None:
+            self._share_worker.wait()
 
     def choose_device(self, name: str) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Model panel: the active network (open, save, starter, new), and the device it runs on.
+"""Model panel: the active network (open, save, share, starter, new), and the device it runs on.
 
 Only widgets and signals; the model controller fills it in through :meth:`show_model`
 and :meth:`show_device`.
@@ -19,6 +19,7 @@ class ModelPanel(QtWidgets.QWidget):
     openRequested = QtCore.Signal()
     saveRequested = QtCore.Signal()
     starterRequested = QtCore.Signal()
+    shareRequested = QtCore.Signal()
     deviceChosen = QtCore.Signal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -38,6 +39,11 @@ class ModelPanel(QtWidgets.QWidget):
         for button in (self.open_button, self.save_button, self.starter_button):
             row.addWidget(button)
         form.addRow(row)
+        self.share_button = QtWidgets.QPushButton("Share as a bioimage.io package...")
+        self.share_button.setToolTip("A .zip that deepImageJ, ilastik, QuPath and bioimage.io open, with the "
+                                     "model's training history, authors and licence")
+        self.share_button.clicked.connect(self.shareRequested)
+        form.addRow(self.share_button)
         new_row = QtWidgets.QHBoxLayout()
         self.width = QtWidgets.QComboBox()
         for width, note in WIDTHS.items():
@@ -67,5 +73,6 @@ class ModelPanel(QtWidgets.QWidget):
 
     def set_busy(self, busy: bool) -> None:
         """While training runs, the model cannot be replaced, saved or moved."""
-        for widget in (self.open_button, self.save_button, self.starter_button, self.new_button, self.device):
+        for widget in (self.open_button, self.save_button, self.starter_button, self.new_button, self.device,
+                       self.share_button):
             widget.setEnabled(not busy)
