@@ -46,6 +46,9 @@ class ModelPanel(QtWidgets.QWidget):
         form.addRow(self.share_button)
         new_row = QtWidgets.QHBoxLayout()
         self.width = QtWidgets.QComboBox()
+        # the list's long entries must not widen the dock beyond its width (text was cut off)
+        self.width.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.width.setMinimumContentsLength(12)
         for width, note in WIDTHS.items():
             self.width.addItem(f"{width} channels ({note})", width)
         self.new_button = QtWidgets.QPushButton("New network")
@@ -55,6 +58,8 @@ class ModelPanel(QtWidgets.QWidget):
         new_row.addWidget(self.new_button)
         form.addRow(new_row)
         self.device = QtWidgets.QComboBox()
+        self.device.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device.setMinimumContentsLength(12)
         for title, name in DEVICES:
             self.device.addItem(title, name)
         self.device.currentIndexChanged.connect(lambda i: self.deviceChosen.emit(self.device.itemData(i)))

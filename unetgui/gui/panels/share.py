@@ -14,6 +14,7 @@ class ShareDialog(QtWidgets.QDialog):
     def __init__(self, name: str, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Share as a bioimage.io package")
+        self.setMinimumWidth(460)
         form = QtWidgets.QFormLayout(self)
         self.name = QtWidgets.QLineEdit(name)
         self.description = QtWidgets.QLineEdit()
