@@ -534,3 +534,19 @@ def test_the_pixel_size_is_read_from_imagej_and_ome_calibrations_and_written_bac
         write(tmp_path / name)
         with open_image(tmp_path / name) as written:
             assert written.pixel_size == pytest.approx((0.5, 0.65)), name
+
+
+def test_an_ome_tif_name_writes_ome_tiff_with_axes_and_pixel_size(tmp_path):
+    from unetgui.core.io import write_probabilities
+
+    labels = np.zeros((3, 20, 30), np.uint32)
+    labels[1, 2:5, 2:5] = 70_000  # beyond 16 bits: OME-TIFF keeps uint32
+    write_labels(tmp_path / "cells_labels.ome.tif", labels, plane_axis="T", pixel_size=(0.5, 0.25))
+    write_probabilities(tmp_path / "probs.ome.tiff", labels.astype(np.float32) / 70_000, pixel_size=(0.5, 0.25))
+    with tifffile.TiffFile(tmp_path / "cells_labels.ome.tif") as tiff:
+        assert tiff.is_ome and tiff.series[0].axes == "TYX" and tiff.series[0].dtype == np.uint32
+        assert 'PhysicalSizeX="0.25"' in tiff.ome_metadata and 'PhysicalSizeY="0.5"' in tiff.ome_metadata
+        np.testing.assert_array_equal(tiff.asarray(), labels)
+    for name in ("cells_labels.ome.tif", "probs.ome.tiff"):
+        with open_image(tmp_path / name) as stack:
+            assert stack.pixel_size == pytest.approx((0.5, 0.25)) and stack.n_planes == 3

@@ -703,6 +703,8 @@ def write_labels(path: str | os.PathLike, labels: np.ndarray, *, plane_axis: str
     if labels.max() > np.iinfo(np.uint32).max:
         raise InvalidInputError("Labels above 4294967295 cannot be saved.")
     axes = _plane_axes(plane_axis, labels.ndim == 3) + "YX"
+    if is_ome_tiff_name(path):  # OME-TIFF holds uint32 too
+        return _write_ome(path, labels.astype(np.uint16 if labels.max() <= 65535 else np.uint32), axes, pixel_size)
     if labels.max() <= np.iinfo(np.uint16).max:
         return _write_imagej(path, labels.astype(np.uint16), axes, pixel_size)
     calibration = {} if pixel_size is None else {  # pixels per centimetre
@@ -782,10 +784,32 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, axes: str,
     return _write_imagej(path, image, axes, pixel_size)
 
 
+def is_ome_tiff_name(path: str | os.PathLike) -> bool:
+    """Whether the user named an OME-TIFF output ('cells_labels.ome.tif')."""
+    return Path(path).name.lower().endswith((".ome.tif", ".ome.tiff"))
+
+
+def _write_ome(path: str | os.PathLike, data: np.ndarray, axes: str,
+               pixel_size: tuple[float, float] | None = None) -> Path:
+    """Write ``data`` as an OME-TIFF (deflate), atomically: tifffile writes the OME-XML with
+    the axes and, when known, PhysicalSizeX/Y in micrometres (Bio-Formats, QuPath, OMERO)."""
+    metadata: dict = {"axes": axes}
+    if pixel_size is not None:
+        metadata |= {"PhysicalSizeY": float(pixel_size[0]), "PhysicalSizeYUnit": "\u00b5m",
+                     "PhysicalSizeX": float(pixel_size[1]), "PhysicalSizeXUnit": "\u00b5m"}
+    with atomic_write(path) as tmp:
+        tifffile.imwrite(tmp, data, ome=True, photometric="minisblack", metadata=metadata, software=SOFTWARE,
+                         compression="zlib")
+    return Path(path)
+
+
 def _write_imagej(path: str | os.PathLike, data: np.ndarray, axes: str,
                   pixel_size: tuple[float, float] | None = None) -> Path:
     """Write ``data`` (uint8/uint16/float32) as an uncompressed ImageJ TIFF, atomically,
-    calibrated in micrometres when ``pixel_size`` is known (Fiji's Image > Properties)."""
+    calibrated in micrometres when ``pixel_size`` is known (Fiji's Image > Properties);
+    as an OME-TIFF when the name ends in .ome.tif."""
+    if is_ome_tiff_name(path):
+        return _write_ome(path, data, axes, pixel_size)
     metadata, calibration = {"axes": axes}, {}
     if pixel_size is not None:
         metadata["unit"] = "um"
