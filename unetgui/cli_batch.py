@@ -225,8 +225,12 @@ def predict_many(args: argparse.Namespace, predict_one: Callable) -> int:
                 continue
             try:
                 predict_one(path, labels_path, probabilities_path, lambda text, name=path.name: bar.write(f"{name}: {text}"))
-            except (UnetguiError, MemoryError) as error:
-                message = " ".join(str(error).split()) or "not enough memory"
+            except (UnetguiError, MemoryError, RuntimeError) as error:
+                from unetgui.core import memory
+
+                if isinstance(error, RuntimeError) and not memory.is_out_of_memory(error):
+                    raise  # a programming error, not a bad file
+                message = " ".join(str(error).split()) if isinstance(error, UnetguiError) else "not enough memory"
                 failed.append((path.name, message))
                 bar.write(f"unetgui predict: {path.name} skipped: {message}")
                 continue

@@ -282,7 +282,9 @@ class TrainingController(QtCore.QObject):
             for p in sorted(self._edited):
                 name = self._plane_name(p, in_project)
                 image = self._run_images.get(name)
-                if image is None:  # a plane of another image of the project: read it now
+                if image is None and not in_project:
+                    continue  # marked during the run: the next run takes it
+                if image is None:  # perhaps a plane of another image of the run: read it now
                     image = model_input(session.stack.read_plane(p), self._models.model, self._channel())
                 copies[name] = TrainingPlane(image, *_annotation_copies(document, p), name)
         except UnetguiError as error:
