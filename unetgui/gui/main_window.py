@@ -26,7 +26,7 @@ from unetgui.gui import export
 from unetgui.gui.actions import COMMANDS
 from unetgui.gui.canvas import Canvas
 from unetgui.gui.image_session import ImageSession
-from unetgui.gui.model_controller import STARTER_ORIGIN, ModelController
+from unetgui.gui.model_controller import ModelController
 from unetgui.gui.panels.images import ImagesPanel
 from unetgui.gui.panels.layers import LayersPanel
 from unetgui.gui.panels.model import ModelPanel
@@ -369,7 +369,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.maybe_save() or not self.project.open(folder):
             return False
         self.session.remember_recent(Path(folder))
-        self._use_project_model()
+        self.models.use_remembered(self.project.project.model_path())
         project = self.project.project
 
         def first_image() -> None:
@@ -383,20 +383,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
         QtCore.QTimer.singleShot(STEP_MS, first_image)
         return True
-
-    def _use_project_model(self) -> None:
-        """Make the model the project was last used with active (a file, or the starter)."""
-        model = self.project.project.model_path()
-        if self.models.dirty:  # a fine-tuned model not saved yet is never replaced unasked
-            return
-        if model == "starter" and self.models.origin != STARTER_ORIGIN:
-            self.models.use_starter()
-        elif isinstance(model, Path) and model != self.models.path:
-            if model.is_file():
-                self.models.open_model(model)
-            else:
-                self.statusBar().showMessage(f"The project's model '{model}' is not there any more; the active "
-                                             f"model stays {self.models.name}.", 10000)
 
     def open_project_image(self, path: Path) -> bool:
         """Another image of the project: the one on screen is saved first, without asking."""

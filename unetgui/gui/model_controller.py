@@ -96,6 +96,21 @@ class ModelController(QtCore.QObject):
     def use_starter(self) -> None:
         self.set_model(*starter_or_new())
 
+    def use_remembered(self, model: Path | str | None) -> None:
+        """Make a remembered model active (a project's: a file, or "starter"), unless a
+        fine-tuned model is not saved yet: that one is never replaced unasked."""
+        if self.dirty or model is None:
+            return
+        if model == "starter":
+            if self.origin != STARTER_ORIGIN:
+                self.use_starter()
+        elif Path(model) != self.path:
+            if Path(model).is_file():
+                self.open_model(model)
+            else:
+                self.message.emit(f"The project's model '{model}' is not there any more; the active model stays "
+                                  f"{self.name}.")
+
     def open_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self.panel, "Open model", "", MODEL_FILTER)
         if path:
