@@ -122,6 +122,10 @@ def test_a_package_of_another_network_is_refused_with_the_reason(tmp_path):
             "source": "w.pt", "architecture": {"callable": "StarDist2D"}}}}))
     with pytest.raises(ModelFileError, match="'StarDist2D' network, not a unetgui U-Net"):
         import_package(path)
+    with zipfile.ZipFile(tmp_path / "broken.zip", "w") as archive:
+        archive.writestr("rdf.yaml", "weights: [unclosed")
+    with pytest.raises(ModelFileError, match="cannot be read"):
+        import_package(tmp_path / "broken.zip")
     (tmp_path / "not.zip").write_bytes(b"PK not a zip")
     with pytest.raises(ModelFileError, match="cannot be read"):
         import_package(tmp_path / "not.zip")

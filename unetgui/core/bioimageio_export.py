@@ -296,9 +296,14 @@ def import_package(path: str | os.PathLike) -> UNetModel:
             rdf_name = next((n for n in names if n.endswith(("rdf.yaml", "bioimageio.yaml"))), None)
             if rdf_name is None:
                 raise ModelFileError(f"'{path.name}' is not a bioimage.io package (it has no rdf.yaml).")
-            import yaml  # noqa: PLC0415  (bioimageio.spec brings a YAML reader)
+            from ruyaml import YAML  # bioimageio.spec's own YAML reader
 
-            rdf = yaml.safe_load(archive.read(rdf_name))
+            try:
+                rdf = YAML(typ="safe").load(archive.read(rdf_name))
+            except Exception as error:  # ruyaml's errors share no base with ValueError
+                raise ValueError(f"its rdf.yaml cannot be read: {error}") from error
+            if not isinstance(rdf, dict):
+                raise ValueError("its rdf.yaml is not a description")
             state = rdf.get("weights", {}).get("pytorch_state_dict") or {}
             architecture = state.get("architecture") or {}
             unetgui_config = (rdf.get("config") or {}).get("unetgui")
@@ -310,7 +315,7 @@ def import_package(path: str | os.PathLike) -> UNetModel:
             with tempfile.TemporaryDirectory() as tmp:
                 archive.extract(next(n for n in names if Path(n).name == weights_name), tmp)
                 tensors = torch.load(next(Path(tmp).rglob(weights_name)), map_location="cpu", weights_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, StopIteration, ValueError) as error:
+    except (zipfile.BadZipFile, OSError, KeyError, StopIteration, ValueError, TypeError, AttributeError) as error:
         raise ModelFileError(f"'{path.name}' cannot be read as a bioimage.io package ({error}).") from error
     except ImportError as error:
         raise ModelFileError(f"Opening bioimage.io packages needs bioimageio.spec. {INSTALL_HINT}") from error
