@@ -93,11 +93,6 @@ class OpenedProject:
     notes: tuple[str, ...] = ()  # what the user should know (moved, missing images, older file...)
 
 
-def is_project_folder(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a folder (any folder can be opened as a project)."""
-    return Path(path).is_dir()
-
-
 def find_images(folder: str | os.PathLike) -> list[str]:
     """Names of the image files directly inside ``folder``, in natural order.
 
