@@ -1,6 +1,7 @@
 """Build the one-folder bundle into dist/unetgui and report its size and what dominates it.
 
-    python packaging/build.py            # CPU torch, as installed in this environment
+    python packaging/build.py            # CPU torch, as installed in this environment: dist/unetgui
+    python packaging/build.py --cuda     # CUDA torch (install it first): dist/unetgui-cuda
 Run in an environment where unetgui is installed (``pip install -e .``) with PyInstaller
 (``pip install pyinstaller``). The same script builds on Windows and macOS.
 """
@@ -18,14 +19,26 @@ def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
-def main() -> int:
-    dist, work = ROOT / "dist", ROOT / "build" / "pyinstaller"
+def main(argv: list[str]) -> int:
+    import os
+
+    cuda = "--cuda" in argv
+    if cuda:
+        import torch
+
+        if torch.version.cuda is None:
+            print("build.py --cuda: this environment has the CPU build of PyTorch. Install a CUDA build "
+                  "first (pytorch.org, e.g. pip install torch --index-url "
+                  "https://download.pytorch.org/whl/cu124).", file=sys.stderr)
+            return 2
+    name = "unetgui-cuda" if cuda else "unetgui"
+    dist, work = ROOT / "dist", ROOT / "build" / f"pyinstaller-{name}"
     command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--distpath", str(dist),
                "--workpath", str(work), str(ROOT / "packaging" / "unetgui.spec")]
-    done = subprocess.run(command, cwd=ROOT / "packaging")
+    done = subprocess.run(command, cwd=ROOT / "packaging", env={**os.environ, "UNETGUI_BUNDLE_NAME": name})
     if done.returncode:
         return done.returncode
-    bundle = dist / "unetgui"
+    bundle = dist / name
     internal = bundle / "_internal"
     total = folder_size(bundle)
     print(f"bundle: {bundle} ({total / 2**20:.0f} MiB)")
@@ -37,4 +50,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
