@@ -100,7 +100,11 @@ def architecture_source() -> str:
     header = ('"""A unetgui U-Net (valid convolutions, Ronneberger et al. 2015), for bioimage.io."""\n\n'
               "from __future__ import annotations\n\nimport math\n\nimport torch\nfrom torch import nn\n"
               "from torch.nn import functional as F\n\n\n")
-    parts = [inspect.getsource(part) for part in (unet._DoubleConv, unet._center_crop, unet.UNet)]
+    try:
+        parts = [inspect.getsource(part) for part in (unet._DoubleConv, unet._center_crop, unet.UNet)]
+    except OSError as error:  # an installation without .py files
+        raise ModelFileError("This installation of unetgui lacks the source of its network (core/unet.py), which "
+                             "a bioimage.io package carries; reinstall unetgui.") from error
     return header + "\n\n".join(parts) + _WRAPPER
 
 
@@ -177,9 +181,11 @@ def export_package(model: UNetModel, path: str | os.PathLike, info: PackageInfo,
             warnings.simplefilter("ignore")
             try:
                 descr = _description(v, model, info, folder)
+                save_bioimageio_package(descr, output_path=path)
             except ValueError as error:  # pydantic's ValidationError: the fields the user gave
                 raise ModelFileError(f"The package cannot be made: {_first_problem(error)}") from error
-            save_bioimageio_package(descr, output_path=path)
+            except OSError as error:  # a full disk, or an installation missing its own files
+                raise ModelFileError(f"The package cannot be written: {error}") from error
             del descr
             gc.collect()  # bioimageio.spec leaves files open; closed here, while their warnings are off
     return path
