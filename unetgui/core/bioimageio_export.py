@@ -21,7 +21,6 @@ bioimageio.spec is an optional part (``pip install "unetgui[bioimageio]"``).
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import inspect
 import json
@@ -186,8 +185,6 @@ def export_package(model: UNetModel, path: str | os.PathLike, info: PackageInfo,
                 raise ModelFileError(f"The package cannot be made: {_first_problem(error)}") from error
             except OSError as error:  # a full disk, or an installation missing its own files
                 raise ModelFileError(f"The package cannot be written: {error}") from error
-            del descr
-            gc.collect()  # bioimageio.spec leaves files open; closed here, while their warnings are off
     return path
 
 
