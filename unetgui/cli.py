@@ -534,7 +534,7 @@ def _weights(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import contextlib
 
-    from unetgui.core.cell_files import write_cells
+    from unetgui.core.cell_files import write_cells, write_label_image
     from unetgui.core.io import open_image, plane_axis_for, read_labels
     from unetgui.core.outputs import check_distinct, check_output
 
@@ -564,10 +564,7 @@ def _export(args: argparse.Namespace) -> int:
             if output is None:
                 continue
             if kind == "ome-zarr":
-                from unetgui.core.ome_zarr_files import write_ome_zarr
-
-                write_ome_zarr(output, stack.read_all(), labels, plane_axis=plane_axis_for(stack.plane_axes),
-                               pixel_size=stack.pixel_size)
+                write_label_image(output, kind, labels, stack)
                 what = f"the image and {labels.shape[0]} plane(s) of labels"
             else:
                 what = write_cells(output, kind, labels, plane_axis=plane_axis,

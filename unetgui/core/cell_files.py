@@ -1,4 +1,5 @@
 """The cells of a label stack to and from the exchange files, chosen by kind or suffix:
+label TIFFs, masks and OME-Zarr (write_label_image),
 ImageJ ROI sets, GeoJSON, the measurements CSV. The window's File > Export / Import
 labels and ``unetgui export`` both come here."""
 
@@ -11,11 +12,38 @@ from pathlib import Path
 import numpy as np
 
 from unetgui.core.imagej_rois import read_imagej_rois, write_imagej_rois
-from unetgui.core.io import read_labels
+from unetgui.core.io import plane_axis_for, read_labels, write_image, write_labels
 from unetgui.core.measurements import measure_cells, write_measurements
 from unetgui.core.qupath_geojson import read_geojson, write_geojson
 
 KINDS = ("rois", "geojson", "measurements")
+IMAGE_KINDS = ("labels", "mask", "ome-zarr")  # written by write_label_image
+
+
+def write_label_image(path: str | os.PathLike, kind: str, labels: np.ndarray, stack) -> Path:
+    """Write (P, Y, X) labels of ``stack``'s image as one of :data:`IMAGE_KINDS`: a label
+    TIFF (cell ids), 0/255 masks, or the image with its labels as OME-Zarr; with the
+    image's plane axis and pixel size. One plane is written as a 2D image.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    plane_axis = plane_axis_for(stack.plane_axes)
+    single = labels.shape[0] == 1
+    if kind == "labels":
+        return Path(write_labels(path, labels[0] if single else labels, plane_axis=plane_axis,
+                                 pixel_size=stack.pixel_size))
+    if kind == "mask":
+        masks = np.where(labels > 0, 255, 0).astype(np.uint8)
+        return Path(write_image(path, masks[0] if single else masks, axes="YX" if single else f"{plane_axis}YX",
+                                pixel_size=stack.pixel_size))
+    if kind == "ome-zarr":
+        from unetgui.core.ome_zarr_files import write_ome_zarr
+
+        return write_ome_zarr(path, stack.read_all(), labels, plane_axis=plane_axis, pixel_size=stack.pixel_size)
+    raise ValueError(f"unknown kind of label image {kind!r}; one of {IMAGE_KINDS}")
 
 
 def write_cells(path: str | os.PathLike, kind: str, labels: np.ndarray, *, plane_axis: str | None = None,

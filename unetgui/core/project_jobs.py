@@ -20,14 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from unetgui.core import annotations as sidecar
-from unetgui.core.cell_files import write_cells
+from unetgui.core.cell_files import IMAGE_KINDS, write_cells, write_label_image
 from unetgui.core.errors import InvalidInputError, ModelFileError, UnetguiError
 from unetgui.core.io import (
     ImageStack,
     open_image,
     plane_axis_for,
-    write_image,
-    write_labels,
     write_probabilities,
 )
 from unetgui.core.model import UNetModel
@@ -283,22 +281,14 @@ def _write_exports(targets: dict[str, Path], labels: np.ndarray, probability: np
     plane_axis = plane_axis_for(stack.plane_axes)
     single = labels.shape[0] == 1
     for kind, target in targets.items():
-        if kind == "labels":
-            write_labels(target, labels[0] if single else labels, plane_axis=plane_axis, pixel_size=stack.pixel_size)
-        elif kind == "mask":
-            masks = np.where(labels > 0, 255, 0).astype(np.uint8)
-            write_image(target, masks[0] if single else masks, axes="YX" if single else f"{plane_axis}YX",
-                        pixel_size=stack.pixel_size)
+        if kind in IMAGE_KINDS:
+            write_label_image(target, kind, labels, stack)
         elif kind == "probabilities":
             if probability is None:
                 continue
             values = decode_probability(probability)
             write_probabilities(target, values[0] if single else values, plane_axis=plane_axis,
                                 pixel_size=stack.pixel_size)
-        elif kind == "ome-zarr":
-            from unetgui.core.ome_zarr_files import write_ome_zarr
-
-            write_ome_zarr(target, stack.read_all(), labels, plane_axis=plane_axis, pixel_size=stack.pixel_size)
         elif kind in CELL_KINDS:
             if not labels.any():
                 continue  # no cells: nothing to list

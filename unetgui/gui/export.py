@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from unetgui.core.cell_files import write_cells
+from unetgui.core.cell_files import write_cells, write_label_image
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.io import (
     ImageStack,
     plane_axis_for,
-    write_image,
-    write_labels,
     write_probabilities,
 )
 from unetgui.core.labels import LabelDocument
@@ -40,15 +38,7 @@ def export_labels(path: str | Path, kind: str, document: LabelDocument, stack: I
                   planes: list[int]) -> Path:
     """Write the labels ("labels", uint32 ids) or 0/255 masks ("mask") of ``planes``; one
     plane is written as a 2D image. Returns the path written."""
-    labels = _labels_of(document, planes)
-    plane_axis = plane_axis_for(stack.plane_axes)
-    single = len(planes) == 1
-    if kind == "labels":
-        return Path(write_labels(path, labels[0] if single else labels, plane_axis=plane_axis,
-                                 pixel_size=stack.pixel_size))
-    masks = np.where(labels > 0, 255, 0).astype(np.uint8)
-    return Path(write_image(path, masks[0] if single else masks, axes="YX" if single else f"{plane_axis}YX",
-                            pixel_size=stack.pixel_size))
+    return write_label_image(path, kind, _labels_of(document, planes), stack)
 
 
 def export_probabilities(path: str | Path, predictions: dict[int, np.ndarray], stack: ImageStack,
@@ -75,11 +65,7 @@ def export_cells(path: str | Path, kind: str, document: LabelDocument, stack: Im
 
 def export_ome_zarr(path: str | Path, document: LabelDocument, stack: ImageStack) -> Path:
     """Write the image with its labels as an OME-Zarr (napari, the cloud), with the pixel size."""
-    from unetgui.core.ome_zarr_files import write_ome_zarr
-
-    labels = _labels_of(document, range(stack.n_planes))
-    return write_ome_zarr(path, stack.read_all(), labels, plane_axis=plane_axis_for(stack.plane_axes),
-                          pixel_size=stack.pixel_size)
+    return write_label_image(path, "ome-zarr", _labels_of(document, range(stack.n_planes)), stack)
 
 
 def _labels_of(document: LabelDocument, planes) -> np.ndarray:
