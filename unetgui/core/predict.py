@@ -171,7 +171,45 @@ def iter_predict(
     padded = tiling.mirror_pad(normalised, plan.pad_width)
     tiles = tiling.order_tiles(plan, focus) if focus is not None else plan.tiles
     result = np.empty((config.n_classes, *image_shape), dtype=np.float32)
+    batches = iter_tile_batches(model, padded, plan, tiles, result, batch_size=batch_size,
+                                mixed_precision=mixed_precision, tta=tta)
+    for done, boxes in batches:
+        if done < len(tiles):
+            yield PredictionProgress(done, len(tiles), None, result, boxes)
+    yield PredictionProgress(len(tiles), len(tiles), result, result, boxes)
 
+
+def iter_tile_batches(model: UNetModel, padded: np.ndarray, plan: tiling.TilePlan, tiles: Sequence[tiling.Tile],
+                      result: np.ndarray, *, batch_size: int = 1, mixed_precision: bool | None = None,
+                      tta: bool = False) -> Iterator[tuple[int, tuple[tuple[int, int, int, int], ...]]]:
+    """The forward passes of overlap-tile prediction: fill ``result`` tile by tile.
+
+    The one loop behind :func:`iter_predict` (a whole plane) and the blockwise prediction
+    of images larger than memory (:mod:`unetgui.core.blocks`), so both give the same
+    numbers.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model, on the device to predict on.
+    padded : ndarray
+        (C, Y', X') normalised input, mirror-padded by ``plan.pad_width``.
+    plan : TilePlan
+        Where the tiles go.
+    tiles : sequence of Tile
+        The plan's tiles, in the order to predict them.
+    result : ndarray
+        (n_classes, Y, X) float32, filled in place with softmax probabilities.
+    batch_size, mixed_precision, tta
+        As :func:`iter_predict` takes them.
+
+    Yields
+    ------
+    tuple
+        (tiles done, the (row0, row1, col0, col1) boxes the batch wrote) after each batch.
+    """
+    device = model.device
+    in_size = plan.in_size
     use_amp = device.type == "cuda" if mixed_precision is None else mixed_precision and device.type == "cuda"
     net = model.net.eval().to(memory_format=torch.channels_last)
     batch_size = max(1, int(batch_size))
@@ -186,10 +224,7 @@ def iter_predict(
                 rows, cols, tile_rows, tile_cols = plan.output_window(tile)
                 result[:, rows, cols] = prob[:, tile_rows, tile_cols]
                 boxes.append((rows.start, rows.stop, cols.start, cols.stop))
-            done = start + len(batch)
-            if done < len(tiles):
-                yield PredictionProgress(done, len(tiles), None, result, tuple(boxes))
-    yield PredictionProgress(len(tiles), len(tiles), result, result, tuple(boxes))
+            yield start + len(batch), tuple(boxes)
 
 
 def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
