@@ -132,6 +132,30 @@ class ImageStack:
             raise memory.out_of_memory(f"Reading plane {index + 1} of '{self.path.name}'",
                                        self.plane_nbytes, error=ImageFileError) from error
 
+    def read_region(self, index: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+        """Return rows ``rows`` x cols ``cols`` of plane ``index`` as a new ``(C, h, w)`` array.
+
+        Reads only what the region needs where the file allows it (memory-mapped pixels,
+        tiled or striped TIFF through tifffile's zarr interface, OME-Zarr chunks), so a
+        plane larger than memory can be processed block by block.
+
+        Parameters
+        ----------
+        index : int
+            Plane number, 0 .. P-1.
+        rows, cols : tuple of int
+            [start, stop) within the plane.
+
+        Returns
+        -------
+        ndarray
+            (C, h, w) of :attr:`dtype`, owned by the caller.
+        """
+        if not (0 <= rows[0] < rows[1] <= self.height and 0 <= cols[0] < cols[1] <= self.width):
+            raise IndexError(f"region {rows} x {cols} outside the {self.height} x {self.width} plane")
+        region = self._plane_view(int(index), (slice(*rows), slice(*cols)))
+        return np.array(region, dtype=self.dtype, order="C", copy=True)
+
     def read_all(self) -> np.ndarray:
         """Return the whole stack as a new ``(P, C, Y, X)`` array of :attr:`dtype`.
 
@@ -153,12 +177,15 @@ class ImageStack:
             raise memory.out_of_memory(what, nbytes, error=ImageFileError) from error
         return out
 
-    def _plane_view(self, index: int) -> np.ndarray:
-        """Plane ``index`` as (C, Y, X), possibly a view into the file's memory map."""
+    def _plane_view(self, index: int, region: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Plane ``index`` (or its (rows, cols) ``region``) as (C, Y, X), possibly a view
+        into the file's memory map."""
         if self._source is None:
             raise ValueError(f"the image stack for {self.path} is closed")
         coords = np.unravel_index(index, self.plane_shape) if self.plane_shape else ()
         fixed = {pos: int(c) for pos, c in zip(self._plane_pos, coords)}
+        if region is not None:
+            fixed |= {self.source_axes.index("Y"): region[0], self.source_axes.index("X"): region[1]}
         try:
             with self._lock:
                 block = self._source.block(fixed)  # remaining axes, in file order
@@ -216,8 +243,11 @@ class _PageSource:
         self._tiff, self._series = tiff, series
         self._lead_shape = tuple(series.shape[:n_lead])
         self._page_shape = tuple(series.keyframe.shape)
+        self._zarr = None
 
-    def block(self, fixed: dict[int, int]) -> np.ndarray:
+    def block(self, fixed: dict[int, int | slice]) -> np.ndarray:
+        if any(isinstance(where, slice) for where in fixed.values()):
+            return self._region(fixed)
         free = [i for i in range(len(self._lead_shape)) if i not in fixed]
         free_shape = tuple(self._lead_shape[i] for i in free)
         keys = []
@@ -227,6 +257,17 @@ class _PageSource:
             keys.append(int(np.ravel_multi_index(multi, self._lead_shape)) if multi else 0)
         pages = self._tiff.asarray(series=self._series, key=keys)
         return pages.reshape(*free_shape, *self._page_shape)
+
+    def _region(self, fixed: dict[int, int | slice]) -> np.ndarray:
+        """Part of a page: decodes only the tiles or strips it touches (tifffile's zarr store)."""
+        if self._zarr is None:
+            try:
+                import zarr
+            except ImportError as error:
+                raise ImageFileError("Reading part of a compressed TIFF needs the zarr package. Install it with: "
+                                     'pip install "unetgui[zarr]"') from error
+            self._zarr = zarr.open(self._series.aszarr(), mode="r")
+        return np.asarray(self._zarr[tuple(fixed.get(i, slice(None)) for i in range(self._zarr.ndim))])
 
 
 class _LazySeriesSource(_ArraySource):

@@ -167,9 +167,28 @@ def save_model(model: UNetModel, path: str | Path) -> Path:
     Path
         ``path``.
     """
+    data = model_file_bytes(model)  # writing the bytes below gives OSError, not safetensors'
+    with atomic_write(Path(path)) as tmp:  # own error, on a full disk
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+    return Path(path)
+
+
+def model_file_bytes(model: UNetModel) -> bytes:
+    """The contents of ``model``'s file (:func:`save_model`): what a cluster's workers get.
+
+    Parameters
+    ----------
+    model : UNetModel
+        The model; its weights are copied to the CPU.
+
+    Returns
+    -------
+    bytes
+        A safetensors file with the settings and the weights' checksum in its header.
+    """
     from safetensors.torch import save
 
-    path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
     metadata = {
         "format": FORMAT_NAME,
@@ -180,11 +199,7 @@ def save_model(model: UNetModel, path: str | Path) -> Path:
         "info": json.dumps(model.info),
         CHECKSUM_KEY: weights_checksum(tensors),
     }
-    data = save(tensors, metadata=metadata)  # bytes; writing them below gives OSError, not
-    with atomic_write(path) as tmp:          # safetensors' own error, on a full disk
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-    return path
+    return save(tensors, metadata=metadata)
 
 
 def weights_checksum(tensors: dict[str, torch.Tensor]) -> str:
@@ -334,6 +349,30 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNetMode
         ) from None
     net.to(device).eval()
     return UNetModel(net, normalization, list(history), dict(info))
+
+
+def load_model_bytes(data: bytes, device: torch.device | str = "cpu") -> UNetModel:
+    """:func:`load_model` for a model file's contents (as :func:`model_file_bytes` gives
+    them), with the same checks; never executes code.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's contents.
+    device : torch.device or str
+        Where to put the weights.
+
+    Returns
+    -------
+    UNetModel
+        The model, in eval mode on ``device``.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="unetgui-model-") as folder:
+        path = Path(folder) / "model.unet"
+        path.write_bytes(data)
+        return load_model(path, device)
 
 
 def _json_field(metadata: dict, key: str, kind: type, default: str | None = None):

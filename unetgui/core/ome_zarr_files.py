@@ -69,7 +69,8 @@ def _libraries():
 
 
 def write_ome_zarr(path: str | os.PathLike, image: np.ndarray, labels: np.ndarray | None = None, *,
-                   plane_axis: str = "Z", pixel_size: tuple[float, float] | None = None) -> Path:
+                   plane_axis: str = "Z", pixel_size: tuple[float, float] | None = None,
+                   n_cells: int | None = None) -> Path:
     """Write an image and its labels as one OME-Zarr; returns its path.
 
     The folder is built beside ``path`` under a temporary name and moved into place when
@@ -78,10 +79,13 @@ def write_ome_zarr(path: str | os.PathLike, image: np.ndarray, labels: np.ndarra
     Parameters
     ----------
     path : a folder name ending in .zarr
-    image : (P, C, Y, X) pixels
-    labels : (P, Y, X) cell ids, or None for the image alone
+    image : (P, C, Y, X) pixels: a numpy array, or a Dask array for an image larger than
+        memory (written chunk by chunk, its pyramid too)
+    labels : (P, Y, X) cell ids (numpy or Dask), or None for the image alone
     plane_axis : "T" (time) or "Z" (depth): what the planes are
     pixel_size : (row, column) micrometres, or None when unknown
+    n_cells : the cells are numbered 1..n_cells (Dask labels: saves reading them all to
+        find their ids for the colours)
 
     Raises
     ------
@@ -90,7 +94,8 @@ def write_ome_zarr(path: str | os.PathLike, image: np.ndarray, labels: np.ndarra
     """
     zarr, ome_io, _, writer, ome_format = _libraries()
     path = Path(path)
-    image = np.asarray(image)
+    lazy = _is_dask(image)
+    image = image if lazy else np.asarray(image)
     if image.ndim != 4 or (labels is not None and np.shape(labels) != (image.shape[0], *image.shape[2:])):
         raise InvalidInputError(f"Cannot write an OME-Zarr of an image {image.shape} with labels "
                                 f"{None if labels is None else np.shape(labels)}.")
@@ -111,9 +116,15 @@ def write_ome_zarr(path: str | os.PathLike, image: np.ndarray, labels: np.ndarra
             warnings.simplefilter("ignore", DeprecationWarning)
             writer.write_image(_ordered(image, key), root, **options)
             if labels is not None:
-                cells = np.asarray(labels).astype(np.uint32 if np.max(labels, initial=0) > 65535 else np.uint16)
+                if n_cells is None:
+                    labels = np.asarray(labels)
+                    ids = np.unique(labels)
+                    ids = ids[ids > 0]
+                else:
+                    ids = np.arange(1, n_cells + 1)
+                cells = labels.astype(np.uint32 if ids.max(initial=0) > 65535 else np.uint16)
                 writer.write_labels(_ordered(cells[:, None], key), root, name=LABELS_NAME, scaler=None,
-                                    label_metadata={"colors": _colours(cells)}, **options)
+                                    label_metadata={"colors": _colours(ids)}, **options)
         root.attrs[_MARK] = {"written_by": "unetgui"}
         _replace(temporary, path)
     except OSError as error:
@@ -159,11 +170,14 @@ def _scale_factors(shape: tuple[int, int]) -> tuple[int, ...]:
     return tuple(2 ** (k + 1) for k in range(levels))
 
 
-def _colours(labels: np.ndarray) -> list[dict]:
+def _is_dask(array) -> bool:
+    return type(array).__module__.startswith("dask.")
+
+
+def _colours(ids: np.ndarray) -> list[dict]:
     """One bright colour per cell id, the same for an id in every export (golden-ratio hues)."""
-    ids = np.unique(labels)
     out = []
-    for value in ids[ids > 0].tolist():
+    for value in np.asarray(ids).tolist():
         red, green, blue = colorsys.hsv_to_rgb((value * 0.618033988749895) % 1.0, 0.75, 1.0)
         out.append({"label-value": int(value), "rgba": [int(red * 255), int(green * 255), int(blue * 255), 255]})
     return out
