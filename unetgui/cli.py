@@ -8,6 +8,8 @@
     unetgui train --images DIR --labels DIR -o MODEL ... on images and labels matched by name
     unetgui predict MODEL IMAGE -o LABELS.tif [...]  segment every plane of a stack
     unetgui predict MODEL INPUT... -o OUTDIR [...]   ... of many files, folders, globs
+    unetgui predict MODEL BIG.tif -o OUT.zarr [--scheduler WHERE | --cluster slurm]
+                                                     ... blockwise, larger than memory, on Dask
     unetgui weights LABELS -o WEIGHTS.tif [...]      the paper's border weight map
     unetgui evaluate TRUTH PRED                      foreground IoU and AP at 0.5, 0.75
     unetgui export LABELS [--rois Z] [--geojson G] [--measurements C]   for Fiji, QuPath, CSV
@@ -208,6 +210,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--overwrite", action="store_true",
                          help="replace existing outputs (for one image: files unetgui did not write; for "
                               "several: without it, images whose output exists are skipped)")
+    from unetgui.cli_large import add_options
+
+    add_options(predict, _positive_int)
     predict.set_defaults(run=_predict)
 
     weights = sub.add_parser("weights", help="write the border weight map the labels imply")
@@ -410,16 +415,30 @@ def _save_trained_model(model, path: Path) -> Path | None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from unetgui import cli_large
     from unetgui.cli_batch import is_batch, predict_many
     from unetgui.core.device import resolve_device
     from unetgui.core.outputs import check_distinct, check_output
 
+    def say(text: str) -> None:
+        print(text, file=sys.stderr)
+
     model_file = [Path(args.model)] if args.model != STARTER else []
     if is_batch(args):
+        if cli_large.on_cluster(args):
+            from unetgui.core.dask_cluster import open_cluster
+            from unetgui.core.model import weights_checksum
+
+            model, blob = cli_large.model_and_bytes(args.model)
+            with open_cluster(cli_large.cluster_request(args), say) as executor:
+                return predict_many(args, None, executor=executor, model_file=blob,
+                                    model_checksum=weights_checksum(model.net.state_dict()))
         model = _load_model_argument(args.model, resolve_device(args.device))
         return predict_many(args, lambda image, labels, probabilities, say: _predict_file(
             args, model, image, labels, probabilities, say, progress=False))
     image = Path(args.inputs[0])
+    if cli_large.needs_blocks(args, image):
+        return cli_large.predict_blockwise(args, args.model, say)
     if args.probabilities is True:
         raise InvalidInputError("For one image, --probabilities needs a file name (PROBS.tif).")
     for output in (args.output, args.probabilities):
@@ -427,8 +446,7 @@ def _predict(args: argparse.Namespace) -> int:
             check_output(output, kind="tiff", inputs=[image, *model_file], overwrite=args.overwrite)
     check_distinct([args.output, args.probabilities])
     model = _load_model_argument(args.model, resolve_device(args.device))
-    n_cells, n_planes = _predict_file(args, model, image, args.output, args.probabilities,
-                                      lambda text: print(text, file=sys.stderr), progress=True)
+    n_cells, n_planes = _predict_file(args, model, image, args.output, args.probabilities, say, progress=True)
     print(f"Found {n_cells} cells in {n_planes} plane(s); wrote {args.output}", file=sys.stderr)
     return 0
 

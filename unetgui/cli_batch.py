@@ -191,9 +191,15 @@ def is_batch(args: argparse.Namespace) -> bool:
     return len(args.inputs) != 1 or not Path(args.inputs[0]).is_file() or not args.output.suffix
 
 
-def predict_many(args: argparse.Namespace, predict_one: Callable) -> int:
+def predict_many(args: argparse.Namespace, predict_one: Callable, *, executor=None, model_file: bytes = b"",
+                 model_checksum: str = "") -> int:
     """``unetgui predict MODEL INPUT... -o OUTDIR``: ``predict_one(image, labels_path,
-    probabilities_path, say)`` for each file; a summary at the end."""
+    probabilities_path, say)`` for each file; a summary at the end.
+
+    With an ``executor`` (a Dask cluster's), each file is a task on a worker, which loads
+    the model from ``model_file`` once; a file whose worker dies is predicted again
+    elsewhere (outputs are written atomically, never half).
+    """
     from unetgui.core.io import describe_os_error
     from unetgui.core.outputs import output_name
 
@@ -212,29 +218,35 @@ def predict_many(args: argparse.Namespace, predict_one: Callable) -> int:
         twice = sorted({n for n in names if names.count(n) > 1})
         raise InvalidInputError(f"Several inputs would write the same output ({', '.join(twice[:3])}); give "
                                 "them separate output folders.")
+    todo, skipped = [], 0
+    for path in files:
+        labels_path = folder / output_name(path.name, "labels")
+        probabilities_path = folder / output_name(path.name, "probabilities") if args.probabilities else None
+        if not args.overwrite and labels_path.exists() and (probabilities_path is None or probabilities_path.exists()):
+            skipped += 1
+        else:
+            todo.append((path, labels_path, probabilities_path))
     from tqdm import tqdm
 
-    written, skipped, failed = 0, 0, []
-    with tqdm(files, desc="predicting", unit="image", file=sys.stderr, dynamic_ncols=True, disable=None) as bar:
-        for path in bar:
-            bar.set_postfix_str(path.name, refresh=False)
-            labels_path = folder / output_name(path.name, "labels")
-            probabilities_path = folder / output_name(path.name, "probabilities") if args.probabilities else None
-            if not args.overwrite and labels_path.exists() and (probabilities_path is None or probabilities_path.exists()):
-                skipped += 1
-                continue
-            try:
-                predict_one(path, labels_path, probabilities_path, lambda text, name=path.name: bar.write(f"{name}: {text}"))
-            except (UnetguiError, MemoryError, RuntimeError) as error:
-                from unetgui.core import memory
-
-                if isinstance(error, RuntimeError) and not memory.is_out_of_memory(error):
-                    raise  # a programming error, not a bad file
-                message = " ".join(str(error).split()) if isinstance(error, UnetguiError) else "not enough memory"
-                failed.append((path.name, message))
-                bar.write(f"unetgui predict: {path.name} skipped: {message}")
-                continue
-            written += 1
+    written, failed = 0, []
+    with tqdm(total=len(todo), desc="predicting", unit="image", file=sys.stderr, dynamic_ncols=True,
+              disable=None) as bar:
+        if executor is None:
+            results = (_predict_or_report(predict_one, path, labels_path, probabilities_path,
+                                          lambda text, name=path.name: bar.write(f"{name}: {text}"))
+                       for path, labels_path, probabilities_path in todo)
+        else:  # one file per task; the workers say nothing, the summary says what failed
+            blob = executor.share(model_file)
+            results = executor.map(predict_file_task, [(args, blob, model_checksum, executor.torch_threads, *item)
+                                                        for item in todo])
+        for name, problem in results:
+            bar.update(1)
+            bar.set_postfix_str(name, refresh=False)
+            if problem is None:
+                written += 1
+            else:
+                failed.append((name, problem))
+                bar.write(f"unetgui predict: {name} skipped: {problem}")
     parts = [f"Wrote labels of {written} image(s) to {folder}"]
     if skipped:
         parts.append(f"skipped {skipped} whose output exists (--overwrite replaces it)")
@@ -242,3 +254,28 @@ def predict_many(args: argparse.Namespace, predict_one: Callable) -> int:
         parts.append(f"{len(failed)} failed: " + "; ".join(f"{name} ({why})" for name, why in failed))
     print("; ".join(parts) + ".", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else 0
+
+
+def _predict_or_report(predict_one: Callable, path: Path, labels_path: Path, probabilities_path: Path | None,
+                       say) -> tuple[str, str | None]:
+    """(file name, None) when predicted; (file name, why) for a file that cannot be."""
+    from unetgui.core import memory
+
+    try:
+        predict_one(path, labels_path, probabilities_path, say)
+    except (UnetguiError, MemoryError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and not memory.is_out_of_memory(error):
+            raise  # a programming error, not a bad file
+        return path.name, " ".join(str(error).split()) if isinstance(error, UnetguiError) else "not enough memory"
+    return path.name, None
+
+
+def predict_file_task(args: argparse.Namespace, blob: bytes, checksum: str, threads: int, path: Path,
+                      labels_path: Path, probabilities_path: Path | None) -> tuple[str, str | None]:
+    """One file of a many-file job, on a cluster's worker (module-level: Dask sends it by name)."""
+    from unetgui.cli import _predict_file
+    from unetgui.core.blockwise_job import worker_model
+
+    model = worker_model(blob, checksum, args.device if args.device in ("cpu", "cuda") else "auto", threads)
+    return _predict_or_report(lambda *paths: _predict_file(args, model, *paths, progress=False), path,
+                              labels_path, probabilities_path, lambda text: None)

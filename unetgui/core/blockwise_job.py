@@ -305,7 +305,7 @@ _models: dict[str, object] = {}
 _stacks: dict[str, ImageStack] = {}
 
 
-def _worker_model(blob: bytes, checksum: str, device: str, threads: int):
+def worker_model(blob: bytes, checksum: str, device: str, threads: int):
     """The job's model in this worker process, loaded once (safe loader, no code run)."""
     import torch
 
@@ -352,14 +352,14 @@ def _reader(stack: ImageStack, plane: int):
 
 
 def _sample_task(spec: JobSpec, plane: int, index: int, blob: bytes):
-    model = _worker_model(blob, spec.model_checksum, "cpu", spec.torch_threads)
+    model = worker_model(blob, spec.model_checksum, "cpu", spec.torch_threads)
     stack = _worker_stack(spec.image)
     return plane, index, block_sample(model, _reader(stack, plane), spec.grid, spec.grid.block(index),
                                       channel=spec.channel)
 
 
 def _predict_task(spec: JobSpec, plane: int, index: int, blob: bytes, limits: np.ndarray):
-    model = _worker_model(blob, spec.model_checksum, spec.device, spec.torch_threads)
+    model = worker_model(blob, spec.model_checksum, spec.device, spec.torch_threads)
     block = spec.grid.block(index)
     probabilities = predict_block(model, _reader(_worker_stack(spec.image), plane), spec.grid, block, limits,
                                   channel=spec.channel, batch_size=spec.batch_size, tta=spec.tta)

@@ -1,0 +1,181 @@
+"""``unetgui predict`` for images larger than memory and on Dask clusters.
+
+One image goes blockwise (:mod:`unetgui.core.blockwise_job`) when its output is an
+OME-Zarr (``-o NAME.zarr``), when a scheduler or queue is named, or when its planes are
+too large to predict in memory; with no scheduler named it runs on an embedded
+LocalCluster. Many files go to the cluster's workers one file per task when a scheduler
+or queue is named (``--scheduler``, ``--cluster``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from unetgui.core.errors import InvalidInputError
+
+LARGE_PLANE_PX = 8192 * 8192  # planes beyond this are predicted blockwise, whatever the memory
+
+
+def add_options(parser: argparse.ArgumentParser, positive_int) -> None:
+    """The predict command's options for large images and clusters."""
+    group = parser.add_argument_group(
+        "large images and clusters",
+        "Images larger than memory are predicted block by block (exact: no seams), on a local Dask cluster "
+        "or the one named here.")
+    group.add_argument("--scheduler", metavar="WHERE",
+                       help="local (a Dask cluster on this computer, the default for large images), local:N "
+                            "(N worker processes) or a running scheduler's address, e.g. tcp://host:8786")
+    group.add_argument("--cluster", choices=("slurm", "pbs", "sge"),
+                       help='start workers as jobs on an HPC queue (pip install "unetgui[cluster]")')
+    group.add_argument("--jobs", type=positive_int, default=1, help="queue jobs to start (default 1)")
+    group.add_argument("--cores", type=positive_int, default=4, help="cores per queue job (default 4)")
+    group.add_argument("--memory", default="16GB", help="memory per queue job (default 16GB)")
+    group.add_argument("--queue", help="the queue (partition) to submit to")
+    group.add_argument("--walltime", metavar="HH:MM:SS", help="time limit of each queue job")
+    group.add_argument("--block-size", type=positive_int, default=2048, metavar="PX",
+                       help="side of the blocks a large image is cut into (default 2048, rounded to whole tiles)")
+    group.add_argument("--resume", action="store_true",
+                       help="go on with a stopped job: finished blocks and files are not done again")
+
+
+def on_cluster(args: argparse.Namespace) -> bool:
+    """Whether the user named a scheduler or a queue."""
+    return bool(args.scheduler or args.cluster)
+
+
+def cluster_request(args: argparse.Namespace):
+    from unetgui.core.dask_cluster import ClusterRequest
+
+    return ClusterRequest(args.scheduler, args.cluster, args.cores, args.memory, args.jobs, args.queue,
+                          args.walltime, args.device)
+
+
+def needs_blocks(args: argparse.Namespace, image: Path) -> bool:
+    """Predict this one image blockwise? (see the module docstring)"""
+    from unetgui.core import memory
+    from unetgui.core.io import open_image
+    from unetgui.core.ome_zarr_files import is_zarr
+
+    if is_zarr(args.output) or on_cluster(args):
+        return True
+    with open_image(image) as stack:
+        pixels = stack.height * stack.width
+        need = stack.n_planes * pixels * 4 + pixels * (stack.n_channels * (stack.dtype.itemsize + 12) + 40)
+    return pixels > LARGE_PLANE_PX or need > memory.available_bytes() * 0.8
+
+
+def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int:
+    """``unetgui predict MODEL IMAGE -o OUT`` for one image, block by block."""
+    from unetgui.core.blockwise_job import predict_large_image
+    from unetgui.core.dask_cluster import open_cluster, parse_scheduler
+    from unetgui.core.model import weights_checksum
+    from unetgui.core.ome_zarr_files import is_zarr
+    from unetgui.core.outputs import check_distinct, check_output
+
+    if args.scheduler:
+        parse_scheduler(args.scheduler)  # a typo is reported before any work
+    image = Path(args.inputs[0])
+    model_file = [Path(model_argument)] if model_argument != "starter" else []
+    check_output(args.output, kind="zarr" if is_zarr(args.output) else "tiff", inputs=[image, *model_file],
+                 overwrite=True if args.resume else args.overwrite)
+    if args.probabilities is not None:
+        if args.probabilities is True:
+            raise InvalidInputError("For one image, --probabilities needs a file name (PROBS.tif).")
+        check_output(args.probabilities, kind="tiff", inputs=[image, *model_file], overwrite=args.overwrite)
+    check_distinct([args.output, args.probabilities])
+    model, blob = model_and_bytes(model_argument)
+    _say_cell_size(args, model, image, say)
+    with contextlib.ExitStack() as stack:
+        executor = stack.enter_context(open_cluster(cluster_request(args), say))
+        bar = stack.enter_context(_Bar())
+        result = predict_large_image(
+            blob, weights_checksum(model.net.state_dict()), image, args.output, executor=executor,
+            resume=args.resume, overwrite_partial=args.overwrite, probabilities=args.probabilities,
+            tile_size=args.tile_size, block_px=args.block_size, on_progress=bar.update,
+            channel=args.channel, threshold=args.threshold, min_size=args.min_size, tta=args.tta,
+            device=args.device if args.device in ("cpu", "cuda") else "auto", torch_threads=executor.torch_threads)
+    redone = result.computed["labels"]
+    resumed = f"; {result.planes * result.blocks - redone} block(s) were done before" if redone < \
+        result.planes * result.blocks else ""
+    say(f"Found {result.n_cells} cells in {result.planes} plane(s) of {result.blocks} block(s) each{resumed}; "
+        f"wrote {args.output}")
+    return 0
+
+
+def model_and_bytes(text: str):
+    """The model (to check it against the image) and its file's bytes (for the workers)."""
+    from unetgui.core.model import load_model_bytes, model_file_bytes
+
+    if text == "starter":
+        from unetgui.core.starter import load_starter_model
+
+        model = load_starter_model()
+        return model, model_file_bytes(model)
+    from unetgui.core.model import load_model
+
+    model = load_model(Path(text))  # the clear messages for a missing or damaged file
+    blob = Path(text).read_bytes()
+    load_model_bytes(blob)  # the file did not change in between
+    return model, blob
+
+
+def _say_cell_size(args: argparse.Namespace, model, image: Path, say) -> None:
+    """Blockwise prediction runs at the image's own size: say whether the cells suit the
+    model (estimated from a 1024 px square at the first plane's centre), and refuse a
+    given diameter that would need resizing."""
+    from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, scale_for
+    from unetgui.core.io import open_image
+    from unetgui.core.model import model_cell_size
+    from unetgui.core.predict import model_input
+
+    size = model_cell_size(model)
+    if args.no_rescale or size is None:
+        return
+    diameter = args.diameter
+    if diameter is None:
+        with open_image(image) as stack:
+            rows = (max(0, stack.height // 2 - 512), min(stack.height, stack.height // 2 + 512))
+            cols = (max(0, stack.width // 2 - 512), min(stack.width, stack.width // 2 + 512))
+            diameter = estimate_diameter(model_input(stack.read_region(0, rows, cols), model, args.channel))
+    if diameter is None:
+        return
+    scale = scale_for(diameter, size, 1.0 if args.diameter else ESTIMATE_TOLERANCE)
+    known = f"the model knows {size.low:.0f}-{size.high:.0f} px"
+    if scale == 1.0:
+        say(f"Cells about {diameter:.0f} px across; {known}.")
+    elif args.diameter:
+        raise InvalidInputError(
+            f"Cells of {diameter:.0f} px would need the image resized by {scale:.2f} for this model ({known}); "
+            "large images are predicted at their own size. Resize the image first (Fiji: Image > Scale), or add "
+            "--no-rescale to predict it as it is.")
+    else:
+        say(f"Cells about {diameter:.0f} px across (estimated); {known}. Large images are predicted at their own "
+            f"size: for best results resize the image by {scale:.2f} first.")
+
+
+class _Bar:
+    """One progress bar per pass of the job (reading, predicting, merging, labelling)."""
+
+    def __init__(self) -> None:
+        self._bar, self._name = None, None
+
+    def __enter__(self):
+        return self
+
+    def update(self, name: str, done: int, total: int) -> None:
+        from unetgui.cli import _progress
+        from unetgui.core.blockwise_job import describe_progress
+
+        if name != self._name:
+            self.__exit__()
+            self._bar, self._name = _progress(total, describe_progress(name), "block"), name
+        self._bar.n = done
+        self._bar.refresh()
+
+    def __exit__(self, *exc_info) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar = None
+
