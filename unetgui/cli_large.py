@@ -15,6 +15,7 @@ from pathlib import Path
 
 from unetgui.core.errors import InvalidInputError
 
+EXIT_INTERRUPTED = 130
 LARGE_PLANE_PX = 8192 * 8192  # planes beyond this are predicted blockwise, whatever the memory
 
 
@@ -34,8 +35,9 @@ def add_options(parser: argparse.ArgumentParser, positive_int) -> None:
     group.add_argument("--memory", default="16GB", help="memory per queue job (default 16GB)")
     group.add_argument("--queue", help="the queue (partition) to submit to")
     group.add_argument("--walltime", metavar="HH:MM:SS", help="time limit of each queue job")
-    group.add_argument("--block-size", type=positive_int, default=2048, metavar="PX",
-                       help="side of the blocks a large image is cut into (default 2048, rounded to whole tiles)")
+    group.add_argument("--block-size", type=positive_int, metavar="PX",
+                       help="about how many pixels a side of the blocks a large image is cut into has (default "
+                            "1024, rounded to whole tiles: 1152 for 572 px tiles)")
     group.add_argument("--resume", action="store_true",
                        help="go on with a stopped job: finished blocks and files are not done again")
 
@@ -68,7 +70,8 @@ def needs_blocks(args: argparse.Namespace, image: Path) -> bool:
 
 def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int:
     """``unetgui predict MODEL IMAGE -o OUT`` for one image, block by block."""
-    from unetgui.core.blockwise_job import predict_large_image
+    from unetgui.core.blocks import DEFAULT_BLOCK_PX
+    from unetgui.core.blockwise_job import partial_folder, predict_large_image
     from unetgui.core.dask_cluster import open_cluster, parse_scheduler
     from unetgui.core.model import weights_checksum
     from unetgui.core.ome_zarr_files import is_zarr
@@ -79,7 +82,11 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
     image = Path(args.inputs[0])
     model_file = [Path(model_argument)] if model_argument != "starter" else []
     check_output(args.output, kind="zarr" if is_zarr(args.output) else "tiff", inputs=[image, *model_file],
-                 overwrite=True if args.resume else args.overwrite)
+                 overwrite=args.overwrite)
+    partial = partial_folder(args.output)
+    if partial.exists() and not (args.resume or args.overwrite):
+        raise InvalidInputError(f"A stopped job left '{partial.name}' in '{partial.parent}'. Add --resume to go on "
+                                "with it, or --overwrite to start over.")
     if args.probabilities is not None:
         if args.probabilities is True:
             raise InvalidInputError("For one image, --probabilities needs a file name (PROBS.tif).")
@@ -87,15 +94,22 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
     check_distinct([args.output, args.probabilities])
     model, blob = model_and_bytes(model_argument)
     _say_cell_size(args, model, image, say)
-    with contextlib.ExitStack() as stack:
-        executor = stack.enter_context(open_cluster(cluster_request(args), say))
-        bar = stack.enter_context(_Bar())
-        result = predict_large_image(
-            blob, weights_checksum(model.net.state_dict()), image, args.output, executor=executor,
-            resume=args.resume, overwrite_partial=args.overwrite, probabilities=args.probabilities,
-            tile_size=args.tile_size, block_px=args.block_size, on_progress=bar.update,
-            channel=args.channel, threshold=args.threshold, min_size=args.min_size, tta=args.tta,
-            device=args.device if args.device in ("cpu", "cuda") else "auto", torch_threads=executor.torch_threads)
+    try:
+        with contextlib.ExitStack() as stack:
+            executor = stack.enter_context(open_cluster(cluster_request(args), say))
+            bar = stack.enter_context(_Bar())
+            result = predict_large_image(
+                blob, weights_checksum(model.net.state_dict()), image, args.output, executor=executor,
+                resume=args.resume, overwrite_partial=args.overwrite, probabilities=args.probabilities,
+                tile_size=args.tile_size, block_px=args.block_size or DEFAULT_BLOCK_PX, on_progress=bar.update,
+                channel=args.channel, threshold=args.threshold, min_size=args.min_size, tta=args.tta,
+                device=args.device if args.device in ("cpu", "cuda") else "auto",
+                torch_threads=executor.torch_threads)
+    except KeyboardInterrupt:
+        if not partial.exists():
+            raise
+        say(f"Stopped. The finished blocks are kept in {partial}; run the same command with --resume to go on.")
+        return EXIT_INTERRUPTED
     redone = result.computed["labels"]
     resumed = f"; {result.planes * result.blocks - redone} block(s) were done before" if redone < \
         result.planes * result.blocks else ""

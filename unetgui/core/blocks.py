@@ -32,7 +32,7 @@ from unetgui.core.normalize import sample_block, sample_step
 from unetgui.core.predict import DEFAULT_MAX_TILE, iter_tile_batches, model_input
 from unetgui.core.unet import UNetConfig, input_size_for_output, input_step, output_size, valid_input_sizes
 
-DEFAULT_BLOCK_PX = 2048  # a block's side, rounded to whole tile strides
+DEFAULT_BLOCK_PX = 1024  # a block's side, rounded to whole tile strides (1152 px for 572 px tiles)
 # Reads a region of one plane: (row0, row1, col0, col1) -> (C, rows, cols) raw pixels.
 RegionReader = Callable[[int, int, int, int], np.ndarray]
 

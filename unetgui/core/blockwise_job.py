@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from unetgui.core import block_labels
-from unetgui.core.blocks import BlockGrid, block_sample, plan_blocks, predict_block
+from unetgui.core.blocks import DEFAULT_BLOCK_PX, BlockGrid, block_sample, plan_blocks, predict_block
 from unetgui.core.errors import ImageFileError, InvalidInputError
 from unetgui.core.io import SOFTWARE, ImageStack, atomic_write, open_image
 from unetgui.core.postprocess import foreground_probability
@@ -98,7 +98,7 @@ def partial_folder(output: Path) -> Path:
 
 def predict_large_image(model_file: bytes, model_checksum: str, image: Path, output: Path, *,
                         executor=None, resume: bool = False, overwrite_partial: bool = False,
-                        probabilities: Path | None = None, tile_size: int | None = None, block_px: int = 2048,
+                        probabilities: Path | None = None, tile_size: int | None = None, block_px: int = DEFAULT_BLOCK_PX,
                         on_progress: Callable[[str, int, int], None] | None = None, **options) -> JobResult:
     """Predict every plane of ``image`` blockwise and write its labels to ``output``.
 

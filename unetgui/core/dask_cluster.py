@@ -61,12 +61,18 @@ class DaskExecutor:
 
         Raises the first task's error (after its retries); stopping early cancels the rest.
         """
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         futures = [self.client.submit(function, *item, pure=False, retries=TASK_RETRIES) for item in items]
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    yield future.result()
+                except KilledWorker as error:
+                    raise InvalidInputError(
+                        "A task's worker died every time it ran it (out of memory is the usual cause: give the "
+                        "workers more memory, or use smaller blocks with --block-size). The finished work is "
+                        "kept: run the command again with --resume.") from error
         finally:
             self.client.cancel(futures)
 
