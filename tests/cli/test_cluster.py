@@ -1,6 +1,7 @@
-"""unetgui predict on a Dask LocalCluster started by the test (no outside service): a
-large image blockwise with exact seams, many files one per task, a worker killed during
-a job, and a clear message for a scheduler that is not there."""
+"""unetgui predict on Dask clusters the tests start (no outside service): a large image
+blockwise with exact seams, many files one per task on a running cluster named by its
+address, a worker killed during a job, and a clear message for a scheduler that is not
+there."""
 
 import os
 import signal
@@ -70,15 +71,20 @@ def test_a_worker_killed_during_a_job_does_not_stop_it(tmp_path, field):
     assert not partial_folder(output).exists()
 
 
-def test_many_files_go_to_the_workers_one_per_task(tmp_path, field, capsys):
+def test_many_files_go_to_the_workers_of_a_running_cluster_one_per_task(tmp_path, field, capsys):
+    from distributed import LocalCluster
+
     folder = tmp_path / "in"
     folder.mkdir()
     rng = np.random.default_rng(2)
     for k in range(3):
         tifffile.imwrite(folder / f"well{k}.tif", synthetic_cells(SyntheticConfig(shape=(128, 160)), rng)[0])
     (folder / "broken.tif").write_bytes(b"not a tiff")
-    code = main(["predict", "starter", str(folder), "-o", str(tmp_path / "out"), "--scheduler", "local:2"])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        code = main(["predict", "starter", str(folder), "-o", str(tmp_path / "out"),
+                     "--scheduler", cluster.scheduler_address])
     err = capsys.readouterr().err
+    assert f"Connected to the Dask scheduler at {cluster.scheduler_address} (2 workers)" in err
     assert code == 1  # one file failed, and says so
     assert "broken.tif" in err and "Wrote labels of 3 image(s)" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"well{k}_labels.tif" for k in range(3)]

@@ -35,8 +35,9 @@ import numpy as np
 from unetgui.core import block_labels
 from unetgui.core.blocks import DEFAULT_BLOCK_PX, BlockGrid, block_sample, plan_blocks, predict_block
 from unetgui.core.errors import ImageFileError, InvalidInputError
-from unetgui.core.io import SOFTWARE, ImageStack, atomic_write, open_image
+from unetgui.core.io import SOFTWARE, ImageStack, atomic_write, open_image, plane_axis_for
 from unetgui.core.postprocess import foreground_probability
+from unetgui.core.predict import model_input
 
 PARTIAL_SUFFIX = ".unetgui-partial"
 JOB_VERSION = 1
@@ -140,8 +141,6 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
     partial = partial_folder(output)
     with open_image(image) as stack:
         shape, plane_axes, pixel_size, n_channels = stack.shape, stack.plane_axes, stack.pixel_size, stack.n_channels
-    from unetgui.core.predict import model_input
-
     model_input(np.zeros((n_channels, 1, 1)), model, options.get("channel"))  # they fit, or a clear message
     grid = plan_blocks(model.config, shape[2:], tile_size=tile_size, block_px=block_px,
                        device_type="cuda" if options.get("device") == "cuda" else "cpu")
@@ -166,7 +165,10 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
             if on_progress:
                 on_progress(name, finished, total)
 
-    every = [(p, k) for p in range(n_planes) for k in range(n_blocks)]
+    # the largest blocks first, so that the small ones at the right and bottom edges fill
+    # the workers' last gaps instead of keeping one busy while the others wait
+    every = sorted(((p, k) for p in range(n_planes) for k in range(n_blocks)),
+                   key=lambda item: -np.prod(grid.block(item[1]).shape))
     run("sample", _sample_task, [(*item, blob) for item in every], done.save_array("sample"))
     limits = {p: model.normalization.limits_of_sample(np.concatenate(
         [done.load_array("sample", p, k) for k in range(n_blocks)], axis=1)) for p in range(n_planes)}
@@ -180,22 +182,22 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
     run("labels", _labels_task, [(p, k, _around(grid, k, cell_ids[p]), _around(grid, k, fills[p])) for p, k in every],
         lambda *_: None)
 
-    n_cells = sum(int(max((table.max(initial=0) for table in cell_ids[p]), default=0)) for p in range(n_planes))
+    per_plane = [int(max((table.max(initial=0) for table in cell_ids[p]), default=0)) for p in range(n_planes)]
     work = _open_work(spec.work)
-    from unetgui.core.io import plane_axis_for
-
     plane_axis = plane_axis_for(plane_axes)
     if _is_zarr(output):
         from unetgui.core.ome_zarr_files import write_ome_zarr
 
         write_ome_zarr(output, _image_array(spec.image, shape, grid), _dask(work["labels"]),
-                       plane_axis=plane_axis, pixel_size=pixel_size, n_cells=n_cells)
+                       plane_axis=plane_axis, pixel_size=pixel_size, n_cells=max(per_plane))
     else:
         write_tiled_tiff(output, work["labels"], plane_axis=plane_axis, pixel_size=pixel_size)
     if probabilities is not None:
         write_tiled_tiff(probabilities, work["probability"], plane_axis=plane_axis, pixel_size=pixel_size)
     shutil.rmtree(partial, ignore_errors=True)
-    return JobResult(output, n_cells, n_planes, n_blocks, computed)
+    with _cache_lock:
+        _close_stacks()  # what this process opened (tasks run here, the output's image copy)
+    return JobResult(output, sum(per_plane), n_planes, n_blocks, computed)
 
 
 # ------------------------------------------------------------------ the job's folder
@@ -203,7 +205,8 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
 
 def _prepare_partial(partial: Path, spec: JobSpec, shape: tuple[int, ...], *, resume: bool, overwrite: bool) -> None:
     """Create the partial folder and its work Zarr, or check a stopped job's for resuming."""
-    record = {**spec.describe(), "image": spec.image, "shape": list(shape)}
+    record = {**spec.describe(), "image": spec.image, "shape": list(shape),
+              "image_modified": Path(spec.image).stat().st_mtime_ns}  # an image changed since is not resumed
     job_file = partial / "job.json"
     if partial.exists() and not resume:
         if not overwrite:
@@ -339,12 +342,19 @@ def _worker_device(request: str):
 
 
 def _worker_stack(path: str) -> ImageStack:
+    """The job's image in this process, opened once (one image at a time)."""
     with _cache_lock:
         stack = _stacks.get(path)
         if stack is None:
-            _stacks.clear()
+            _close_stacks()
             stack = _stacks[path] = open_image(path)
     return stack
+
+
+def _close_stacks() -> None:
+    for stack in _stacks.values():
+        stack.close()
+    _stacks.clear()
 
 
 def _reader(stack: ImageStack, plane: int):
