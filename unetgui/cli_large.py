@@ -93,6 +93,7 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
         check_output(args.probabilities, kind="tiff", inputs=[image, *model_file], overwrite=args.overwrite)
     check_distinct([args.output, args.probabilities])
     model, blob = model_and_bytes(model_argument)
+    _check_readable(image)
     _say_cell_size(args, model, image, say)
     try:
         with contextlib.ExitStack() as stack:
@@ -133,6 +134,20 @@ def model_and_bytes(text: str):
     blob = Path(text).read_bytes()
     load_model_bytes(blob)  # the file did not change in between
     return model, blob
+
+
+def _check_readable(image: Path) -> None:
+    """Read a corner of the first plane before any cluster starts: a file whose header
+    promises pixels it does not hold is refused in one line, not by every worker."""
+    from unetgui.core import memory
+    from unetgui.core.io import open_image
+
+    with open_image(image) as stack:
+        # every worker decodes at least a tile or strip per read, at the same time as others
+        memory.require(2 * stack.region_read_nbytes, f"Reading '{image.name}' block by block (its pixels are "
+                       f"stored in pieces of {memory.describe_bytes(stack.region_read_nbytes)}, each decoded whole)",
+                       advice="Save it as a tiled TIFF (e.g. with bfconvert or QuPath) or as OME-Zarr.")
+        stack.read_region(0, (0, min(stack.height, 64)), (0, min(stack.width, 64)))
 
 
 def _say_cell_size(args: argparse.Namespace, model, image: Path, say) -> None:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from unetgui.core.errors import InvalidInputError
+from unetgui.core.errors import InvalidInputError, UnetguiError
 
 INSTALL_HINT = 'Running on a Dask cluster needs dask\'s distributed scheduler: pip install "unetgui[dask]"'
 QUEUE_HINT = 'Starting workers on an HPC queue needs dask-jobqueue: pip install "unetgui[cluster]"'
@@ -63,18 +63,37 @@ class DaskExecutor:
         """
         from distributed import KilledWorker, as_completed
 
-        futures = [self.client.submit(function, *item, pure=False, retries=TASK_RETRIES) for item in items]
+        futures = [self.client.submit(_reporting, function, *item, pure=False, retries=TASK_RETRIES)
+                   for item in items]
         try:
             for future in as_completed(futures):
                 try:
-                    yield future.result()
+                    result = future.result()
                 except KilledWorker as error:
                     raise InvalidInputError(
                         "A task's worker died every time it ran it (out of memory is the usual cause: give the "
                         "workers more memory, or use smaller blocks with --block-size). The finished work is "
                         "kept: run the command again with --resume.") from error
+                if isinstance(result, _Refused):
+                    raise result.error
+                yield result
         finally:
             self.client.cancel(futures)
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A task's clear refusal (bad input), sent back as a value: retrying cannot help, and
+    the worker need not log it as a crash."""
+
+    error: UnetguiError
+
+
+def _reporting(function: Callable, *args):
+    try:
+        return function(*args)
+    except UnetguiError as error:
+        return _Refused(error)
 
 
 def parse_scheduler(text: str) -> tuple[str, int | None]:
@@ -150,7 +169,8 @@ def open_cluster(request: ClusterRequest, say: Callable[[str], None]) -> Iterato
                 workers = count or default_workers(request.device)
                 threads = max(1, (os.cpu_count() or 1) // workers) if not gpu_count(request.device) else 0
                 cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                           dashboard_address=":0" if _has_dashboard() else None))
+                                                           dashboard_address=":0" if _has_dashboard() else None,
+                                                           silence_logs=logging.CRITICAL))
                 client = stack.enter_context(Client(cluster))
                 say(f"Started a local Dask cluster of {workers} worker(s)"
                     f"{f' with {threads} torch thread(s) each' if threads else ', one per GPU'}.")

@@ -132,6 +132,25 @@ class ImageStack:
             raise memory.out_of_memory(f"Reading plane {index + 1} of '{self.path.name}'",
                                        self.plane_nbytes, error=ImageFileError) from error
 
+    @property
+    def region_read_nbytes(self) -> int:
+        """Bytes the smallest read of a region decodes at once: a TIFF tile or strip (a
+        whole page for files stored as one piece), 0 where regions are read as such
+        (memory maps, OME-Zarr chunks).
+
+        Returns
+        -------
+        int
+        """
+        page = self._tiff.series[0].keyframe if isinstance(self._source, _PageSource) else None
+        if page is None:
+            return 0
+        samples = page.samplesperpixel if page.planarconfig == 1 else 1
+        if page.is_tiled:
+            return page.tilewidth * page.tilelength * samples * page.dtype.itemsize
+        rows = min(page.rowsperstrip or page.imagelength, page.imagelength)
+        return rows * page.imagewidth * samples * page.dtype.itemsize
+
     def read_region(self, index: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
         """Return rows ``rows`` x cols ``cols`` of plane ``index`` as a new ``(C, h, w)`` array.
 
