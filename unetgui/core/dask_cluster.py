@@ -174,7 +174,7 @@ def open_cluster(request: ClusterRequest, say: Callable[[str], None]) -> Iterato
                 client = stack.enter_context(Client(cluster))
                 say(f"Started a local Dask cluster of {workers} worker(s)"
                     f"{f' with {threads} torch thread(s) each' if threads else ', one per GPU'}.")
-        if _has_dashboard():
+        if "dashboard" in client.scheduler_info().get("services", {}):
             say(f"Dashboard: {client.dashboard_link}")
         yield DaskExecutor(client, threads)
 
