@@ -100,3 +100,23 @@ def test_a_scheduler_that_is_not_there_is_one_line(tmp_path, field, capsys, wher
     assert err[-1].startswith("unetgui predict: error: ") and "Traceback" not in "".join(err)
     assert ("Cannot reach a Dask scheduler" in err[-1]) if where.startswith("tcp") else ("local:N" in err[-1])
     assert not (tmp_path / "out.tif").exists() and not partial_folder(tmp_path / "out.tif").exists()
+
+
+def test_a_slurm_job_asks_for_the_cores_memory_queue_and_time_given():
+    pytest.importorskip("dask_jobqueue")
+    from unetgui.core.dask_cluster import queue_cluster
+
+    request = ClusterRequest(queue_system="slurm", cores=8, memory="32GB", queue="gpu", walltime="02:00:00")
+    with queue_cluster(request) as cluster:  # nothing is submitted until it is scaled
+        script = cluster.job_script()
+    assert "#SBATCH --cpus-per-task=8" in script and "#SBATCH -p gpu" in script and "#SBATCH -t 02:00:00" in script
+    assert "#SBATCH --mem=30G" in script and "--nthreads 8" in script
+
+
+def test_a_queue_setting_it_cannot_use_is_a_clear_error():
+    pytest.importorskip("dask_jobqueue")
+    from unetgui.core.dask_cluster import queue_cluster
+    from unetgui.core.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="Cannot set up the SLURM jobs: --memory .lots. is not an amount"):
+        queue_cluster(ClusterRequest(queue_system="slurm", memory="lots"))

@@ -73,3 +73,11 @@ def test_shapes_that_cross_faces_and_corners():
     assert got[32, 32] > 0 and got[32, 32] == got[32, 22]  # the ring's hole is filled, across 4 blocks
     assert got[41, 15] > 0 and got[60, 31] == 0
     assert len(np.unique(got)) - 1 == len(np.unique(expected)) - 1
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0])
+def test_a_plane_of_only_background_or_only_cell(value):
+    fg = np.full((70, 90), value, np.float32)
+    got = blockwise_labels(fg, 32)
+    assert same_up_to_numbering(got, probabilities_to_labels(fg))
+    assert got.max() == (1 if value else 0)

@@ -157,6 +157,7 @@ def open_cluster(request: ClusterRequest, say: Callable[[str], None]) -> Iterato
         if request.queue_system:
             cluster = stack.enter_context(_queue_cluster(request))
             client = stack.enter_context(Client(cluster))
+            threads = 1  # a job's worker runs one task per core, each with one torch thread
             say(f"Asked {request.queue_system.upper()} for {request.jobs} job(s) of {request.cores} cores and "
                 f"{request.memory}; blocks start as the queue runs them.")
         else:
@@ -190,20 +191,35 @@ def _connect(address: str):
                                 "right?") from error
 
 
-@contextlib.contextmanager
-def _queue_cluster(request: ClusterRequest):
+def queue_cluster(request: ClusterRequest):
+    """The dask-jobqueue cluster for ``request`` (no job submitted yet): one worker
+    process per job, running one task per core (each with one torch thread)."""
     try:
         import dask_jobqueue
     except ImportError as error:
         raise InvalidInputError(QUEUE_HINT) from error
     kind = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster,
             "sge": dask_jobqueue.SGECluster}[request.queue_system]
-    options = {"cores": request.cores, "processes": 1, "memory": request.memory}
+    options = {"cores": request.cores, "processes": 1, "memory": request.memory,
+               "scheduler_options": {"dashboard_address": ":0"} if _has_dashboard() else {},
+               "silence_logs": logging.CRITICAL}
     if request.queue:
         options["queue"] = request.queue
     if request.walltime:
         options["walltime"] = request.walltime
-    with kind(**options) as cluster:
+    from dask.utils import parse_bytes
+
+    try:
+        parse_bytes(request.memory)  # checked first: a cluster that fails half-built is never closed
+    except ValueError as error:
+        raise InvalidInputError(f"Cannot set up the {request.queue_system.upper()} jobs: --memory {request.memory!r} "
+                                "is not an amount of memory (e.g. 16GB).") from error
+    return kind(**options)
+
+
+@contextlib.contextmanager
+def _queue_cluster(request: ClusterRequest):
+    with queue_cluster(request) as cluster:
         cluster.scale(jobs=request.jobs)
         yield cluster
 
