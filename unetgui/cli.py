@@ -209,7 +209,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--min-size", type=_non_negative_int, default=16, help="smallest cell kept, in pixels (default 16)")
     predict.add_argument("--overwrite", action="store_true",
                          help="replace existing outputs (for one image: files unetgui did not write; for "
-                              "several: without it, images whose output exists are skipped)")
+                              "several: without it, images whose output exists are skipped; for a large image: "
+                              "also start a stopped job over)")
     from unetgui.cli_large import add_options
 
     add_options(predict, _positive_int)

@@ -1,9 +1,9 @@
 """``unetgui predict`` for images larger than memory and on Dask clusters.
 
 One image goes blockwise (:mod:`unetgui.core.blockwise_job`) when its output is an
-OME-Zarr (``-o NAME.zarr``), when a scheduler or queue is named, or when its planes are
-too large to predict in memory; with no scheduler named it runs on an embedded
-LocalCluster. Many files go to the cluster's workers one file per task when a scheduler
+OME-Zarr (``-o NAME.zarr``), when a scheduler or queue is named, when its results cannot
+fit in memory, or when its planes exceed 8192 x 8192 px and Dask is installed; with no
+scheduler named it runs on an embedded LocalCluster. Many files go to the cluster's workers one file per task when a scheduler
 or queue is named (``--scheduler``, ``--cluster``).
 """
 
@@ -65,7 +65,15 @@ def needs_blocks(args: argparse.Namespace, image: Path) -> bool:
     with open_image(image) as stack:
         pixels = stack.height * stack.width
         need = stack.n_planes * pixels * 4 + pixels * (stack.n_channels * (stack.dtype.itemsize + 12) + 40)
-    return pixels > LARGE_PLANE_PX or need > memory.available_bytes() * 0.8
+    if need > memory.available_bytes() * 0.8:
+        return True  # in memory it cannot work: blockwise, or the message that says what to install
+    return pixels > LARGE_PLANE_PX and _has_distributed()  # it fits: in memory where Dask is not installed
+
+
+def _has_distributed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
 
 
 def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int:
