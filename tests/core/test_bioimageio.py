@@ -1,4 +1,4 @@
-"""bioimage.io model packages: bioimageio.core's own test passes, the TorchScript and
+"""bioimage.io model packages: bioimageio.core's own test passes, the TorchScript, ONNX and
 state-dict networks give what unetgui's prediction gives, and the package opens again."""
 
 import gc
@@ -59,13 +59,13 @@ def test_the_package_holds_the_metadata_and_the_architecture(package):
     assert rdf["format_version"].startswith("0.5") and rdf["license"] == "MIT"
     assert rdf["authors"][0]["name"] == "A. Biologist"
     assert rdf["config"]["unetgui"]["history"][0]["steps"] == 5
-    assert {"weights.pt", "weights_torchscript.pt", ARCHITECTURE_FILE, "README.md"} <= set(names)
+    assert {"weights.pt", "weights_torchscript.pt", "weights.onnx", ARCHITECTURE_FILE, "README.md"} <= set(names)
     output_y = rdf["outputs"][0]["axes"][2]
     assert output_y["halo"] == 20  # the valid-convolution margin of a depth-2 network
     assert "scale_range" in [step["id"] for step in rdf["inputs"][0]["preprocessing"]]
 
 
-@pytest.mark.parametrize("weights", ["torchscript", "state dict"])
+@pytest.mark.parametrize("weights", ["torchscript", "onnx", "state dict"])
 def test_the_exported_network_gives_unetguis_probabilities(package, tmp_path, weights):
     model, path = package
     low, step = input_sizes(model)
@@ -76,14 +76,20 @@ def test_the_exported_network_gives_unetguis_probabilities(package, tmp_path, we
     with zipfile.ZipFile(path) as archive:
         archive.extractall(tmp_path)
     normalised = torch.from_numpy(model.normalization.apply(plane))[None]
-    if weights == "torchscript":
-        with warnings.catch_warnings():  # deprecated in torch, still what deepImageJ reads
-            warnings.simplefilter("ignore", DeprecationWarning)
-            network = torch.jit.load(str(tmp_path / "weights_torchscript.pt"))
+    if weights == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(tmp_path / "weights.onnx"), providers=["CPUExecutionProvider"])
+        got = session.run(None, {"raw": normalised.numpy()})[0][0, 1]
     else:
-        network = _from_package(tmp_path)
-    with torch.no_grad():
-        got = network(normalised)[0, 1].numpy()
+        if weights == "torchscript":
+            with warnings.catch_warnings():  # deprecated in torch, still what deepImageJ reads
+                warnings.simplefilter("ignore", DeprecationWarning)
+                network = torch.jit.load(str(tmp_path / "weights_torchscript.pt"))
+        else:
+            network = _from_package(tmp_path)
+        with torch.no_grad():
+            got = network(normalised)[0, 1].numpy()
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() < 1e-4
 

@@ -12,7 +12,7 @@ The package works in deepImageJ, ilastik, QuPath, napari and ``bioimageio.core``
   valid size the package gives what ``unetgui predict --probabilities`` gives;
 * weights: a PyTorch state dict with its architecture (``unetgui_unet.py``: the network
   modules of ``core/unet.py``, copied from their source, and a small wrapper), and the
-  same network as TorchScript;
+  same network as TorchScript and as ONNX (opset 17, any batch and tile size);
 * test input and output, a README with the training history, and the authors, licence
   and citations given.
 
@@ -38,6 +38,7 @@ from unetgui.core.errors import InvalidInputError, ModelFileError
 from unetgui.core.model import UNetModel
 from unetgui.core.unet import margin, valid_input_sizes
 
+ONNX_OPSET = 17  # read by onnxruntime >= 1.11, ilastik and QuPath's ONNX support
 ARCHITECTURE_FILE = "unetgui_unet.py"
 ARCHITECTURE_CALLABLE = "UnetguiUNet"
 INSTALL_HINT = 'Install the bioimage.io support with: pip install "unetgui[bioimageio]"'
@@ -175,6 +176,7 @@ def export_package(model: UNetModel, path: str | os.PathLike, info: PackageInfo,
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(wrapper, torch.from_numpy(model.normalization.apply(raw[0]))[None])
         traced.save(str(folder / "weights_torchscript.pt"))
+        _export_onnx(wrapper, torch.from_numpy(model.normalization.apply(raw[0]))[None], folder / "weights.onnx")
         (folder / "README.md").write_text(_readme(model, info), encoding="utf-8")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -186,6 +188,20 @@ def export_package(model: UNetModel, path: str | os.PathLike, info: PackageInfo,
             except OSError as error:  # a full disk, or an installation missing its own files
                 raise ModelFileError(f"The package cannot be written: {error}") from error
     return path
+
+
+def _export_onnx(wrapper: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    """The network as ONNX (ilastik, QuPath, onnxruntime), any batch and tile size, with
+    torch's TorchScript-based exporter, which keeps the shape arithmetic of the mirrored
+    border symbolic. It needs the onnx package (the ``[bioimageio]`` extra brings it);
+    without it the package has the other two weight formats."""
+    if importlib.util.find_spec("onnx") is None:
+        return
+    axes = {0: "batch", 2: "y", 3: "x"}
+    with warnings.catch_warnings():  # its notes on tracing and on the exporter's future
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapper, (example,), str(path), input_names=["raw"], output_names=["probabilities"],
+                          dynamic_axes={"raw": axes, "probabilities": axes}, opset_version=ONNX_OPSET, dynamo=False)
 
 
 def _first_problem(error: ValueError) -> str:
@@ -243,7 +259,9 @@ def _description(v, model: UNetModel, info: PackageInfo, folder: Path):
                                                      callable=v.Identifier(ARCHITECTURE_CALLABLE),
                                                      kwargs=_kwargs(model))),
         torchscript=v.TorchscriptWeightsDescr(source=folder / "weights_torchscript.pt", pytorch_version=version,
-                                              parent="pytorch_state_dict"))
+                                              parent="pytorch_state_dict"),
+        onnx=v.OnnxWeightsDescr(source=folder / "weights.onnx", opset_version=ONNX_OPSET, parent="pytorch_state_dict")
+        if (folder / "weights.onnx").exists() else None)
     cite = [v.CiteEntry(text="Ronneberger, Fischer & Brox: U-Net: Convolutional Networks for Biomedical Image "
                              "Segmentation (MICCAI 2015)", doi=v.Doi(UNET_PAPER_DOI))]
     cite += [v.CiteEntry(text=text, doi=v.Doi(doi)) for text, doi in info.cite]
