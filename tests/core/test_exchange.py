@@ -122,6 +122,30 @@ def test_measurements_equal_regionprops_table(tmp_path):
     lines = (tmp_path / "cells.csv").read_text().splitlines()
     assert rows == len(lines) - 1 == len(columns["label"])
     assert lines[0].startswith("label,plane,area,centroid_y,centroid_x,bbox_min_y")
+    assert lines[0].split(",")[9:11] == ["eccentricity", "solidity"]
+
+
+@pytest.mark.parametrize("kind", ["speckle", "blobs", "three points", "one row"])
+def test_the_convex_area_is_skimages_convex_hull_image_counted(kind):
+    from scipy import ndimage
+    from skimage.morphology import convex_hull_image
+
+    from unetgui.core.measurements import convex_area
+
+    rng = np.random.default_rng(len(kind))
+    for _ in range(60):
+        shape = tuple(int(n) for n in rng.integers(1, 45, 2))
+        image = np.zeros(shape, bool)
+        if kind == "speckle":
+            image = rng.random(shape) < rng.uniform(0.05, 0.6)
+        elif kind == "blobs":
+            image = ndimage.gaussian_filter(rng.random(shape), 2) > 0.5
+        elif kind == "three points":
+            image[rng.integers(0, shape[0], 3), rng.integers(0, shape[1], 3)] = True
+        else:
+            image[rng.integers(0, shape[0])] = True
+        if image.any():
+            assert convex_area(image) == convex_hull_image(image).sum()
 
 
 def test_bad_exchange_input_says_why(tmp_path):
