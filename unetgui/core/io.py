@@ -125,7 +125,9 @@ class ImageStack:
         if not 0 <= index < self.n_planes:
             raise IndexError(f"plane {index} out of range for {self.n_planes} planes")
         memory.require(self.plane_nbytes, f"Reading one plane of '{self.path.name}' "
-                       f"({self.width} x {self.height} pixels)", error=ImageFileError)
+                       f"({self.width} x {self.height} pixels)", error=ImageFileError,
+                       advice="Images this large are segmented block by block from the command line: unetgui "
+                              "predict MODEL IMAGE -o IMAGE.ome.zarr (the README's 'Large data and clusters').")
         try:
             return np.array(self._plane_view(index), dtype=self.dtype, order="C", copy=True)
         except MemoryError as error:
