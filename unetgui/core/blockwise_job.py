@@ -147,19 +147,19 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
     spec = JobSpec(str(Path(image).resolve()), str(partial / "work.zarr"), grid, model_checksum,
                    probabilities=probabilities is not None, **options)
     _prepare_partial(partial, spec, shape, resume=resume, overwrite=overwrite_partial)
-    done = _Records(partial / "done")
+    done = _Records(partial / "records.sqlite")
     blob = executor.share(model_file)
     n_planes, n_blocks = shape[0], len(grid)
     computed = dict.fromkeys(PASSES, 0)
 
-    def run(name: str, function: Callable, items: list[tuple], record: Callable) -> None:
-        todo = [item for item in items if not done.has(name, item[0], item[1])]
+    def run(name: str, function: Callable, items: list[tuple], keep: bool = True) -> None:
+        finished_before = done.finished(name)
+        todo = [item for item in items if (item[0], item[1]) not in finished_before]
         total, finished = len(items), len(items) - len(todo)
         if on_progress:
             on_progress(name, finished, total)
         for plane, index, result in executor.map(function, [(spec, *item) for item in todo]):
-            record(plane, index, result)
-            done.add(name, plane, index)
+            done.add(name, plane, index, result if keep else None)
             computed[name] += 1
             finished += 1
             if on_progress:
@@ -169,18 +169,21 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
     # the workers' last gaps instead of keeping one busy while the others wait
     every = sorted(((p, k) for p in range(n_planes) for k in range(n_blocks)),
                    key=lambda item: -np.prod(grid.block(item[1]).shape))
-    run("sample", _sample_task, [(*item, blob) for item in every], done.save_array("sample"))
-    limits = {p: model.normalization.limits_of_sample(np.concatenate(
-        [done.load_array("sample", p, k) for k in range(n_blocks)], axis=1)) for p in range(n_planes)}
-    run("predict", _predict_task, [(p, k, blob, limits[p]) for p, k in every], done.save_fields("predict"))
-    cell_ids = {p: block_labels.merge_cells(grid, [_block_cells(done.load_fields("predict", p, k))
-                                                   for k in range(n_blocks)], spec.min_size)
-                for p in range(n_planes)}
-    run("holes", _holes_task, [(p, k, cell_ids[p][k]) for p, k in every], done.save_fields("holes"))
-    fills = {p: block_labels.merge_background(grid, [_block_background(done.load_fields("holes", p, k))
-                                                     for k in range(n_blocks)]) for p in range(n_planes)}
-    run("labels", _labels_task, [(p, k, _around(grid, k, cell_ids[p]), _around(grid, k, fills[p])) for p, k in every],
-        lambda *_: None)
+    try:
+        run("sample", _sample_task, [(*item, blob) for item in every])
+        limits = {p: model.normalization.limits_of_sample(np.concatenate(
+            [done.load("sample", p, k)["sample"] for k in range(n_blocks)], axis=1)) for p in range(n_planes)}
+        run("predict", _predict_task, [(p, k, blob, limits[p]) for p, k in every])
+        cell_ids = {p: block_labels.merge_cells(grid, [_block_cells(done.load("predict", p, k))
+                                                       for k in range(n_blocks)], spec.min_size)
+                    for p in range(n_planes)}
+        run("holes", _holes_task, [(p, k, cell_ids[p][k]) for p, k in every])
+        fills = {p: block_labels.merge_background(grid, [_block_background(done.load("holes", p, k))
+                                                         for k in range(n_blocks)]) for p in range(n_planes)}
+        run("labels", _labels_task,
+            [(p, k, _around(grid, k, cell_ids[p]), _around(grid, k, fills[p])) for p, k in every], keep=False)
+    finally:
+        done.close()
 
     per_plane = [int(max((table.max(initial=0) for table in cell_ids[p]), default=0)) for p in range(n_planes)]
     work = _open_work(spec.work)
@@ -225,7 +228,7 @@ def _prepare_partial(partial: Path, spec: JobSpec, shape: tuple[int, ...], *, re
                                     "these. Use --overwrite to start over.")
         return
     try:
-        (partial / "done").mkdir(parents=True)
+        partial.mkdir(parents=True)
         import zarr
 
         group = zarr.open_group(spec.work, mode="w", zarr_format=2)
@@ -242,38 +245,42 @@ def _prepare_partial(partial: Path, spec: JobSpec, shape: tuple[int, ...], *, re
 
 
 class _Records:
-    """Finished blocks, one small file each, written atomically by the driver."""
+    """Finished blocks and what they returned, in one SQLite file in the partial folder
+    (written by the driver only): a TB job has hundreds of thousands of blocks, which as
+    one file each would swamp a cluster's file system. Each record is its own
+    transaction: a job killed at any moment loses at most the blocks not yet recorded,
+    and those are simply done again."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, path: Path) -> None:
+        import sqlite3
 
-    def _path(self, name: str, plane: int, index: int) -> Path:
-        return self.folder / f"{name}-p{plane}-b{index}.npz"
+        self._db = sqlite3.connect(str(path), isolation_level=None)  # autocommit: one record, one transaction
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS records (pass TEXT, plane INTEGER, block INTEGER, data BLOB, "
+                         "PRIMARY KEY (pass, plane, block))")
 
-    def has(self, name: str, plane: int, index: int) -> bool:
-        return self._path(name, plane, index).exists()
+    def close(self) -> None:
+        self._db.close()
 
-    def add(self, name: str, plane: int, index: int) -> None:
-        path = self._path(name, plane, index)
-        if not path.exists():
-            with atomic_write(path, durable=False) as temporary, open(temporary, "wb") as handle:
-                np.savez(handle)
+    def finished(self, name: str) -> set[tuple[int, int]]:
+        """(plane, block) of every block recorded for pass ``name``."""
+        return set(self._db.execute("SELECT plane, block FROM records WHERE pass = ?", (name,)))
 
-    def save_array(self, name: str):
-        return lambda plane, index, array: self._save(name, plane, index, {"array": array})
+    def add(self, name: str, plane: int, index: int, arrays: dict | None = None) -> None:
+        import io
 
-    def save_fields(self, name: str):
-        return lambda plane, index, fields: self._save(name, plane, index, fields)
+        buffer = io.BytesIO()
+        np.savez(buffer, **(arrays or {}))
+        self._db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
+                         (name, int(plane), int(index), buffer.getvalue()))
 
-    def _save(self, name: str, plane: int, index: int, arrays: dict) -> None:
-        with atomic_write(self._path(name, plane, index), durable=False) as temporary, open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
+    def load(self, name: str, plane: int, index: int) -> dict:
+        import io
 
-    def load_array(self, name: str, plane: int, index: int) -> np.ndarray:
-        return self.load_fields(name, plane, index)["array"]
-
-    def load_fields(self, name: str, plane: int, index: int) -> dict:
-        with np.load(self._path(name, plane, index), allow_pickle=False) as data:
+        row = self._db.execute("SELECT data FROM records WHERE pass = ? AND plane = ? AND block = ?",
+                               (name, int(plane), int(index))).fetchone()
+        with np.load(io.BytesIO(row[0]), allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
 
 
@@ -364,8 +371,8 @@ def _reader(stack: ImageStack, plane: int):
 def _sample_task(spec: JobSpec, plane: int, index: int, blob: bytes):
     model = worker_model(blob, spec.model_checksum, "cpu", spec.torch_threads)
     stack = _worker_stack(spec.image)
-    return plane, index, block_sample(model, _reader(stack, plane), spec.grid, spec.grid.block(index),
-                                      channel=spec.channel)
+    return plane, index, {"sample": block_sample(model, _reader(stack, plane), spec.grid, spec.grid.block(index),
+                                                 channel=spec.channel)}
 
 
 def _predict_task(spec: JobSpec, plane: int, index: int, blob: bytes, limits: np.ndarray):
