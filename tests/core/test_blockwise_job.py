@@ -136,3 +136,14 @@ def test_workers_load_the_model_once_per_process(starter):
     _, blob, checksum = starter
     first = blockwise_job.worker_model(blob, checksum, "cpu", 0)
     assert blockwise_job.worker_model(blob, checksum, "cpu", 0) is first
+
+
+def test_a_second_driver_on_the_same_job_is_refused_and_records_survive(tmp_path):
+    records = blockwise_job._Records(tmp_path / "records.sqlite")
+    records.add("predict", 0, 3, {"sizes": np.arange(4)})
+    with pytest.raises(InvalidInputError, match="Another unetgui job"):
+        blockwise_job._Records(tmp_path / "records.sqlite")
+    records.close()
+    again = blockwise_job._Records(tmp_path / "records.sqlite")
+    assert again.finished("predict") == {(0, 3)} and again.load("predict", 0, 3)["sizes"].tolist() == [0, 1, 2, 3]
+    again.close()

@@ -254,11 +254,19 @@ class _Records:
     def __init__(self, path: Path) -> None:
         import sqlite3
 
-        self._db = sqlite3.connect(str(path), isolation_level=None)  # autocommit: one record, one transaction
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS records (pass TEXT, plane INTEGER, block INTEGER, data BLOB, "
-                         "PRIMARY KEY (pass, plane, block))")
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=2)  # autocommit: a record a transaction
+        try:
+            # exclusive: WAL without shared memory, which network file systems lack; and a
+            # second driver on the same job is refused instead of mixing records
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS records (pass TEXT, plane INTEGER, block INTEGER, "
+                             "data BLOB, PRIMARY KEY (pass, plane, block))")
+        except sqlite3.OperationalError as error:
+            self._db.close()
+            raise InvalidInputError(f"Another unetgui job is working in '{path.parent.name}' ({error}); wait for it "
+                                    "to end, or stop it first.") from error
 
     def close(self) -> None:
         self._db.close()
