@@ -106,7 +106,7 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
     try:
         with contextlib.ExitStack() as stack:
             executor = stack.enter_context(open_cluster(cluster_request(args), say))
-            bar = stack.enter_context(_Bar())
+            bar = stack.enter_context(_Bar(say))
             result = predict_large_image(
                 blob, weights_checksum(model.net.state_dict()), image, args.output, executor=executor,
                 resume=args.resume, overwrite_partial=args.overwrite, probabilities=args.probabilities,
@@ -193,10 +193,12 @@ def _say_cell_size(args: argparse.Namespace, model, image: Path, say) -> None:
 
 
 class _Bar:
-    """One progress bar per pass of the job (reading, predicting, merging, labelling)."""
+    """One progress bar per pass of the job (reading, predicting, merging, labelling); in a
+    log file (a queue job's output), where no bar is drawn, a line at every tenth of a pass
+    instead, so a job of hours never looks stalled."""
 
-    def __init__(self) -> None:
-        self._bar, self._name = None, None
+    def __init__(self, say) -> None:
+        self._bar, self._name, self._said, self._say = None, None, -1, say
 
     def __enter__(self):
         return self
@@ -207,7 +209,13 @@ class _Bar:
 
         if name != self._name:
             self.__exit__()
-            self._bar, self._name = _progress(total, describe_progress(name), "block"), name
+            self._bar, self._name, self._said = _progress(total, describe_progress(name), "block"), name, -1
+        if self._bar.disable:
+            tenth = 10 * done // max(total, 1)
+            if tenth > self._said:
+                self._said = tenth
+                self._say(f"{describe_progress(name)}: {done}/{total} blocks")
+            return
         self._bar.n = done
         self._bar.refresh()
 
@@ -215,4 +223,3 @@ class _Bar:
         if self._bar is not None:
             self._bar.close()
         self._bar = None
-

@@ -46,6 +46,9 @@ def test_a_large_image_on_a_local_cluster_has_exact_seams(tmp_path, field, capsy
     assert code == 0, capsys.readouterr().err
     err = capsys.readouterr().err
     assert "local Dask cluster of 2 worker(s)" in err and "9 block(s)" in err
+    # no terminal here: the progress comes as lines, each pass from 0 to all of its blocks
+    for word in ("reading", "predicting", "merging", "labelling"):
+        assert f"{word}: 0/9 blocks" in err and f"{word}: 9/9 blocks" in err
     from unetgui.core.ome_zarr_files import read_ome_zarr_labels
 
     assert same_up_to_numbering(read_ome_zarr_labels(output, (1, 450, 520))[0], field[1])
