@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from unetgui.core.blockwise_job import predict_large_image  # noqa: E402
 from unetgui.core.dask_cluster import ClusterRequest, open_cluster  # noqa: E402
-from unetgui.core.model import model_file_bytes, weights_checksum  # noqa: E402
+from unetgui.core.model import model_file_bytes  # noqa: E402
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels  # noqa: E402
 from unetgui.core.predict import predict  # noqa: E402
 from unetgui.core.starter import load_starter_model  # noqa: E402
@@ -76,7 +76,7 @@ def in_memory(model, path: Path) -> float:
 def blockwise(model, path: Path, executor=None, threads: int = 0) -> float:
     output = path.with_name("blockwise_labels.tif")
     started = time.perf_counter()
-    predict_large_image(model_file_bytes(model), weights_checksum(model.net.state_dict()), path, output,
+    predict_large_image(model_file_bytes(model), path, output,
                         executor=executor, overwrite_partial=True, torch_threads=threads)
     return time.perf_counter() - started
 
@@ -119,8 +119,7 @@ def many_files(folder: Path, output: Path, executor, model) -> float:
     args = _parser().parse_args(["predict", "starter", str(folder), "-o", str(output), "--overwrite"])
     started = time.perf_counter()
     with contextlib.redirect_stderr(io.StringIO()):
-        predict_many(args, None, executor=executor, model_file=model_file_bytes(model),
-                     model_checksum=weights_checksum(model.net.state_dict()))
+        predict_many(args, None, executor=executor, model_file=model_file_bytes(model))
     return time.perf_counter() - started
 
 
@@ -199,9 +198,8 @@ def memory(args) -> None:
         with open_cluster(ClusterRequest(f"local:{args.workers}"), print) as executor:
             started = time.perf_counter()
             output = Path(folder) / "labels.ome.zarr"
-            result = predict_large_image(model_file_bytes(model), weights_checksum(model.net.state_dict()), path,
-                                         output, executor=executor, torch_threads=executor.torch_threads,
-                                         on_progress=_report)
+            result = predict_large_image(model_file_bytes(model), path, output, executor=executor,
+                                         torch_threads=executor.torch_threads, on_progress=_report)
             elapsed = time.perf_counter() - started
             peaks = executor.client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -428,12 +428,10 @@ def _predict(args: argparse.Namespace) -> int:
     if is_batch(args):
         if cli_large.on_cluster(args):
             from unetgui.core.dask_cluster import open_cluster
-            from unetgui.core.model import weights_checksum
 
-            model, blob = cli_large.model_and_bytes(args.model)
+            _, blob = cli_large.model_and_bytes(args.model)
             with open_cluster(cli_large.cluster_request(args), say) as executor:
-                return predict_many(args, None, executor=executor, model_file=blob,
-                                    model_checksum=weights_checksum(model.net.state_dict()))
+                return predict_many(args, None, executor=executor, model_file=blob)
         model = _load_model_argument(args.model, resolve_device(args.device))
         return predict_many(args, lambda image, labels, probabilities, say: _predict_file(
             args, model, image, labels, probabilities, say, progress=False))

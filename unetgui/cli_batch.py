@@ -191,8 +191,7 @@ def is_batch(args: argparse.Namespace) -> bool:
     return len(args.inputs) != 1 or not Path(args.inputs[0]).is_file() or not args.output.suffix
 
 
-def predict_many(args: argparse.Namespace, predict_one: Callable, *, executor=None, model_file: bytes = b"",
-                 model_checksum: str = "") -> int:
+def predict_many(args: argparse.Namespace, predict_one: Callable, *, executor=None, model_file: bytes = b"") -> int:
     """``unetgui predict MODEL INPUT... -o OUTDIR``: ``predict_one(image, labels_path,
     probabilities_path, say)`` for each file; a summary at the end.
 
@@ -236,8 +235,10 @@ def predict_many(args: argparse.Namespace, predict_one: Callable, *, executor=No
                                           lambda text, name=path.name: bar.write(f"{name}: {text}"))
                        for path, labels_path, probabilities_path in todo)
         else:  # one file per task; the workers say nothing, the summary says what failed
-            blob = executor.share(model_file)
-            results = executor.map(predict_file_task, [(args, blob, model_checksum, executor.torch_threads, *item)
+            import hashlib
+
+            blob, key = executor.share(model_file), hashlib.sha256(model_file).hexdigest()
+            results = executor.map(predict_file_task, [(args, blob, key, executor.torch_threads, *item)
                                                         for item in todo])
         for name, problem in results:
             bar.update(1)
@@ -270,12 +271,12 @@ def _predict_or_report(predict_one: Callable, path: Path, labels_path: Path, pro
     return path.name, None
 
 
-def predict_file_task(args: argparse.Namespace, blob: bytes, checksum: str, threads: int, path: Path,
+def predict_file_task(args: argparse.Namespace, blob: bytes, key: str, threads: int, path: Path,
                       labels_path: Path, probabilities_path: Path | None) -> tuple[str, str | None]:
     """One file of a many-file job, on a cluster's worker (module-level: Dask sends it by name)."""
     from unetgui.cli import _predict_file
     from unetgui.core.blockwise_job import worker_model
 
-    model = worker_model(blob, checksum, args.device if args.device in ("cpu", "cuda") else "auto", threads)
+    model = worker_model(blob, key, args.device if args.device in ("cpu", "cuda") else "auto", threads)
     return _predict_or_report(lambda *paths: _predict_file(args, model, *paths, progress=False), path,
                               labels_path, probabilities_path, lambda text: None)

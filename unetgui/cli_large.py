@@ -3,8 +3,9 @@
 One image goes blockwise (:mod:`unetgui.core.blockwise_job`) when its output is an
 OME-Zarr (``-o NAME.zarr``), when a scheduler or queue is named, when its results cannot
 fit in memory, or when its planes exceed 8192 x 8192 px and Dask is installed; with no
-scheduler named it runs on an embedded LocalCluster. Many files go to the cluster's workers one file per task when a scheduler
-or queue is named (``--scheduler``, ``--cluster``).
+scheduler named it runs on an embedded LocalCluster. Many files go to the cluster's
+workers one file per task when a scheduler or queue is named (``--scheduler``,
+``--cluster``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,6 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
     from unetgui.core.blocks import DEFAULT_BLOCK_PX
     from unetgui.core.blockwise_job import partial_folder, predict_large_image
     from unetgui.core.dask_cluster import open_cluster, parse_scheduler
-    from unetgui.core.model import weights_checksum
     from unetgui.core.ome_zarr_files import is_zarr
     from unetgui.core.outputs import check_distinct, check_output
 
@@ -108,7 +108,7 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
             executor = stack.enter_context(open_cluster(cluster_request(args), say))
             bar = stack.enter_context(_Bar(say))
             result = predict_large_image(
-                blob, weights_checksum(model.net.state_dict()), image, args.output, executor=executor,
+                blob, image, args.output, executor=executor,
                 resume=args.resume, overwrite_partial=args.overwrite, probabilities=args.probabilities,
                 tile_size=args.tile_size, block_px=args.block_size or DEFAULT_BLOCK_PX, on_progress=bar.update,
                 channel=args.channel, threshold=args.threshold, min_size=args.min_size, tta=args.tta,
@@ -129,7 +129,7 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
 
 def model_and_bytes(text: str):
     """The model (to check it against the image) and its file's bytes (for the workers)."""
-    from unetgui.core.model import load_model_bytes, model_file_bytes
+    from unetgui.core.model import model_file_bytes
 
     if text == "starter":
         from unetgui.core.starter import load_starter_model
@@ -139,9 +139,7 @@ def model_and_bytes(text: str):
     from unetgui.core.model import load_model
 
     model = load_model(Path(text))  # the clear messages for a missing or damaged file
-    blob = Path(text).read_bytes()
-    load_model_bytes(blob)  # the file did not change in between
-    return model, blob
+    return model, Path(text).read_bytes()
 
 
 def _check_readable(image: Path) -> None:

@@ -14,7 +14,7 @@ import tifffile
 from unetgui.cli import main
 from unetgui.core.blockwise_job import partial_folder, predict_large_image
 from unetgui.core.dask_cluster import ClusterRequest, open_cluster
-from unetgui.core.model import model_file_bytes, weights_checksum
+from unetgui.core.model import model_file_bytes
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
 from unetgui.core.predict import predict
 from unetgui.core.starter import load_starter_model
@@ -67,8 +67,8 @@ def test_a_worker_killed_during_a_job_does_not_stop_it(tmp_path, field):
                 os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker; its tasks run again
                 killed.append(pid)
 
-        result = predict_large_image(model_file_bytes(model), weights_checksum(model.net.state_dict()), field[0],
-                                     output, executor=executor, tile_size=284, block_px=200, on_progress=kill_one)
+        result = predict_large_image(model_file_bytes(model), field[0], output, executor=executor, tile_size=284,
+                                     block_px=200, on_progress=kill_one)
     assert killed and result.computed["labels"] == 9
     assert same_up_to_numbering(tifffile.imread(output), field[1])
     assert not partial_folder(output).exists()

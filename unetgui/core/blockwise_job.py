@@ -97,18 +97,18 @@ def partial_folder(output: Path) -> Path:
     return output.with_name(output.name + PARTIAL_SUFFIX)
 
 
-def predict_large_image(model_file: bytes, model_checksum: str, image: Path, output: Path, *,
+def predict_large_image(model_file: bytes, image: Path, output: Path, *,
                         executor=None, resume: bool = False, overwrite_partial: bool = False,
-                        probabilities: Path | None = None, tile_size: int | None = None, block_px: int = DEFAULT_BLOCK_PX,
+                        probabilities: Path | None = None, tile_size: int | None = None,
+                        block_px: int = DEFAULT_BLOCK_PX,
                         on_progress: Callable[[str, int, int], None] | None = None, **options) -> JobResult:
     """Predict every plane of ``image`` blockwise and write its labels to ``output``.
 
     Parameters
     ----------
     model_file : bytes
-        The model file's contents (sent to each worker once).
-    model_checksum : str
-        Names the model in the job record (a resumed job must use the same one).
+        The model file's contents (sent to each worker once). Its weights' checksum
+        names it in the job record: a resumed job must use the same model.
     image : Path
         Any image :func:`unetgui.core.io.open_image` reads; read a block at a time.
     output : Path
@@ -134,18 +134,19 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
     -------
     JobResult
     """
-    from unetgui.core.model import load_model_bytes
+    from unetgui.core.model import load_model_bytes, weights_checksum
 
     executor = executor or SerialExecutor()
     model = load_model_bytes(model_file)
     partial = partial_folder(output)
     with open_image(image) as stack:
         shape, plane_axes, pixel_size, n_channels = stack.shape, stack.plane_axes, stack.pixel_size, stack.n_channels
+        dtype = stack.dtype
     model_input(np.zeros((n_channels, 1, 1)), model, options.get("channel"))  # they fit, or a clear message
     grid = plan_blocks(model.config, shape[2:], tile_size=tile_size, block_px=block_px,
                        device_type="cuda" if options.get("device") == "cuda" else "cpu")
-    spec = JobSpec(str(Path(image).resolve()), str(partial / "work.zarr"), grid, model_checksum,
-                   probabilities=probabilities is not None, **options)
+    spec = JobSpec(str(Path(image).resolve()), str(partial / "work.zarr"), grid,
+                   weights_checksum(model.net.state_dict()), probabilities=probabilities is not None, **options)
     _prepare_partial(partial, spec, shape, resume=resume, overwrite=overwrite_partial)
     done = _Records(partial / "records.sqlite")
     blob = executor.share(model_file)
@@ -191,7 +192,7 @@ def predict_large_image(model_file: bytes, model_checksum: str, image: Path, out
     if _is_zarr(output):
         from unetgui.core.ome_zarr_files import write_ome_zarr
 
-        write_ome_zarr(output, _image_array(spec.image, shape, grid), _dask(work["labels"]),
+        write_ome_zarr(output, _image_array(spec.image, shape, dtype, grid), _dask(work["labels"]),
                        plane_axis=plane_axis, pixel_size=pixel_size, n_cells=max(per_plane))
     else:
         write_tiled_tiff(output, work["labels"], plane_axis=plane_axis, pixel_size=pixel_size)
@@ -319,12 +320,13 @@ def _around(grid: BlockGrid, index: int, tables: list[np.ndarray]) -> dict[int, 
 # ------------------------------------------------------------------ tasks (run on workers)
 
 _cache_lock = threading.Lock()
-_models: dict[str, object] = {}
+_models: dict[tuple[str, str], object] = {}
 _stacks: dict[str, ImageStack] = {}
 
 
-def worker_model(blob: bytes, checksum: str, device: str, threads: int):
-    """The job's model in this worker process, loaded once (safe loader, no code run)."""
+def worker_model(blob: bytes, key: str, device: str, threads: int):
+    """The job's model in this worker process, loaded once per ``key`` (naming the model)
+    and device request (safe loader, no code run)."""
     import torch
 
     from unetgui.core.model import load_model_bytes
@@ -332,10 +334,10 @@ def worker_model(blob: bytes, checksum: str, device: str, threads: int):
     if threads:
         torch.set_num_threads(threads)
     with _cache_lock:
-        model = _models.get(checksum)
+        model = _models.get((key, device))
         if model is None:
             _models.clear()  # one job's model at a time
-            model = _models[checksum] = load_model_bytes(blob, _worker_device(device))
+            model = _models[key, device] = load_model_bytes(blob, _worker_device(device))
     return model
 
 
@@ -377,7 +379,7 @@ def _reader(stack: ImageStack, plane: int):
 
 
 def _sample_task(spec: JobSpec, plane: int, index: int, blob: bytes):
-    model = worker_model(blob, spec.model_checksum, "cpu", spec.torch_threads)
+    model = worker_model(blob, spec.model_checksum, spec.device, spec.torch_threads)  # as predict loads it
     stack = _worker_stack(spec.image)
     return plane, index, {"sample": block_sample(model, _reader(stack, plane), spec.grid, spec.grid.block(index),
                                                  channel=spec.channel)}
@@ -459,11 +461,9 @@ class _StackArray:
         return np.stack([stack.read_region(p, (r0, r1), (c0, c1))[channels] for p in indices])
 
 
-def _image_array(path: str, shape: tuple[int, ...], grid: BlockGrid):
+def _image_array(path: str, shape: tuple[int, ...], dtype: np.dtype, grid: BlockGrid):
     import dask.array as da
 
-    with open_image(path) as stack:
-        dtype = stack.dtype
     return da.from_array(_StackArray(path, shape, dtype), chunks=(1, shape[1], *grid.block_shape),
                          asarray=False, fancy=False, name=f"unetgui-image-{abs(hash((path, shape)))}")
 
