@@ -458,6 +458,7 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
 
     import numpy as np
 
+    from unetgui.cli_large import check_prediction_fits
     from unetgui.core.io import (
         open_image,
         plane_axis_for,
@@ -469,7 +470,7 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
 
     with open_image(image) as stack:
         model_input(np.zeros((stack.n_channels, 1, 1)), model, args.channel)  # they fit, or a clear message
-        _check_prediction_fits(stack, model, with_probabilities=probabilities_path is not None)
+        check_prediction_fits(stack, model.config.n_classes, with_probabilities=probabilities_path is not None)
         labels = np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.uint32)
         probabilities = np.zeros(labels.shape, dtype=np.float32) if probabilities_path else None
         diameter = _cell_diameter(args, model, stack, say)
@@ -513,19 +514,6 @@ def _cell_diameter(args: argparse.Namespace, model, stack, say) -> float | None:
     say(f"Cells about {diameter:.0f} px across ({how}); the model knows "
         f"{size.low:.0f}-{size.high:.0f} px, so the image is predicted {action}.")
     return diameter
-
-
-def _check_prediction_fits(stack, model, *, with_probabilities: bool) -> None:
-    """Refuse, with the numbers, a stack whose results cannot fit in memory (a lazy,
-    blockwise path for such images is future work): labels (uint32), probabilities
-    (float32) and one plane's working copies (normalised, padded, class scores)."""
-    from unetgui.core import memory
-
-    pixels = stack.height * stack.width
-    results = stack.n_planes * pixels * 4 * (2 if with_probabilities else 1)
-    one_plane = pixels * (stack.n_channels * (stack.dtype.itemsize + 12) + model.config.n_classes * 4 + 32)
-    memory.require(results + one_plane, f"Predicting '{stack.path.name}' ({stack.n_planes} plane(s) "
-                   f"of {stack.width} x {stack.height} pixels)")
 
 
 def _weights(args: argparse.Namespace) -> int:

@@ -57,18 +57,31 @@ def cluster_request(args: argparse.Namespace):
 
 def needs_blocks(args: argparse.Namespace, image: Path) -> bool:
     """Predict this one image blockwise? (see the module docstring)"""
-    from unetgui.core import memory
     from unetgui.core.io import open_image
     from unetgui.core.ome_zarr_files import is_zarr
 
     if is_zarr(args.output) or on_cluster(args):
         return True
     with open_image(image) as stack:
+        try:  # the in-memory path's own check, for a two-class model (the model is not loaded yet)
+            check_prediction_fits(stack, 2, with_probabilities=args.probabilities is not None)
+        except InvalidInputError:
+            return True  # in memory it cannot work: blockwise, or the message that says what to install
         pixels = stack.height * stack.width
-        need = stack.n_planes * pixels * 4 + pixels * (stack.n_channels * (stack.dtype.itemsize + 12) + 40)
-    if need > memory.available_bytes() * 0.8:
-        return True  # in memory it cannot work: blockwise, or the message that says what to install
     return pixels > LARGE_PLANE_PX and _has_distributed()  # it fits: in memory where Dask is not installed
+
+
+def check_prediction_fits(stack, n_classes: int, *, with_probabilities: bool) -> None:
+    """Refuse, with the numbers, a stack whose in-memory prediction cannot fit:
+    labels (uint32), probabilities (float32) and one plane's working copies (normalised,
+    padded, class scores). :func:`needs_blocks` sends such images blockwise instead."""
+    from unetgui.core import memory
+
+    pixels = stack.height * stack.width
+    results = stack.n_planes * pixels * 4 * (2 if with_probabilities else 1)
+    one_plane = pixels * (stack.n_channels * (stack.dtype.itemsize + 12) + n_classes * 4 + 32)
+    memory.require(results + one_plane, f"Predicting '{stack.path.name}' ({stack.n_planes} plane(s) "
+                   f"of {stack.width} x {stack.height} pixels)")
 
 
 def _has_distributed() -> bool:
