@@ -127,10 +127,9 @@ def gpu_count(device: str) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def default_workers(device: str) -> int:
+def default_workers(gpus: int) -> int:
     """Worker processes of a LocalCluster: one per GPU, else half the cores (at least 1,
     at most 8): torch's own threads use the rest of each worker's share."""
-    gpus = gpu_count(device)
     if gpus:
         return gpus
     return max(1, min(8, (os.cpu_count() or 2) // 2))
@@ -167,8 +166,9 @@ def open_cluster(request: ClusterRequest, say: Callable[[str], None]) -> Iterato
                 say(f"Connected to the Dask scheduler at {request.scheduler} "
                     f"({len(client.scheduler_info().get('workers', {}))} workers).")
             else:
-                workers = count or default_workers(request.device)
-                threads = max(1, (os.cpu_count() or 1) // workers) if not gpu_count(request.device) else 0
+                gpus = gpu_count(request.device)
+                workers = count or default_workers(gpus)
+                threads = 0 if gpus else max(1, (os.cpu_count() or 1) // workers)
                 cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                            dashboard_address=":0" if _has_dashboard() else None,
                                                            silence_logs=logging.CRITICAL))
