@@ -15,9 +15,9 @@ import contextlib
 from pathlib import Path
 
 from unetgui.core.errors import InvalidInputError
+from unetgui.core.multiscale import LARGE_PLANE_PX  # planes beyond this are predicted blockwise, whatever the memory
 
 EXIT_INTERRUPTED = 130
-LARGE_PLANE_PX = 8192 * 8192  # planes beyond this are predicted blockwise, whatever the memory
 
 
 def add_options(parser: argparse.ArgumentParser, positive_int) -> None:

@@ -58,7 +58,7 @@ class ImageStack:
 
     def __init__(self, path: Path, source, *, source_axes: str, source_shape: tuple[int, ...],
                  dtype: np.dtype, is_rgb: bool, tiff: tifffile.TiffFile | None = None,
-                 pixel_size: tuple[float, float] | None = None) -> None:
+                 pixel_size: tuple[float, float] | None = None, levels: tuple = ()) -> None:
         self.path = path
         # (row, column) size of a pixel in micrometres, when the file says it; every output
         # of this image carries it, so measurements in Fiji stay calibrated
@@ -67,6 +67,8 @@ class ImageStack:
         self.dtype = np.dtype(dtype).newbyteorder("=")
         self.is_rgb = is_rgb
         self._source = source
+        # a pyramid's reduced levels, finest first: (source, shape) with the same axes
+        self._levels = [(source, tuple(source_shape)), *levels]
         self._tiff = tiff
         self._lock = threading.Lock()
         self._plane_pos = [i for i, a in enumerate(source_axes) if a in PLANE_AXES]
@@ -93,6 +95,33 @@ class ImageStack:
             C * Y * X * itemsize.
         """
         return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def level_shapes(self) -> tuple[tuple[int, int], ...]:
+        """(Y, X) of each resolution level the file holds, full size first: one entry for
+        a file without a pyramid (OME-Zarr multiscales, pyramidal TIFF levels).
+
+        Returns
+        -------
+        tuple of (int, int)
+        """
+        y, x = self.source_axes.index("Y"), self.source_axes.index("X")
+        return tuple((shape[y], shape[x]) for _, shape in self._levels)
+
+    def read_level_region(self, index: int, level: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+        """:meth:`read_region` on resolution level ``level`` (see :attr:`level_shapes`),
+        in that level's pixels: what a viewer reads to show a large plane zoomed out.
+
+        Returns
+        -------
+        ndarray
+            (C, h, w) of :attr:`dtype`, owned by the caller.
+        """
+        height, width = self.level_shapes[level]
+        if not (0 <= rows[0] < rows[1] <= height and 0 <= cols[0] < cols[1] <= width):
+            raise IndexError(f"region {rows} x {cols} outside level {level} ({height} x {width})")
+        region = self._plane_view(int(index), (slice(*rows), slice(*cols)), level=level)
+        return np.array(region, dtype=self.dtype, order="C", copy=True)
 
     @property
     def is_memory_mapped(self) -> bool:
@@ -198,9 +227,9 @@ class ImageStack:
             raise memory.out_of_memory(what, nbytes, error=ImageFileError) from error
         return out
 
-    def _plane_view(self, index: int, region: tuple[slice, slice] | None = None) -> np.ndarray:
-        """Plane ``index`` (or its (rows, cols) ``region``) as (C, Y, X), possibly a view
-        into the file's memory map."""
+    def _plane_view(self, index: int, region: tuple[slice, slice] | None = None, level: int = 0) -> np.ndarray:
+        """Plane ``index`` (or its (rows, cols) ``region``) of resolution ``level`` as
+        (C, Y, X), possibly a view into the file's memory map."""
         if self._source is None:
             raise ValueError(f"the image stack for {self.path} is closed")
         coords = np.unravel_index(index, self.plane_shape) if self.plane_shape else ()
@@ -209,7 +238,7 @@ class ImageStack:
             fixed |= {self.source_axes.index("Y"): region[0], self.source_axes.index("X"): region[1]}
         try:
             with self._lock:
-                block = self._source.block(fixed)  # remaining axes, in file order
+                block = self._levels[level][0].block(fixed)  # remaining axes, in file order
         except MemoryError:
             raise  # not damage: the callers say how much memory it needed
         except _READ_ERRORS as error:
@@ -229,6 +258,7 @@ class ImageStack:
         None
         """
         self._source = None
+        self._levels = []
         if self._tiff is not None:
             self._tiff.close()
             self._tiff = None
@@ -260,14 +290,14 @@ class _ArraySource:
 class _PageSource:
     """Decodes only the TIFF pages that hold the requested plane (compressed files)."""
 
-    def __init__(self, tiff: tifffile.TiffFile, series: tifffile.TiffPageSeries, n_lead: int):
-        self._tiff, self._series = tiff, series
+    def __init__(self, tiff: tifffile.TiffFile, series: tifffile.TiffPageSeries, n_lead: int, level: int = 0):
+        self._tiff, self._series, self._level = tiff, series, level
         self._lead_shape = tuple(series.shape[:n_lead])
         self._page_shape = tuple(series.keyframe.shape)
         self._zarr = None
 
     def block(self, fixed: dict[int, int | slice]) -> np.ndarray:
-        if any(isinstance(where, slice) for where in fixed.values()):
+        if self._level or any(isinstance(where, slice) for where in fixed.values()):
             return self._region(fixed)
         free = [i for i in range(len(self._lead_shape)) if i not in fixed]
         free_shape = tuple(self._lead_shape[i] for i in free)
@@ -287,8 +317,23 @@ class _PageSource:
             except ImportError as error:
                 raise ImageFileError("Reading part of a compressed TIFF needs the zarr package. Install it with: "
                                      'pip install "unetgui[zarr]"') from error
-            self._zarr = zarr.open(self._series.aszarr(), mode="r")
-        return np.asarray(self._zarr[tuple(fixed.get(i, slice(None)) for i in range(self._zarr.ndim))])
+            # one level: a pyramidal series' own store is a group of all its levels
+            self._zarr = zarr.open(self._series.aszarr(level=self._level), mode="r")
+        return np.asarray(self._zarr[_unsqueezed(self._series.levels[self._level].get_shape(True), self._zarr.shape,
+                                                 fixed)])
+
+
+def _unsqueezed(shape: tuple[int, ...], store_shape: tuple[int, ...], fixed: dict[int, int | slice]) -> tuple:
+    """A selection by the series' axes as we use them (``shape``: length-1 axes squeezed
+    out, e.g. YX) made for its zarr store, which may keep them (1, Y, X): 0 on those."""
+    selection, j = [], 0
+    for size in store_shape:
+        if j < len(shape) and shape[j] == size:
+            selection.append(fixed.get(j, slice(None)))
+            j += 1
+        else:
+            selection.append(0)  # a length-1 axis the squeezed shape leaves out
+    return tuple(selection)
 
 
 class _LazySeriesSource(_ArraySource):
@@ -406,7 +451,7 @@ def _open_tiff(path: Path, tiff: tifffile.TiffFile) -> ImageStack:
     is_rgb = (axes.count("S") == 1 and shape[axes.index("S")] in (3, 4)
               and keyframe.photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR))
     stack = dict(source_axes=axes, source_shape=shape, dtype=series.dtype, is_rgb=is_rgb,
-                 tiff=tiff, pixel_size=tiff_pixel_size(tiff))
+                 tiff=tiff, pixel_size=tiff_pixel_size(tiff), levels=_tiff_levels(tiff, series, axes))
     n_lead = len(axes) - len(keyframe.shape)
     if series.transform is None and series.dataoffset is not None and keyframe.is_memmappable:
         try:
@@ -422,6 +467,18 @@ def _open_tiff(path: Path, tiff: tifffile.TiffFile) -> ImageStack:
             and int(np.prod(shape[:n_lead], dtype=np.int64)) == len(series)):
         return ImageStack(path, _PageSource(tiff, series, n_lead), **stack)
     return ImageStack(path, _LazySeriesSource(series), **stack)
+
+
+def _tiff_levels(tiff: tifffile.TiffFile, series: tifffile.TiffPageSeries, axes: str) -> tuple:
+    """A pyramidal TIFF's reduced levels (SubIFDs or OME-TIFF pyramids) as region sources;
+    levels whose axes differ from the full size's are left out."""
+    levels = []
+    for number, level in enumerate(series.levels[1:], start=1):
+        level_axes, level_shape = level.get_axes(True), level.get_shape(True)
+        if level_axes != axes or 0 in level_shape:
+            break
+        levels.append((_PageSource(tiff, series, len(axes) - len(series.keyframe.shape), level=number), level_shape))
+    return tuple(levels)
 
 
 _MICROMETRES = {"micron": 1.0, "microns": 1.0, "um": 1.0, "\u00b5m": 1.0, "\u03bcm": 1.0, "micrometer": 1.0,

@@ -246,8 +246,10 @@ def open_ome_zarr(path: str | os.PathLike):
         units = {a["name"]: a.get("unit") for a in node.metadata["axes"]}
         sizes = tuple(micrometres(float(scale[names.index(a)]), units.get(a)) for a in "yx")
         pixel_size = sizes if None not in sizes else None
+    levels = tuple((_ZarrSource(level), tuple(level.shape)) for level in node.data[1:]
+                   if level.ndim == array.ndim and 0 not in level.shape)
     return ImageStack(path, _ZarrSource(array), source_axes=letters, source_shape=tuple(array.shape),
-                      dtype=array.dtype, is_rgb=False, pixel_size=pixel_size)
+                      dtype=array.dtype, is_rgb=False, pixel_size=pixel_size, levels=levels)
 
 
 def _image_node(path: Path):

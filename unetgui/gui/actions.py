@@ -20,6 +20,7 @@ class Command:
     help: str = ""  # what F1 says it does (default: the menu text)
     needs_image: bool = False  # disabled while no image is open
     needs_project: bool = False  # disabled while no project (folder) is open
+    for_large: bool = False  # stays enabled for an image too large to edit (shown for viewing only)
 
     @property
     def description(self) -> str:
@@ -63,7 +64,7 @@ COMMANDS: tuple[Command, ...] = (
 
     Command("fit", "View", "&Fit to window", ("F",), "Fit the image to the window"),
     Command("actual_size", "View", "Actual size (1:1)", ("Ctrl+1",)),
-    Command("auto_contrast", "View", "&Auto-contrast", ("A",), needs_image=True),
+    Command("auto_contrast", "View", "&Auto-contrast", ("A",), needs_image=True, for_large=True),
     Command("next_plane", "View", "Next plane", ("PgDown", "Right")),
     Command("previous_plane", "View", "Previous plane", ("PgUp", "Left")),
     Command("toggle_weights", "View", "Show weight map", ("W",), "Show / hide the weight map"),

@@ -71,6 +71,7 @@ class Canvas(pg.GraphicsLayoutWidget):
     """What the user looks at and paints on."""
 
     cursorMoved = QtCore.Signal(int, int)  # the pixel under the mouse, tools' rule (-1, -1: left the image)
+    rangeChanged = QtCore.Signal()  # panned or zoomed
 
     LAYERS = ("image", "weights", "prediction", "labels", "ignore")
 
@@ -82,6 +83,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.tool = None  # a gui.tools.Tool, set by the window
 
         self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.detail_item = pg.ImageItem(axisOrder="row-major")  # a large plane's part in view
         self.weights_item = pg.ImageItem(axisOrder="row-major")
         self.prediction_item = pg.ImageItem(axisOrder="row-major")
         self.labels_item = pg.ImageItem(axisOrder="row-major")
@@ -98,6 +100,9 @@ class Canvas(pg.GraphicsLayoutWidget):
             item = self.layers[name]
             item.setZValue(z)
             self.view.addItem(item)
+        self.detail_item.setZValue(0.5)  # over the overview, under every overlay
+        self.view.addItem(self.detail_item)
+        self.view.sigRangeChanged.connect(lambda *_: self.rangeChanged.emit())
 
         self.labels_item.setLookupTable(label_lookup_table())
         self.ignore_item.setLookupTable(overlay_lookup_table((255, 200, 0), alpha=110))
@@ -135,17 +140,42 @@ class Canvas(pg.GraphicsLayoutWidget):
 
     # ------------------------------------------------------------------ image
 
-    def set_image(self, display: np.ndarray, levels: tuple[float, float] | None) -> None:
-        """Show a (Y, X) plane with contrast ``levels`` or a (Y, X, 3) uint8 composite."""
-        new_shape = display.shape[:2]
-        if display.ndim == 2:
-            self.image_item.setImage(display, autoLevels=False, levels=levels)
-        else:
-            self.image_item.setImage(display, autoLevels=False, levels=(0, 255))
+    def set_image(self, display: np.ndarray, levels: tuple[float, float] | None, *,
+                  box: tuple[float, float, float, float] | None = None,
+                  plane_shape: tuple[int, int] | None = None) -> None:
+        """Show a (Y, X) plane with contrast ``levels`` or a (Y, X, 3) uint8 composite.
+
+        A large plane's overview covers ``box`` (row0, row1, col0, col1) of a plane of
+        ``plane_shape`` full-size pixels: the item is stretched over it, so every layer
+        and tool keeps full-size pixel coordinates.
+        """
+        _set_display(self.image_item, display, levels, box)
         first = self._shape is None
-        self._shape = new_shape
+        self._shape = plane_shape or display.shape[:2]
+        if box is None:
+            self.set_detail(None)
         if first:
             self.fit()
+
+    def set_detail(self, display: np.ndarray | None, levels: tuple[float, float] | None = None,
+                   box: tuple[float, float, float, float] | None = None) -> None:
+        """Over a large plane's overview, the part in view at a finer level (as
+        :meth:`set_image`, covering ``box``); None removes it."""
+        if display is None:
+            self.detail_item.clear()
+            return
+        _set_display(self.detail_item, display, levels, box)
+
+    def full_per_screen_px(self) -> float:
+        """Plane pixels one screen pixel spans at the present zoom."""
+        width = self.view.width() * self.devicePixelRatioF()
+        return self.view.viewRect().width() / width if width > 0 else 1.0
+
+    def clear_labels(self) -> None:
+        """No labels layer (a plane shown for viewing only)."""
+        self._labels = self._label_display = self._ignore_display = None
+        self.labels_item.clear()
+        self.ignore_item.clear()
 
     # ------------------------------------------------------------------ labels
 
@@ -295,6 +325,17 @@ class Canvas(pg.GraphicsLayoutWidget):
             self._brush_cursor.setRect(QtCore.QRectF(col + 0.5 - r, row + 0.5 - r, 2 * r, 2 * r))
             self._brush_cursor.setVisible(True)
         self.cursorMoved.emit(*pixel_under(row, col))
+
+
+def _set_display(item: pg.ImageItem, display: np.ndarray, levels, box) -> None:
+    """Grey (Y, X) with ``levels`` or a (Y, X, 3) uint8 composite, one item pixel per
+    plane pixel, or stretched over ``box`` (row0, row1, col0, col1) of the plane."""
+    item.setImage(display, autoLevels=False, levels=levels if display.ndim == 2 else (0, 255))
+    if box is None:
+        item.resetTransform()
+    else:
+        r0, r1, c0, c1 = box
+        item.setRect(QtCore.QRectF(c0, r0, c1 - c0, r1 - r0))
 
 
 def _show(item: pg.ImageItem, buffer: np.ndarray, box: Box | None) -> None:

@@ -20,6 +20,7 @@ from unetgui.core.cell_files import read_cells
 from unetgui.core.errors import UnetguiError
 from unetgui.core.io import ImageStack, open_image
 from unetgui.core.labels import LabelDocument, LabelsChanged, RolesChanged
+from unetgui.core.multiscale import is_large
 from unetgui.gui.autosave import Autosaver
 from unetgui.gui.workers import GeneratorWorker, LatestOnly
 
@@ -43,6 +44,7 @@ class ImageSession(QtCore.QObject):
         self.stack: ImageStack | None = None
         self.document: LabelDocument | None = None
         self.path: Path | None = None
+        self.large = False  # planes too large to edit: shown for viewing only (core.multiscale)
         self.jobs = LatestOnly(self)  # autosaves
         self.autosaver = Autosaver(self.jobs, self)
         self.autosaver.saved.connect(lambda path: self.message.emit(f"Saved annotations to {path}", 3000))
@@ -70,7 +72,7 @@ class ImageSession(QtCore.QObject):
             self.error.emit("Saved annotations not loaded", f"{error}\n\nStarting with empty labels.")
             state = None
         self.close()
-        self.stack, self.path = stack, path
+        self.stack, self.path, self.large = stack, path, is_large(stack)
         if state is not None:
             self.document = sidecar.document_from_state(state)
             self.settingsLoaded.emit(state.settings)
@@ -82,9 +84,9 @@ class ImageSession(QtCore.QObject):
         sidecar.mark_session_open(path)
         self.opened.emit()
         restored = " (annotations restored)" if state is not None else ""
-        self.message.emit(
-            f"Opened {path.name}: {stack.n_planes} plane(s) of {stack.width} x {stack.height} px, "
-            f"{stack.n_channels} channel(s), {stack.dtype}{restored}.", 6000)
+        opened = (f"Opened {path.name}: {stack.n_planes} plane(s) of {stack.width} x {stack.height} px, "
+                  f"{stack.n_channels} channel(s), {stack.dtype}{restored}.")
+        self.message.emit(opened, 6000)
         return True
 
     def close(self) -> None:
@@ -101,6 +103,7 @@ class ImageSession(QtCore.QObject):
             self.stack.close()
         had_image = self.stack is not None
         self.stack = self.document = None
+        self.large = False
         if had_image:
             self.closed.emit()
 

@@ -50,6 +50,10 @@ from unetgui.gui.weight_map import WeightMapController
 IMAGE_FILTER = "Images (*.tif *.tiff *.btf *.png *.jpg *.jpeg *.zarr);;All files (*)"
 LABELS_FILTER = ("Labels (*.tif *.tiff *.zip *.roi *.geojson *.json *.zarr);;Label TIFF (*.tif *.tiff);;"
                  "ImageJ ROIs (*.zip *.roi);;GeoJSON (*.geojson *.json);;OME-Zarr (*.zarr);;All files (*)")
+LARGE_IMAGE_NOTE = ("This image's planes are too large to paint on or fine-tune with here, so it opens for "
+                    "viewing, at the resolution that fits the view. To segment it, predict it block by block "
+                    "from the command line: unetgui predict starter IMAGE -o IMAGE.ome.zarr (see the README, "
+                    "'Large data and clusters').")
 SIDE_WIDTH = 360  # px of the docks beside the image
 IMAGES_WIDTH = 300  # px of a project's image list
 STEP_MS = 15  # between the parts of opening a project: the event loop paints and serves input
@@ -99,8 +103,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._cursor_label = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self._cursor_label)
         self._connect()
-        self._tool_changed(self.tool_state.tool)  # the canvas takes the starting tool
-        self._set_enabled(False)
+        self._set_enabled(False)  # (the canvas takes the starting tool)
         self._project_opened(False)
         self.statusBar().showMessage("Open an image or a folder of images: File > Open, or drop it on the window; "
                                      "or try the sample: Help > Open sample.")
@@ -118,6 +121,12 @@ class MainWindow(QtWidgets.QMainWindow):
         layout = QtWidgets.QVBoxLayout(image)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        self.large_note = QtWidgets.QLabel(LARGE_IMAGE_NOTE)  # shown while the image is too large to edit
+        self.large_note.setWordWrap(True)
+        self.large_note.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.large_note.setStyleSheet("QLabel { background: #fff4d6; color: #3d2e00; padding: 6px; }")
+        self.large_note.setVisible(False)
+        layout.addWidget(self.large_note)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.plane_bar)
         self.welcome = WelcomePanel()
@@ -250,11 +259,17 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.actions_by_id[command.id].setEnabled(opened)
         self.docks["Images"].setVisible(opened)
 
-    def _set_enabled(self, enabled: bool) -> None:
+    def _set_enabled(self, enabled: bool, large: bool = False) -> None:
+        """Commands that need an image; for an image too large to edit (shown for viewing
+        only), those that need its planes in memory stay off, and so do the panels that edit."""
         for command in COMMANDS:
             if command.needs_image:
-                self.actions_by_id[command.id].setEnabled(enabled)
-        if enabled:
+                self.actions_by_id[command.id].setEnabled(enabled and (command.for_large or not large))
+        for title in ("Tools", "Fine-tune", "Prediction", "Planes", "Weight map"):
+            self.docks[title].widget().setEnabled(not large)
+        self.large_note.setVisible(large)
+        self._tool_changed(self.tool_state.tool)
+        if enabled and not large:
             self._update_undo_actions()
 
     # ------------------------------------------------------------------ signals
@@ -462,7 +477,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tool_state.document = document
         self.planes_panel.set_planes([document.role(p) for p in range(stack.n_planes)],
                                      self.session.plane_axis_name)
-        self._set_enabled(True)
+        self._set_enabled(True, large=self.session.large)
+        if self.session.large:
+            self.docks["Layers"].raise_()
         self.view.reset(stack.n_planes, stack.n_channels, stack.is_rgb, self.session.plane_axis_name)  # shows plane 0
         self.setWindowTitle(self._title())
 
@@ -521,7 +538,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tool_state.set_tool(name)  # the canvas follows by toolChanged
 
     def _tool_changed(self, name: str) -> None:
-        self.canvas.tool = self.tools[name]
+        self.canvas.tool = None if self.session.large else self.tools[name]  # viewing only: drags pan
         self.canvas.show_box(None)  # a box left from a drag the switch interrupted
         self._show_brush()
 

@@ -1,6 +1,9 @@
 """Keeps the canvas showing the plane the view state names: its image at the chosen
 channel and contrast, its labels (redrawn box by box as they change), its weight map and
-its prediction, and reports the pixel under the mouse."""
+its prediction, and reports the pixel under the mouse.
+
+A plane too large to hold (``ImageSession.large``) is shown for viewing only: an overview
+of it, and the part in view at the level that fits the screen (gui/large_plane.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from PySide6 import QtCore
 from unetgui.core.errors import UnetguiError
 from unetgui.gui import display
 from unetgui.gui.canvas import Canvas
+from unetgui.core.multiscale import View
 from unetgui.gui.image_session import ImageSession
+from unetgui.gui.large_plane import SETTLE_MS, LevelReader
 from unetgui.gui.view_state import ViewState
 from unetgui.gui.weight_map import WeightMapController
 
@@ -24,7 +29,16 @@ class PlaneView(QtCore.QObject):
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.canvas, self.view, self.session, self.weights = canvas, view, session, weights
-        self._data: np.ndarray | None = None  # (C, Y, X) of the plane shown
+        self._data: np.ndarray | None = None  # (C, Y, X) of the plane shown (a large plane's overview)
+        self._overview: View | None = None  # a large plane's overview, and its part in view
+        self._detail: View | None = None
+        self.reader = LevelReader(self)
+        self.reader.overviewRead.connect(self._overview_read)
+        self.reader.detailRead.connect(self._detail_read)
+        self.reader.failed.connect(lambda text: self.error.emit("Cannot read this plane", text))
+        self._settle = QtCore.QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._settle.timeout.connect(self._read_detail)
+        canvas.rangeChanged.connect(lambda: self._overview is not None and self._settle.start())
         view.planeChanged.connect(self.show_plane)
         view.channelChanged.connect(lambda _c: self._show_image())
         view.levelsChanged.connect(self._show_image)
@@ -44,7 +58,8 @@ class PlaneView(QtCore.QObject):
         self.show_plane(self.view.plane)
 
     def _closed(self) -> None:
-        self._data = None
+        self._data = self._overview = self._detail = None
+        self.reader.cancel()
         self.weights.show(None, 0)
         self.canvas.set_weights(None)
         self.canvas.set_prediction(None)
@@ -53,6 +68,10 @@ class PlaneView(QtCore.QObject):
         stack, document = self.session.stack, self.session.document
         if stack is None:
             return
+        if self.session.large:
+            self._show_large(plane)
+            return
+        self._overview = self._detail = None
         try:
             self._data = stack.read_plane(plane)
         except UnetguiError as error:
@@ -64,6 +83,44 @@ class PlaneView(QtCore.QObject):
         self._show_weights()
         self.planeShown.emit(plane)
 
+    def _show_large(self, plane: int) -> None:
+        """Start reading a large plane's overview; until it arrives the last one stays."""
+        self._detail = None
+        self.canvas.clear_labels()
+        self.canvas.set_weights(None)
+        self.reader.read_overview(self.session.stack, plane)
+        self.planeShown.emit(plane)
+
+    def _overview_read(self, plane: int, overview: View) -> None:
+        if plane != self.view.plane or self.session.stack is None:
+            return
+        self._overview, self._data, self._detail = overview, overview.data, None
+        self._show_image()
+        self._read_detail()
+
+    def _read_detail(self) -> None:
+        box, stack = self.canvas.visible_box(), self.session.stack
+        if self._overview is None or box is None or stack is None:
+            return
+        self.reader.read_detail(stack, self.view.plane, box, self.canvas.full_per_screen_px(), self._overview.step)
+
+    def _detail_read(self, plane: int, detail: View | None) -> None:
+        if plane != self.view.plane or self._overview is None:
+            return
+        self._detail = detail
+        if detail is None:
+            self.canvas.set_detail(None)
+        else:
+            self.canvas.set_detail(*self._render(detail.data), box=detail.box)
+
+    def _render(self, data: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None]:
+        """(C, Y, X) pixels as the canvas shows them: the channel chosen with its levels,
+        or the composite."""
+        view = self.view
+        if view.channel == display.COMPOSITE:
+            return display.composite(data, view.levels), None
+        return data[view.channel], view.levels[view.channel]
+
     def _show_image(self) -> None:
         data, view = self._data, self.view
         if data is None:
@@ -72,10 +129,13 @@ class PlaneView(QtCore.QObject):
         if unset:  # first look at a channel: auto-contrast once (the levels signal redraws)
             view.set_channel_levels({c: display.auto_levels(data[c]) for c in unset})
             return
-        if view.channel == display.COMPOSITE:
-            self.canvas.set_image(display.composite(data, view.levels), None)
-        else:
-            self.canvas.set_image(data[view.channel], view.levels[view.channel])
+        if self._overview is None:
+            self.canvas.set_image(*self._render(data))
+            return
+        stack = self.session.stack
+        self.canvas.set_image(*self._render(data), box=self._overview.box, plane_shape=(stack.height, stack.width))
+        if self._detail is not None:
+            self.canvas.set_detail(*self._render(self._detail.data), box=self._detail.box)
 
     def auto_contrast(self) -> None:
         """Percentile contrast of the channels shown (the A key)."""
@@ -106,7 +166,7 @@ class PlaneView(QtCore.QObject):
             self._show_weights()
 
     def _show_weights(self) -> None:
-        shown = self.view.visible["weights"] and self.session.document is not None
+        shown = self.view.visible["weights"] and self.session.document is not None and not self.session.large
         self.weights.show(self.session.document if shown else None, self.view.plane)
 
     def _weights_ready(self, plane: int, weights, levels) -> None:
@@ -118,6 +178,26 @@ class PlaneView(QtCore.QObject):
         if self._data is None or not (0 <= row < stack.height and 0 <= col < stack.width):
             self.readout.emit("")
             return
+        if self._overview is not None:
+            self.readout.emit(_large_readout(self._detail, self._overview, row, col))
+            return
         value = ", ".join(f"{v:g}" for v in self._data[:, row, col].tolist())
         label = self.session.document.pick(self.view.plane, row, col)
         self.readout.emit(f"x {col}  y {row}   value {value}   label {label}")
+
+
+def _large_readout(detail: View | None, overview: View, row: int, col: int) -> str:
+    """The value under the mouse from the finest pixels shown; "(1:4)" when they are a
+    coarser level's."""
+    for shown in (detail, overview):
+        if shown is None:
+            continue
+        r0, r1, c0, c1 = shown.box
+        if r0 <= row < r1 and c0 <= col < c1:
+            step = shown.step
+            r = min(int((row - r0) / step), shown.data.shape[1] - 1)
+            c = min(int((col - c0) * shown.data.shape[2] / (c1 - c0)), shown.data.shape[2] - 1)
+            value = ", ".join(f"{v:g}" for v in shown.data[:, r, c].tolist())
+            scale = f" (1:{step:.3g})" if step > 1.001 else ""
+            return f"x {col}  y {row}   value {value}{scale}"
+    return f"x {col}  y {row}"
