@@ -77,3 +77,41 @@ def test_a_large_plane_is_shown_by_levels_for_viewing_only(window, qtbot, pyrami
     assert window.actions_by_id["fine_tune"].isEnabled() and not window.large_note.isVisibleTo(window)
     qtbot.waitUntil(lambda: canvas.image_item.image is not None and canvas.image_item.image.shape == (96, 128))
     assert _plane_rect(canvas.image_item) == (0, 96, 0, 128) and canvas.detail_item.image is None
+
+
+def test_a_large_ome_zarr_shows_its_stored_labels(window, qtbot, tmp_path, monkeypatch):
+    """What `unetgui predict` writes blockwise (image + labels/cells) opens with its cells."""
+    pytest.importorskip("ome_zarr")
+    from unetgui.core.ome_zarr_files import write_ome_zarr
+
+    monkeypatch.setattr(multiscale, "LARGE_PLANE_PX", 1000 * 1000)
+    monkeypatch.setattr(multiscale, "OVERVIEW_SIDE", 600)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 4000, (1, 1, 1024, 1280), dtype=np.uint16)
+    labels = np.zeros((1, 1024, 1280), dtype=np.uint32)
+    for k in range(1, 40):
+        r, c = rng.integers(0, 1000), rng.integers(0, 1250)
+        labels[0, r:r + 24, c:c + 30] = k
+    labels[0, 260:290, 380:420] = 300  # one in the part zoomed to below
+    path = write_ome_zarr(tmp_path / "slide.ome.zarr", image, labels)
+    canvas = window.canvas
+    assert window.open_image(path) and window.session.large
+    qtbot.waitUntil(lambda: canvas.labels_item.image is not None)
+    top, bottom, left, right = _plane_rect(canvas.labels_item)
+    assert (top, left) == (0, 0) and bottom >= 1024 and right >= 1280
+    assert canvas.labels_item.image.shape[1] <= 600  # a level of the pyramid, not the full size
+
+    canvas.view.setRange(QtCore.QRectF(300, 200, 200, 150), padding=0)
+    qtbot.waitUntil(lambda: canvas.labels_detail_item.image is not None
+                    and canvas.labels_detail_item.image.shape[0] < 400)
+    r0, r1, c0, c1 = _plane_rect(canvas.labels_detail_item)
+    expected = labels[0, r0:r1, c0:c1]
+    shown = canvas.labels_detail_item.image
+    assert np.array_equal(shown > 0, expected > 0)  # full-size cells (colours are ids mod 255)
+    readout = []
+    window.plane_view.readout.connect(readout.append)
+    r, c = np.argwhere(expected > 0)[0]
+    canvas.cursorMoved.emit(int(r0 + r), int(c0 + c))
+    assert readout[-1].endswith(f"label {expected[r, c]}")
+    window.view.set_visible("labels", False)
+    assert not canvas.labels_detail_item.isVisible()

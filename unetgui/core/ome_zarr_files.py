@@ -266,6 +266,35 @@ def _image_node(path: Path):
     raise ImageFileError(f"Cannot read '{path.name}': it holds no OME-Zarr image.")
 
 
+def open_ome_zarr_labels(path: str | os.PathLike, shape: tuple[int, int, int]):
+    """The first labels image of an OME-Zarr as a lazy (P, 1, Y, X) ImageStack with its
+    pyramid, for viewing an image too large to read whole; None when it has none, or
+    when they do not fit an image of ``shape`` (P, Y, X)."""
+    from unetgui.core.io import ImageStack
+
+    _, ome_io, reader, _, _ = _libraries()
+    path = Path(path)
+    try:
+        nodes = list(reader.Reader(ome_io.parse_url(str(path), mode="r"))())
+    except Exception:  # noqa: BLE001 (no labels to show is not an error of the image)
+        return None
+    for node in nodes:
+        if any(type(spec).__name__ == "Label" for spec in node.specs) and node.data:
+            array = node.data[0]
+            names = [a["name"] for a in node.metadata.get("axes", [])] or list("tczyx"[5 - array.ndim:])
+            letters = "".join({"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}.get(n.lower(), "Q") for n in names)
+            if array.dtype.kind not in "ui" or "Y" not in letters or "X" not in letters:
+                return None
+            stack = ImageStack(path, _ZarrSource(array), source_axes=letters, source_shape=tuple(array.shape),
+                               dtype=array.dtype, is_rgb=False,
+                               levels=tuple((_ZarrSource(level), tuple(level.shape)) for level in node.data[1:]
+                                            if level.ndim == array.ndim))
+            if (stack.n_planes, stack.height, stack.width) != tuple(shape) or stack.n_channels != 1:
+                return None
+            return stack
+    return None
+
+
 def read_ome_zarr_labels(path: str | os.PathLike, shape: tuple[int, int, int]) -> np.ndarray:
     """The cell ids of an OME-Zarr's first labels image, as (P, Y, X) uint32 for an image
     of ``shape`` planes (refused, with the sizes, when they do not match)."""

@@ -84,6 +84,7 @@ class Canvas(pg.GraphicsLayoutWidget):
 
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.detail_item = pg.ImageItem(axisOrder="row-major")  # a large plane's part in view
+        self.labels_detail_item = pg.ImageItem(axisOrder="row-major")  # ... and of its stored labels
         self.weights_item = pg.ImageItem(axisOrder="row-major")
         self.prediction_item = pg.ImageItem(axisOrder="row-major")
         self.labels_item = pg.ImageItem(axisOrder="row-major")
@@ -102,6 +103,10 @@ class Canvas(pg.GraphicsLayoutWidget):
             self.view.addItem(item)
         self.detail_item.setZValue(0.5)  # over the overview, under every overlay
         self.view.addItem(self.detail_item)
+        self.labels_detail_item.setZValue(self.LAYERS.index("labels") + 0.5)
+        self.labels_detail_item.setLookupTable(label_lookup_table())
+        self.labels_detail_item.setOpacity(DEFAULT_OPACITY["labels"])
+        self.view.addItem(self.labels_detail_item)
         self.view.sigRangeChanged.connect(lambda *_: self.rangeChanged.emit())
 
         self.labels_item.setLookupTable(label_lookup_table())
@@ -152,8 +157,10 @@ class Canvas(pg.GraphicsLayoutWidget):
         _set_display(self.image_item, display, levels, box)
         first = self._shape is None
         self._shape = plane_shape or display.shape[:2]
-        if box is None:
+        if box is None:  # an ordinary plane: drop what a large one stretched over the canvas
             self.set_detail(None)
+            self.labels_detail_item.clear()
+            self.labels_item.resetTransform()
         if first:
             self.fit()
 
@@ -175,7 +182,18 @@ class Canvas(pg.GraphicsLayoutWidget):
         """No labels layer (a plane shown for viewing only)."""
         self._labels = self._label_display = self._ignore_display = None
         self.labels_item.clear()
+        self.labels_detail_item.clear()
         self.ignore_item.clear()
+
+    def set_viewed_labels(self, ids: np.ndarray | None, box, *, detail: bool = False) -> None:
+        """A large plane's stored cell ids (Y, X), read at some level, over ``box`` of the
+        plane (as :meth:`set_image`): the overview, or with ``detail`` the part in view.
+        None removes the detail."""
+        item = self.labels_detail_item if detail else self.labels_item
+        if ids is None:
+            item.clear()
+            return
+        _set_display(item, _label_colours(ids), (0, 255), box)
 
     # ------------------------------------------------------------------ labels
 
@@ -264,9 +282,13 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.layers[name].setVisible(visible)
         if name == "weights":
             self.weights_bar.setVisible(visible)
+        if name == "labels":
+            self.labels_detail_item.setVisible(visible)
 
     def set_layer_opacity(self, name: str, opacity: float) -> None:
         self.layers[name].setOpacity(opacity)
+        if name == "labels":
+            self.labels_detail_item.setOpacity(opacity)
 
     def reset_view(self) -> None:
         """Forget the last image's size, so the next one is fitted to the window."""

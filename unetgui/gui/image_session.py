@@ -21,6 +21,7 @@ from unetgui.core.errors import UnetguiError
 from unetgui.core.io import ImageStack, open_image
 from unetgui.core.labels import LabelDocument, LabelsChanged, RolesChanged
 from unetgui.core.multiscale import is_large
+from unetgui.core.ome_zarr_files import is_zarr, open_ome_zarr_labels
 from unetgui.gui.autosave import Autosaver
 from unetgui.gui.workers import GeneratorWorker, LatestOnly
 
@@ -45,6 +46,7 @@ class ImageSession(QtCore.QObject):
         self.document: LabelDocument | None = None
         self.path: Path | None = None
         self.large = False  # planes too large to edit: shown for viewing only (core.multiscale)
+        self.stored_labels: ImageStack | None = None  # a large OME-Zarr's own labels, shown with it
         self.jobs = LatestOnly(self)  # autosaves
         self.autosaver = Autosaver(self.jobs, self)
         self.autosaver.saved.connect(lambda path: self.message.emit(f"Saved annotations to {path}", 3000))
@@ -73,6 +75,8 @@ class ImageSession(QtCore.QObject):
             state = None
         self.close()
         self.stack, self.path, self.large = stack, path, is_large(stack)
+        if self.large and is_zarr(path):  # e.g. what `unetgui predict` wrote blockwise
+            self.stored_labels = open_ome_zarr_labels(path, (stack.n_planes, stack.height, stack.width))
         if state is not None:
             self.document = sidecar.document_from_state(state)
             self.settingsLoaded.emit(state.settings)
@@ -102,7 +106,9 @@ class ImageSession(QtCore.QObject):
         if self.stack is not None:
             self.stack.close()
         had_image = self.stack is not None
-        self.stack = self.document = None
+        if self.stored_labels is not None:
+            self.stored_labels.close()
+        self.stack = self.document = self.stored_labels = None
         self.large = False
         if had_image:
             self.closed.emit()

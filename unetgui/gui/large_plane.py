@@ -14,8 +14,9 @@ SETTLE_MS = 60  # a pan or zoom is read once it pauses this long
 
 
 class LevelReader(QtCore.QObject):
-    overviewRead = QtCore.Signal(int, object)  # plane, multiscale.View
-    detailRead = QtCore.Signal(int, object)  # plane, multiscale.View or None (the overview suffices)
+    # plane, multiscale.View of the image, and of its stored labels (None without labels)
+    overviewRead = QtCore.Signal(int, object, object)
+    detailRead = QtCore.Signal(int, object, object)  # as overviewRead; None: the overview suffices
     progress = QtCore.Signal(str)  # "Reading an overview of plane 2: 40%", "" when done
     failed = QtCore.Signal(str)
 
@@ -28,15 +29,16 @@ class LevelReader(QtCore.QObject):
         self._progress.fraction.connect(self._progressed)
         self._plane = 0
 
-    def read_overview(self, stack, plane: int) -> None:
-        """Start reading ``plane``'s overview; its details follow with :meth:`read_detail`."""
+    def read_overview(self, stack, labels, plane: int) -> None:
+        """Start reading ``plane``'s overview (and its labels', from a labels ``ImageStack``
+        or None); its details follow with :meth:`read_detail`."""
         self._plane = plane
         self.jobs.cancel("detail")
-        self.jobs.submit("overview", _overview, stack, plane, self._progress)
+        self.jobs.submit("overview", _overview, stack, labels, plane, self._progress)
 
-    def read_detail(self, stack, plane: int, box, full_per_screen_px: float, coarser_than: float) -> None:
+    def read_detail(self, stack, labels, plane: int, box, full_per_screen_px: float, coarser_than: float) -> None:
         """Read the part ``box`` (full-size pixels) at the level the zoom calls for."""
-        self.jobs.submit("detail", _detail, stack, plane, box, full_per_screen_px, coarser_than)
+        self.jobs.submit("detail", _detail, stack, labels, plane, box, full_per_screen_px, coarser_than)
 
     def cancel(self) -> None:
         self.jobs.cancel("overview")
@@ -48,12 +50,11 @@ class LevelReader(QtCore.QObject):
         return self.jobs.busy("overview") or self.jobs.busy("detail")
 
     def _finished(self, purpose: str, result) -> None:
-        plane, view = result
         if purpose == "overview":
             self.progress.emit("")
-            self.overviewRead.emit(plane, view)
+            self.overviewRead.emit(*result)
         else:
-            self.detailRead.emit(plane, view)
+            self.detailRead.emit(*result)
 
     def _progressed(self, fraction: float) -> None:
         if fraction < 1.0:
@@ -66,9 +67,13 @@ class _ThreadProgress(QtCore.QObject):
     fraction = QtCore.Signal(float)
 
 
-def _overview(stack, plane: int, progress: _ThreadProgress):
-    return plane, multiscale.overview(stack, plane, on_progress=progress.fraction.emit)
+def _overview(stack, labels, plane: int, progress: _ThreadProgress):
+    view = multiscale.overview(stack, plane, on_progress=progress.fraction.emit)
+    return plane, view, None if labels is None else multiscale.overview(labels, plane)
 
 
-def _detail(stack, plane: int, box, full_per_screen_px: float, coarser_than: float):
-    return plane, multiscale.detail(stack, plane, box, full_per_screen_px, coarser_than=coarser_than)
+def _detail(stack, labels, plane: int, box, full_per_screen_px: float, coarser_than: float):
+    view = multiscale.detail(stack, plane, box, full_per_screen_px, coarser_than=coarser_than)
+    if view is None or labels is None:
+        return plane, view, None
+    return plane, view, multiscale.detail(labels, plane, box, full_per_screen_px, coarser_than=coarser_than)

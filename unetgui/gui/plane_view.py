@@ -11,9 +11,9 @@ import numpy as np
 from PySide6 import QtCore
 
 from unetgui.core.errors import UnetguiError
+from unetgui.core.multiscale import View
 from unetgui.gui import display
 from unetgui.gui.canvas import Canvas
-from unetgui.core.multiscale import View
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.large_plane import SETTLE_MS, LevelReader
 from unetgui.gui.view_state import ViewState
@@ -32,6 +32,7 @@ class PlaneView(QtCore.QObject):
         self._data: np.ndarray | None = None  # (C, Y, X) of the plane shown (a large plane's overview)
         self._overview: View | None = None  # a large plane's overview, and its part in view
         self._detail: View | None = None
+        self._labels_shown: list[View | None] = [None, None]  # a large OME-Zarr's labels: detail, overview
         self.reader = LevelReader(self)
         self.reader.overviewRead.connect(self._overview_read)
         self.reader.detailRead.connect(self._detail_read)
@@ -88,30 +89,37 @@ class PlaneView(QtCore.QObject):
         self._detail = None
         self.canvas.clear_labels()
         self.canvas.set_weights(None)
-        self.reader.read_overview(self.session.stack, plane)
+        self.reader.read_overview(self.session.stack, self.session.stored_labels, plane)
         self.planeShown.emit(plane)
 
-    def _overview_read(self, plane: int, overview: View) -> None:
+    def _overview_read(self, plane: int, overview: View, labels: View | None) -> None:
         if plane != self.view.plane or self.session.stack is None:
             return
         self._overview, self._data, self._detail = overview, overview.data, None
+        self._labels_shown = [None, labels]  # the stored labels' detail and overview
         self._show_image()
+        if labels is not None:
+            self.canvas.set_viewed_labels(labels.data[0], labels.box)
         self._read_detail()
 
     def _read_detail(self) -> None:
         box, stack = self.canvas.visible_box(), self.session.stack
         if self._overview is None or box is None or stack is None:
             return
-        self.reader.read_detail(stack, self.view.plane, box, self.canvas.full_per_screen_px(), self._overview.step)
+        self.reader.read_detail(stack, self.session.stored_labels, self.view.plane, box,
+                                self.canvas.full_per_screen_px(), self._overview.step)
 
-    def _detail_read(self, plane: int, detail: View | None) -> None:
+    def _detail_read(self, plane: int, detail: View | None, labels: View | None) -> None:
         if plane != self.view.plane or self._overview is None:
             return
         self._detail = detail
+        self._labels_shown[0] = labels
         if detail is None:
             self.canvas.set_detail(None)
         else:
             self.canvas.set_detail(*self._render(detail.data), box=detail.box)
+        self.canvas.set_viewed_labels(None if labels is None else labels.data[0],
+                                      None if labels is None else labels.box, detail=True)
 
     def _render(self, data: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None]:
         """(C, Y, X) pixels as the canvas shows them: the channel chosen with its levels,
@@ -179,17 +187,19 @@ class PlaneView(QtCore.QObject):
             self.readout.emit("")
             return
         if self._overview is not None:
-            self.readout.emit(_large_readout(self._detail, self._overview, row, col))
+            text = _large_readout((self._detail, self._overview), row, col) or f"x {col}  y {row}"
+            label = _large_readout(self._labels_shown, row, col, label=True)
+            self.readout.emit(text + label)
             return
         value = ", ".join(f"{v:g}" for v in self._data[:, row, col].tolist())
         label = self.session.document.pick(self.view.plane, row, col)
         self.readout.emit(f"x {col}  y {row}   value {value}   label {label}")
 
 
-def _large_readout(detail: View | None, overview: View, row: int, col: int) -> str:
-    """The value under the mouse from the finest pixels shown; "(1:4)" when they are a
-    coarser level's."""
-    for shown in (detail, overview):
+def _large_readout(views, row: int, col: int, label: bool = False) -> str:
+    """The value (or with ``label`` the cell id) under the mouse from the finest of
+    ``views`` that covers it; "(1:4)" when its pixels are a coarser level's."""
+    for shown in views:
         if shown is None:
             continue
         r0, r1, c0, c1 = shown.box
@@ -197,7 +207,9 @@ def _large_readout(detail: View | None, overview: View, row: int, col: int) -> s
             step = shown.step
             r = min(int((row - r0) / step), shown.data.shape[1] - 1)
             c = min(int((col - c0) * shown.data.shape[2] / (c1 - c0)), shown.data.shape[2] - 1)
-            value = ", ".join(f"{v:g}" for v in shown.data[:, r, c].tolist())
+            values = shown.data[:, r, c].tolist()
             scale = f" (1:{step:.3g})" if step > 1.001 else ""
-            return f"x {col}  y {row}   value {value}{scale}"
-    return f"x {col}  y {row}"
+            if label:
+                return f"   label {values[0]}{scale}"
+            return f"x {col}  y {row}   value {', '.join(f'{v:g}' for v in values)}{scale}"
+    return ""
