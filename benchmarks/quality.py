@@ -35,14 +35,20 @@ trains on seeds [1, k] and validates on [2, k]):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # runtime.quiet_openmp, before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import real_data  # noqa: E402
 
 from unetgui.core import recipes, runtime  # noqa: E402
 from unetgui.core.autoseg import auto_segment  # noqa: E402
@@ -56,6 +62,10 @@ from unetgui.core.train import TrainingPlane, train  # noqa: E402
 from unetgui.core.unet import UNetConfig  # noqa: E402
 
 TEST_SEED, SHIFTED_TUNE_SEED, SHIFTED_TEST_SEED = 3, 4, 5
+#: The two annotated images fine-tuning starts from in the real section (mnfinder
+#: training-data: a U2OS image of the experiment some test images come from, and an
+#: image of the mixed set).
+REAL_TUNE = ("2022-10-14_U2OS/1.tif", "2023-05-31_misc/5.tif")
 THRESHOLDS = (0.5, 0.75)
 
 #: Outside the starter model's training ranges (SyntheticDomain() defaults in brackets).
@@ -105,20 +115,20 @@ HEADER = (f"| {'method':<46} | fg IoU | AP@0.5 | AP@0.75 | cells | found | {'tra
           f"|{'-' * 48}|--------|--------|---------|-------|-------|{'-' * 24}|")
 
 
-def fine_tune_side_by_side(models, plane: TrainingPlane, args) -> list[dict]:
-    """Train each model on ``plane`` for ``args.minutes`` of its own time, in turns.
+def fine_tune_side_by_side(models, planes: list[TrainingPlane], minutes: float, args) -> list[dict]:
+    """Train each model on ``planes`` for ``minutes`` of its own time, in turns.
 
     The runs take one step each in turn, and each stops when the time spent in its own
     steps (plane preparation included) reaches the budget. On a machine shared with other
     work, a run made after another would meet a different load; taking turns exposes
     them to the same one. Returns per run: steps and seconds.
     """
-    budget = args.minutes * 60
+    budget = minutes * 60
     runs = []
     for model in models:
         config = recipes.with_choices(recipes.recipe_for(model), optimizer=args.optimizer,
                                       learning_rate=args.lr, steps=10**6, seed=0)
-        runs.append({"generator": train(model, [plane], config), "seconds": 0.0, "steps": 0})
+        runs.append({"generator": train(model, planes, config), "seconds": 0.0, "steps": 0})
     active = list(runs)
     while active:
         for run in list(active):
@@ -149,6 +159,38 @@ def timing(args) -> list[str]:
     return lines
 
 
+def real_section(starter, args) -> list[str]:
+    """Real nuclei: mnfinder's test-data (never trained on), the starter alone and after
+    fine-tuning on two annotated images of its training-data, against the classical
+    baseline and a new network trained as long (benchmarks/real_data.py)."""
+    test = real_data.load("test")
+    by_name = dict((name, (image, labels)) for name, image, labels in real_data.load("train"))
+    planes = [TrainingPlane(by_name[name][0][None], by_name[name][1], name=name) for name in REAL_TUNE]
+    truths = [labels for _, _, labels in test]
+    base = scores(truths, [auto_segment(image) for _, image, _ in test])
+    start = time.perf_counter()
+    own = scores(truths, [segment_with(starter, image) for _, image, _ in test])
+    own_seconds = time.perf_counter() - start
+    tuned = _load(args.model)
+    scratch = new_model(recipes.SCRATCH_NETWORK, seed=0)
+    h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], planes, args.real_minutes, args)
+    s_tuned = scores(truths, [segment_with(tuned, image) for _, image, _ in test])
+    s_scratch = scores(truths, [segment_with(scratch, image) for _, image, _ in test])
+    lines = [f"\n1. Real nuclei: mnfinder test-data, {len(test)} images, {base['n_true']} nuclei (never trained "
+             f"on); fine-tuning on {' and '.join(REAL_TUNE)} ({sum(int(p.labels.max()) for p in planes)} nuclei)",
+             HEADER,
+             row("(a) classical: threshold + watershed", base),
+             row("(b) starter model alone", own, f"({own_seconds:.0f} s to predict)"),
+             row(f"(c) starter + fine-tuning {args.real_minutes:g} min on 2 images", s_tuned,
+                 f"{h_tuned['steps']} steps"),
+             row(f"(d) from scratch {args.real_minutes:g} min on 2 images", s_scratch,
+                 f"{h_scratch['steps']} steps")]
+    if args.tta:
+        lines.append(row("(b+) starter model, test-time augmentation",
+                         scores(truths, [segment_with(starter, image, tta=True) for _, image, _ in test])))
+    return lines
+
+
 def _load(path: Path):
     """The bundled starter as the product loads it (with its cell size), or a model file."""
     return load_starter_model() if path == starter_model_path() else load_model(path)
@@ -164,6 +206,11 @@ def main() -> None:
     parser.add_argument("--test-planes", type=int, default=16)
     parser.add_argument("--shifted-test-planes", type=int, default=4)
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--real-minutes", type=float, default=3.0,
+                        help="fine-tuning budget on the real images (default 3, the quality target's)")
+    parser.add_argument("--tta", action="store_true", help="also the real images with test-time augmentation")
+    parser.add_argument("--only", choices=("real", "synthetic"), default=None,
+                        help="only the real section, or only the synthetic ones (default: both)")
     args = parser.parse_args()
     args.model = args.model or starter_model_path()
 
@@ -175,11 +222,17 @@ def main() -> None:
     print(f"starter model: {args.model} ({args.model.stat().st_size / 1e6:.1f} MB; "
           f"{starter.config.base_channels} base channels, depth {starter.config.depth}; "
           f"trained {starter.info.get('training_steps', '?')} steps)")
-    print(f"fine-tuning / from scratch: {args.minutes:g} min of CPU steps each on one plane, the recipes "
+    print(f"fine-tuning / from scratch: {args.real_minutes:g} min each on 2 real images, {args.minutes:g} min "
+          f"each on one synthetic plane (time in their own steps), the recipes "
           f"of core/recipes.py (optimiser {args.optimizer or 'the recipe'}, lr {args.lr or 'the recipe'}), "
           f"default tiles and augmentation; {torch.get_num_threads()} torch threads, CPU")
 
-    # 1. The starter model's own domain, unseen seeds.
+    if args.only != "synthetic":
+        print("\n".join(real_section(starter, args)), flush=True)
+    if args.only == "real":
+        return
+
+    # 2. The starter model's own synthetic domain, unseen seeds.
     test = domain_images(SyntheticDomain(), ([TEST_SEED, k] for k in range(args.test_planes)))
     truths = [labels for _, labels in test]
     base = scores(truths, [auto_segment(image) for image, _ in test])
@@ -190,7 +243,7 @@ def main() -> None:
     own_tta = scores(truths, [segment_with(starter, image, tta=True) for image, _ in test])
     tta_seconds = time.perf_counter() - start
     own_as_is = scores(truths, [segment_with(starter, image, sized=False) for image, _ in test])
-    lines = [f"\n1. Synthetic test set: {len(test)} planes of the training domain, seeds "
+    lines = [f"\n2. Synthetic test set: {len(test)} planes of the training domain, seeds "
              f"[{TEST_SEED}, 0..{len(test) - 1}] (never used in training), {base['n_true']} cells",
              HEADER,
              row("(a) classical: threshold + watershed", base),
@@ -199,7 +252,7 @@ def main() -> None:
              row("(b-) starter model, never resized", own_as_is)]
     print("\n".join(lines), flush=True)
 
-    # 2. A shifted domain: one annotated plane to adapt on.
+    # 3. A shifted domain: one annotated plane to adapt on.
     (tune_image, tune_labels), = domain_images(SHIFTED, [[SHIFTED_TUNE_SEED, 0]])
     shifted = domain_images(SHIFTED, ([SHIFTED_TEST_SEED, k] for k in range(args.shifted_test_planes)))
     truths = [labels for _, labels in shifted]
@@ -210,12 +263,12 @@ def main() -> None:
     s_own_as_is = scores(truths, [segment_with(starter, image, sized=False) for image, _ in shifted])
     tuned = _load(args.model)
     scratch = new_model(starter.config, starter.normalization, seed=0)
-    h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], plane, args)
+    h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], [plane], args.minutes, args)
     tile = tuned.history[-1]["tile_size"]
     s_tuned = scores(truths, [segment_with(tuned, image) for image, _ in shifted])
     s_tuned_tta = scores(truths, [segment_with(tuned, image, tta=True) for image, _ in shifted])
     s_scratch = scores(truths, [segment_with(scratch, image) for image, _ in shifted])
-    lines = [f"\n2. Shifted domain (larger, crowded, dimmer; outside the training ranges): "
+    lines = [f"\n3. Shifted domain (larger, crowded, dimmer; outside the training ranges): "
              f"fine-tuned on 1 plane {tune_image.shape[0]}x{tune_image.shape[1]} "
              f"({tune_labels.max()} cells), tested on {len(shifted)} planes, seeds "
              f"[{SHIFTED_TEST_SEED}, 0..{len(shifted) - 1}], {s_base['n_true']} cells",
@@ -232,7 +285,7 @@ def main() -> None:
     print("\n".join(lines), flush=True)
 
     if not args.no_timing:
-        print("\n3. Speed")
+        print("\n4. Speed")
         for line in timing(args):
             print(line, flush=True)
 

