@@ -65,6 +65,7 @@ def test_a_large_plane_is_shown_by_levels_for_viewing_only(window, qtbot, pyrami
     assert window.actions_by_id["auto_contrast"].isEnabled()
     assert not window.docks["Tools"].widget().isEnabled()
     assert window.large_note.isVisibleTo(window) and "unetgui predict" in window.large_note.text()
+    assert "cells stored with it" not in window.large_note.text()  # a TIFF has none
     readout = []
     window.plane_view.readout.connect(readout.append)
     canvas.cursorMoved.emit(1000, 1500)
@@ -96,6 +97,7 @@ def test_a_large_ome_zarr_shows_its_stored_labels(window, qtbot, tmp_path, monke
     path = write_ome_zarr(tmp_path / "slide.ome.zarr", image, labels)
     canvas = window.canvas
     assert window.open_image(path) and window.session.large
+    assert "cells stored with it" in window.large_note.text()
     qtbot.waitUntil(lambda: canvas.labels_item.image is not None)
     top, bottom, left, right = _plane_rect(canvas.labels_item)
     assert (top, left) == (0, 0) and bottom >= 1024 and right >= 1280

@@ -268,6 +268,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for title in ("Tools", "Fine-tune", "Prediction", "Planes", "Weight map"):
             self.docks[title].widget().setEnabled(not large)
         self.large_note.setVisible(large)
+        if large:
+            stored = " The cells stored with it (its labels) are shown too." if self.session.stored_labels else ""
+            self.large_note.setText(LARGE_IMAGE_NOTE + stored)
         self._tool_changed(self.tool_state.tool)
         if enabled and not large:
             self._update_undo_actions()
