@@ -380,13 +380,21 @@ def test_predict_with_rotations_and_flips_averaged_in_the_window(annotated, qtbo
 
 
 def test_the_prediction_panel_says_the_cell_size_and_resizes_for_the_model(window, stack_file, qtbot):
-    """The starter model knows cells of 14-43 px; an override of 150 px resizes the image."""
+    """The starter model knows cells of some 10-45 px; an override of 150 px resizes the
+    image to its typical size."""
+    from unetgui.core.cellsize import scale_for
+    from unetgui.core.model import model_cell_size
+
     path, _, _ = stack_file
     window.open_image(path)
+    size = model_cell_size(window.models.model)
+    assert size is not None and size.high < 60
     window.prediction_panel.diameter.setValue(150)
     window.predictions.predict_plane()
     qtbot.waitUntil(lambda: 0 in window.predictions.predictions, timeout=60_000)
-    assert "Cells ~150 px" in window.prediction_panel.size_status.text() and "resized by 0.17" in window.prediction_panel.size_status.text()
+    status = window.prediction_panel.size_status.text()
+    assert "Cells ~150 px" in status and f"resized by {scale_for(150, size):.2f}" in status
+    assert f"(model: {size.low:.0f}-{size.high:.0f} px)" in status
     assert window.predictions.predictions[0].shape == (96, 128)
     window.prediction_panel.diameter.setValue(0)  # automatic: estimated from the image (cells ~10-20 px)
     window.predictions.predictions.clear()

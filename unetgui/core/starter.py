@@ -16,8 +16,9 @@ from unetgui.core.errors import ModelFileError
 STARTER_FILE = "starter.unet"
 #: The cell diameters (px) of the starter's training domain (SyntheticDomain()): per-image
 #: median diameters over 40 drawn images, 10th / 50th / 90th percentile (the domain's own
-#: setting is 11-62 px; at its ends there are few images). The file predates model files
-#: recording their cell size, so it is added when the model is loaded.
+#: setting is 11-62 px; at its ends there are few images). Starter v2 predates model files
+#: recording their cell size, so it is added when such a file is loaded; v3 records the
+#: diameters of all the cells it was trained on (typical 16 px, 10-30 px).
 STARTER_CELL_SIZE = {"typical": 25.6, "low": 14.0, "high": 43.2}
 _RESOURCE_PACKAGE = "unetgui.resources"
 _SOURCE_TREE = Path(__file__).resolve().parents[2] / "resources"
