@@ -101,6 +101,26 @@ def test_overview_without_pyramid_is_subsampled_band_by_band(tmp_path, monkeypat
     assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == 1.0
 
 
+def test_overview_without_zarr_reads_the_whole_plane(tmp_path, monkeypatch):
+    """The base install has no zarr, which reading part of a compressed page needs: a
+    plane that fits is then read whole, as before, and subsampled."""
+    import importlib.util
+
+    image = _image((1, 1001, 702))
+    tifffile.imwrite(tmp_path / "flat.tif", image, tile=(128, 128), compression="zlib")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "zarr" else
+                        real_find_spec(name, *a))
+    with open_image(tmp_path / "flat.tif") as stack:
+        view = multiscale.overview(stack, 0, side=300)
+        assert multiscale.detail(stack, 0, (0, 100, 0, 100), 0.5) is None  # no part can be read
+    assert np.array_equal(view.data[0], image[0, ::4, ::4]) and view.box == (0.0, 1004.0, 0.0, 704.0)
+    pyramid = _pyramid_tiff(tmp_path / "p.ome.tif", image[:, :800, :600])
+    with open_image(pyramid) as stack:  # its levels need zarr too: the full size, subsampled
+        view = multiscale.overview(stack, 0, side=300)
+    assert view.level == 0 and np.array_equal(view.data[0], image[0, :800:3, :600:3])
+
+
 def test_detail_reads_the_part_in_view_at_the_level_the_zoom_needs(tmp_path):
     image = _image((1, 600, 800))
     with open_image(_pyramid_tiff(tmp_path / "p.ome.tif", image)) as stack:

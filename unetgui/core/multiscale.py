@@ -12,10 +12,13 @@ plane is shown as napari and QuPath show one:
 
 Without a pyramid, the only finer level is the full size: a detail is read once the
 part in view is small enough (:data:`DETAIL_PIXELS`), and the overview stands in before.
+Without zarr (the ``[zarr]`` extra) a compressed TIFF cannot be read in parts: its
+overview comes from the whole plane, when it fits in memory, and there is no detail.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,7 +98,7 @@ def overview(stack, plane: int, *, side: int | None = None,
     View
     """
     side = side or OVERVIEW_SIDE
-    shapes = stack.level_shapes
+    shapes = stack.level_shapes if _reads_parts(stack) else stack.level_shapes[:1]
     full_h, full_w = shapes[0]
     level = len(shapes) - 1
     for candidate in range(len(shapes)):  # the finest level already small enough
@@ -107,9 +110,13 @@ def overview(stack, plane: int, *, side: int | None = None,
     if step == 1:
         data = stack.read_level_region(plane, level, (0, height), (0, width))
         return View(data, level, (0.0, float(full_h), 0.0, float(full_w)))
+    out_h, out_w = math.ceil(height / step), math.ceil(width / step)
+    scale_y, scale_x = full_h / height, full_w / width
+    box = (0.0, out_h * step * scale_y, 0.0, out_w * step * scale_x)
+    if not _reads_parts(stack):  # the whole plane, if it fits (read_plane says so when not)
+        return View(stack.read_plane(plane)[:, ::step, ::step].copy(), level, box)
     row_bytes = width * stack.n_channels * stack.dtype.itemsize
     band = max(step, BAND_BYTES // max(row_bytes, 1) // step * step)
-    out_h, out_w = math.ceil(height / step), math.ceil(width / step)
     data = np.empty((stack.n_channels, out_h, out_w), dtype=stack.dtype)
     for start in range(0, height, band):
         stop = min(start + band, height)
@@ -118,8 +125,7 @@ def overview(stack, plane: int, *, side: int | None = None,
         if on_progress is not None:
             on_progress(stop / height)
     # row r of the subsample shows level row r * step: it covers out_h * step level rows
-    scale_y, scale_x = full_h / height, full_w / width
-    return View(data, level, (0.0, out_h * step * scale_y, 0.0, out_w * step * scale_x))
+    return View(data, level, box)
 
 
 def detail(stack, plane: int, box: tuple[float, float, float, float], full_per_screen_px: float, *,
@@ -132,6 +138,8 @@ def detail(stack, plane: int, box: tuple[float, float, float, float], full_per_s
     Returns None when no level with fewer than ``coarser_than`` full-size pixels per
     pixel (the overview's :attr:`View.step`) fits: the overview shows as much.
     """
+    if not _reads_parts(stack):
+        return None  # the overview is all there is
     shapes = stack.level_shapes
     full_h, full_w = shapes[0]
     r0, r1, c0, c1 = box
@@ -152,3 +160,9 @@ def detail(stack, plane: int, box: tuple[float, float, float, float], full_per_s
         data = stack.read_level_region(plane, level, rows, cols)
         return View(data, level, (rows[0] / sy, rows[1] / sy, cols[0] / sx, cols[1] / sx))
     return None
+
+
+def _reads_parts(stack) -> bool:
+    """Whether parts of ``stack``'s planes and levels can be read: memory-mapped pixels
+    can; compressed TIFF pages need zarr (the [zarr] extra), which OME-Zarr files have."""
+    return stack.is_memory_mapped or importlib.util.find_spec("zarr") is not None
