@@ -239,7 +239,7 @@ def open_ome_zarr(path: str | os.PathLike):
         names = list("tczyx"[5 - array.ndim:])
     if len(names) != array.ndim or "y" not in names or "x" not in names:
         raise ImageFileError(f"Cannot read '{path.name}': its axes ({', '.join(names)}) are not an image's.")
-    letters = "".join({"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}.get(n.lower(), "Q") for n in names)
+    letters = _axis_letters(names)
     pixel_size = None
     with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):
         scale = next(t["scale"] for t in node.metadata["coordinateTransformations"][0] if t["type"] == "scale")
@@ -250,6 +250,11 @@ def open_ome_zarr(path: str | os.PathLike):
                    if level.ndim == array.ndim and 0 not in level.shape)
     return ImageStack(path, _ZarrSource(array), source_axes=letters, source_shape=tuple(array.shape),
                       dtype=array.dtype, is_rgb=False, pixel_size=pixel_size, levels=levels)
+
+
+def _axis_letters(names: list[str]) -> str:
+    """NGFF axis names as ImageStack's axis letters (tczyx -> TCZYX, others unknown: Q)."""
+    return "".join({"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}.get(n.lower(), "Q") for n in names)
 
 
 def _image_node(path: Path):
@@ -282,7 +287,7 @@ def open_ome_zarr_labels(path: str | os.PathLike, shape: tuple[int, int, int]):
         if any(type(spec).__name__ == "Label" for spec in node.specs) and node.data:
             array = node.data[0]
             names = [a["name"] for a in node.metadata.get("axes", [])] or list("tczyx"[5 - array.ndim:])
-            letters = "".join({"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}.get(n.lower(), "Q") for n in names)
+            letters = _axis_letters(names)
             if array.dtype.kind not in "ui" or "Y" not in letters or "X" not in letters:
                 return None
             stack = ImageStack(path, _ZarrSource(array), source_axes=letters, source_shape=tuple(array.shape),
