@@ -46,13 +46,13 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, replace
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from unetgui.core.configs import AugmentConfig
 from unetgui.core.errors import InvalidInputError
 
 __all__ = [
@@ -72,81 +72,6 @@ __all__ = [
 _CROP_MARGIN = 2
 
 
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Which random changes a training tile gets, and how strong they are.
-
-    ``AugmentConfig()`` is the paper's setting; ``AugmentConfig.off()`` (also
-    ``AugmentConfig.NONE``) changes nothing; ``config.scaled(s)`` follows the GUI's
-    "augmentation strength" slider.
-    """
-
-    elastic: bool = True
-    elastic_sigma: float = 10.0  # px, std of the coarse displacement vectors (paper)
-    elastic_grid: int = 3  # coarse grid points per side (paper: 3x3)
-    rotate: bool = True  # uniform random angle in [0, 360)
-    flip: bool = True  # rows and columns each flipped with probability 1/2
-    gray: bool = True  # gamma / contrast / brightness
-    gray_strength: float = 0.2  # std of log-gamma, log-contrast and brightness offset
-    noise_std: float = 0.0  # Gaussian noise on the normalised image
-
-    NONE: ClassVar[AugmentConfig]
-
-    def __post_init__(self) -> None:
-        for name in ("elastic_sigma", "gray_strength", "noise_std"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise InvalidInputError(
-                    f"The augmentation setting {name} must be a number of 0 or more, not {value}."
-                )
-        if int(self.elastic_grid) != self.elastic_grid or self.elastic_grid < 2:
-            raise InvalidInputError(
-                f"The elastic deformation grid needs at least 2 points per side, not {self.elastic_grid}."
-            )
-
-    @classmethod
-    def off(cls) -> AugmentConfig:
-        """No augmentation at all: tiles are plain crops of the plane.
-
-        Returns
-        -------
-        AugmentConfig
-            Elastic deformation, rotation, flips, gray values and noise all off.
-        """
-        return cls(elastic=False, rotate=False, flip=False, gray=False, noise_std=0.0)
-
-    def scaled(self, strength: float) -> AugmentConfig:
-        """This config at another strength: 0 = off, 1 = unchanged, 2 = twice as strong.
-
-        Scales the elastic sigma, the gray-value strength and the noise; rotations and
-        flips stay as they are (they have no strength) unless ``strength`` is 0.
-
-        Parameters
-        ----------
-        strength : float
-            Factor >= 0 (the GUI's "augmentation strength" slider).
-
-        Returns
-        -------
-        AugmentConfig
-            A new config; :meth:`off` for strength 0.
-        """
-        strength = float(strength)
-        if not (math.isfinite(strength) and strength >= 0):
-            raise InvalidInputError(
-                f"The augmentation strength must be a number of 0 or more, not {strength}."
-            )
-        if strength == 0:
-            return AugmentConfig.off()
-        return replace(
-            self,
-            elastic_sigma=self.elastic_sigma * strength,
-            gray_strength=self.gray_strength * strength,
-            noise_std=self.noise_std * strength,
-        )
-
-
-AugmentConfig.NONE = AugmentConfig.off()
 
 
 @dataclass(frozen=True, eq=False)

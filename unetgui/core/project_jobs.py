@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,21 +29,22 @@ from unetgui.core.io import (
     plane_axis_for,
     write_probabilities,
 )
-from unetgui.core.model import UNetModel
 from unetgui.core.outputs import CELL_KINDS, output_name
 from unetgui.core.postprocess import (
     decode_probability,
     encode_probability,
     probabilities_to_labels,
 )
-from unetgui.core.predict import iter_predict_planes, model_input
 from unetgui.core.project import Project
 from unetgui.core.stored_prediction import (
     load_prediction,
     prediction_info,
     save_prediction,
 )
-from unetgui.core.train import TrainingPlane
+
+if TYPE_CHECKING:  # torch, imported by the jobs that run a model: the window's project list opens without it
+    from unetgui.core.model import UNetModel
+    from unetgui.core.train import TrainingPlane
 
 THUMBNAIL_SIZE = 96  # px, the longer side
 
@@ -133,6 +135,9 @@ def training_set(project: Project, model: UNetModel, channel: int | None = None,
     InvalidInputError
         Images whose channels the model cannot read, all named in one message.
     """
+    from unetgui.core.predict import model_input
+    from unetgui.core.train import TrainingPlane
+
     skipped = set(skip)
     training, validation, sources, notes, misfits = [], [], {}, [], []
     for name in images if images is not None else project.images:
@@ -206,6 +211,8 @@ def predict_images(project: Project, names: Sequence[str], model: UNetModel, mod
         After each plane; once per image with ``done`` (or ``error``: it is skipped and
         the job goes on). Closing the generator stops between planes.
     """
+    from unetgui.core.predict import iter_predict_planes
+
     for index, name in enumerate(names):
         try:
             with open_image(project.path_of(name)) as stack:

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from unetgui.core.train import TrainingConfig
-from unetgui.core.unet import UNetConfig
+from unetgui.core.configs import TrainingConfig, UNetConfig
 
 FINE_TUNE = TrainingConfig(steps=500, optimizer="adam", learning_rate=1e-3)
 SCRATCH = TrainingConfig(steps=1500, optimizer="adam", learning_rate=1e-3)

@@ -22,14 +22,15 @@ import datetime as _dt
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from unetgui.core import cellsize, holdout, weightmap
-from unetgui.core.augment import AugmentConfig, sample_tile
+from unetgui.core.augment import AugmentConfig, sample_tile  # noqa: F401  (AugmentConfig: as before)
+from unetgui.core.configs import DEFAULT_LEARNING_RATE, LR_FLOOR, TrainingConfig  # noqa: F401
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.metrics import evaluate
@@ -42,69 +43,6 @@ from unetgui.core.unet import (
     output_size,
     valid_input_sizes,
 )
-
-DEFAULT_LEARNING_RATE = {"sgd": 1e-3, "adam": 1e-3}
-LR_FLOOR = 0.1  # a cosine decay ends at this share of the learning rate
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """How to train. The window and the command line start from core/recipes.py, which
-    sets these fields for fine-tuning and for training from scratch."""
-
-    steps: int = 500
-    max_seconds: float | None = None  # stop after this much wall time, whichever comes first
-    optimizer: str = "adam"  # or "sgd" (the paper's, with momentum 0.99): see core/recipes.py
-    learning_rate: float | None = None  # None: DEFAULT_LEARNING_RATE[optimizer]
-    warmup_steps: int = 0  # the rate rises linearly from ~0 over these first steps
-    lr_decay: str = "none"  # "none" or "cosine" (down to LR_FLOOR of the rate by the last step)
-    momentum: float = 0.99
-    weight_decay: float = 0.0
-    tile_size: int | None = None  # input tile; None: up to max_tile, no larger than the planes need
-    max_tile: int = 572
-    batch_size: int = 1  # the paper prefers one large tile to a batch of small ones
-    w0: float = 10.0
-    sigma: float = 5.0
-    class_balance: bool = True
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    validation_every: int = 50
-    # Without validation planes, hold back this share of each training plane to judge the
-    # run (0: off); see core/holdout.py.
-    auto_validation: float = holdout.DEFAULT_FRACTION
-    # Resize planes whose cells lie outside the model's cell size (core/cellsize.py).
-    match_cell_size: bool = True
-    # Stop when this many validations in a row all scored below the model before training
-    # (0: never): a run that only degrades is not worth finishing.
-    stop_if_worse_after: int = 4
-    seed: int = 0
-    mixed_precision: bool | None = None  # CUDA only; None = on where it is safe
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in DEFAULT_LEARNING_RATE:
-            raise InvalidInputError(f"Unknown optimiser {self.optimizer!r}; choose 'sgd' or 'adam'.")
-        if self.steps < 1:
-            raise InvalidInputError("Training needs at least one step.")
-        if self.batch_size < 1:
-            raise InvalidInputError("The batch size must be at least 1.")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise InvalidInputError("The learning rate must be positive.")
-        if self.lr_decay not in ("none", "cosine"):
-            raise InvalidInputError(f"Unknown learning-rate decay {self.lr_decay!r}; choose 'none' or 'cosine'.")
-        if self.warmup_steps < 0:
-            raise InvalidInputError("The warm-up cannot be negative.")
-        if not 0 <= self.auto_validation < 1:
-            raise InvalidInputError("The automatic validation share must be in [0, 1).")
-
-    @property
-    def lr(self) -> float:
-        """The learning rate to use.
-
-        Returns
-        -------
-        float
-            ``learning_rate``, or ``DEFAULT_LEARNING_RATE[optimizer]`` when that is None.
-        """
-        return self.learning_rate or DEFAULT_LEARNING_RATE[self.optimizer]
 
 
 @dataclass(frozen=True)

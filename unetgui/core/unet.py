@@ -13,82 +13,14 @@ functions below walk the sizes down and up the U instead of hard-coding any of t
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from unetgui.core.configs import MAX_CHANNELS, UNetConfig  # noqa: F401  (here since the start)
 from unetgui.core.errors import InvalidInputError
-
-MAX_CHANNELS = 1024  # far above any useful width; refuses absurd settings in a file
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    """Shape of a U-Net. The defaults are the 2015 paper's network."""
-
-    in_channels: int = 1
-    n_classes: int = 2
-    depth: int = 4  # number of 2x2 max-pools (levels below the top)
-    base_channels: int = 64  # feature channels at the top level; doubled per level
-    batch_norm: bool = False  # not in the paper; helps small batches train faster
-    dropout: float = 0.5  # at the end of the contracting path, as in the paper
-
-    def __post_init__(self) -> None:
-        for name in ("in_channels", "n_classes", "depth", "base_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidInputError(f"The network setting {name} must be a whole number, not {value!r}.")
-        if not isinstance(self.batch_norm, bool):
-            raise InvalidInputError(f"The network setting batch_norm must be true or false, not {self.batch_norm!r}.")
-        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
-            raise InvalidInputError(f"The network setting dropout must be a number, not {self.dropout!r}.")
-        if self.in_channels > MAX_CHANNELS or self.base_channels > MAX_CHANNELS or self.n_classes > MAX_CHANNELS:
-            raise InvalidInputError(f"Network settings above {MAX_CHANNELS} channels or classes are not supported.")
-        if self.in_channels < 1:
-            raise InvalidInputError("A U-Net needs at least one input channel.")
-        if self.n_classes < 2:
-            raise InvalidInputError("A U-Net needs at least two classes (background and cell).")
-        if not 1 <= self.depth <= 6:
-            raise InvalidInputError(f"The network depth must be between 1 and 6, not {self.depth}.")
-        if self.base_channels < 1:
-            raise InvalidInputError("The network needs at least one base channel.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise InvalidInputError(f"Dropout must be in [0, 1), not {self.dropout}.")
-
-    def to_dict(self) -> dict:
-        """The settings as stored in a model file.
-
-        Returns
-        -------
-        dict
-            One entry per field of :class:`UNetConfig`.
-        """
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> UNetConfig:
-        """Settings read from a model file (the inverse of :meth:`to_dict`).
-
-        Parameters
-        ----------
-        values : dict
-            Field names to values; missing fields take their defaults.
-
-        Returns
-        -------
-        UNetConfig
-            The checked config; InvalidInputError for unknown or invalid settings.
-        """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise InvalidInputError(f"Unknown network settings: {', '.join(sorted(map(str, unknown)))}.")
-        return cls(**values)
-
 
 # --------------------------------------------------------------------------- sizes
 

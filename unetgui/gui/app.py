@@ -38,12 +38,33 @@ def run_app(argv: list[str]) -> int:
     # however the application ends, worker threads stop before Qt tears them down
     app.aboutToQuit.connect(window.shutdown)
     window.show()
+    report = _startup_report()
+    report("window shown")
     if argv == ["--sample"]:
         window.open_sample()
     elif argv:
         window.open_image(argv[0])
     else:
         window.offer_recovery()
-    runtime.freeze_collector()  # start-up's long-lived objects, out of the collector's way
-    runtime.preload_training_modules()
+
+    def model_ready(_model=None) -> None:
+        report("model loaded")
+        runtime.freeze_collector()  # start-up's long-lived objects (torch's too), out of the collector's way
+        runtime.preload_training_modules()
+
+    if window.models.ready:
+        model_ready()
+    else:
+        window.models.loaded.connect(model_ready)
     return app.exec()
+
+
+def _startup_report():
+    """With UNETGUI_STARTUP_REPORT=1, a line on stderr at each start-up milestone, for
+    benchmarks/bench_startup.py to time from outside (as a bundle, too)."""
+    import os
+    import time
+
+    if os.environ.get("UNETGUI_STARTUP_REPORT") != "1":
+        return lambda _what: None
+    return lambda what: print(f"unetgui: {what} at {time.process_time():.2f} s CPU", file=sys.stderr, flush=True)

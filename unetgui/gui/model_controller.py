@@ -3,26 +3,34 @@
 Every change of weights (a model opened, a new network, the starter, a finished
 fine-tune) is announced by :attr:`ModelController.modelChanged`; training and
 predictions listen to it. Only the Model panel is written to here.
+
+The first model (the starter) is loaded in a thread, with torch itself: importing torch
+takes longer than everything else the window needs, so the window is shown first and
+the model arrives a moment later (:attr:`ModelController.loaded`). Whatever asks for
+the model before then waits for that thread (:meth:`ModelController.wait_until_loaded`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from PySide6 import QtCore, QtWidgets
 
-from unetgui.core import recipes
-from unetgui.core.device import describe_device, resolve_device
 from unetgui.core.errors import ModelFileError, UnetguiError
-from unetgui.core.model import UNetModel, load_model, new_model, save_model
 from unetgui.core.outputs import MODEL_SUFFIX
-from unetgui.core.unet import parameter_count
 from unetgui.gui.panels.model import ModelPanel
 from unetgui.gui.panels.share import ShareDialog
 from unetgui.gui.workers import GeneratorWorker
+
+if TYPE_CHECKING:
+    import torch
+
+    from unetgui.core.model import UNetModel
 
 MODEL_FILTER = (f"Models (*{MODEL_SUFFIX} *.zip);;unetgui models (*{MODEL_SUFFIX});;"
                 "bioimage.io packages exported by unetgui (*.zip);;All files (*)")
@@ -33,6 +41,9 @@ STARTER_ORIGIN = "starter model"
 
 def starter_or_new() -> tuple[UNetModel, str]:
     """The bundled starter model, or a new 16-channel network if it is not installed."""
+    from unetgui.core import recipes
+    from unetgui.core.model import new_model
+
     try:
         from unetgui.core.starter import load_starter_model
 
@@ -41,22 +52,55 @@ def starter_or_new() -> tuple[UNetModel, str]:
         return new_model(recipes.SCRATCH_NETWORK, seed=0, info={"name": "new network"}), "new network"
 
 
+def _load_first_model() -> tuple[torch.device, UNetModel, str]:
+    """torch, the automatic device and the starter model on it (in the loading thread)."""
+    from unetgui.core.device import resolve_device
+
+    device = resolve_device("auto")
+    model, origin = starter_or_new()
+    model.net.to(device)
+    return device, model, origin
+
+
+class _FirstModel(threading.Thread):
+    """Loads the first model; its result (or error) is read after ``join``."""
+
+    def __init__(self, done: Callable[[], None]) -> None:
+        super().__init__(name="unetgui-model", daemon=True)
+        self._done = done
+        self.result: tuple | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = _load_first_model()
+        except BaseException as error:  # noqa: BLE001 - handed to the GUI thread, which says it
+            traceback.print_exc()
+            self.error = error
+        self._done()
+
+
 class ModelController(QtCore.QObject):
     modelChanged = QtCore.Signal(object)  # the UNetModel now active (new weights)
+    loaded = QtCore.Signal(object)  # the first model, once it is there (not a change of weights)
     fileChanged = QtCore.Signal(object)  # the active model's file (a Path), or "starter"
     message = QtCore.Signal(str)
     error = QtCore.Signal(str, str)  # title, text
+    _arrived = QtCore.Signal()  # from the loading thread to the GUI thread
 
     def __init__(self, panel: ModelPanel, input_channels: Callable[[], int],
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.panel = panel
         self._input_channels = input_channels  # what a new network reads: the image's channels, or 1
-        self.device: torch.device = resolve_device("auto")
-        self.model, origin = starter_or_new()
-        self.origin = origin  # in plain words, for a training history's "init"
+        self._device: torch.device | None = None
+        self._model: UNetModel | None = None
+        self.origin = "starter model"  # in plain words, for a training history's "init"
         self.path: Path | None = None
         self.dirty = False
+        self._arrived.connect(self.wait_until_loaded, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._loader: _FirstModel | None = _FirstModel(self._arrived.emit)
+        panel.show_model("<b>Loading the starter model...</b>")
         panel.newRequested.connect(self.new_network)
         panel.openRequested.connect(self.open_dialog)
         panel.saveRequested.connect(self.save_dialog)
@@ -64,8 +108,41 @@ class ModelController(QtCore.QObject):
         panel.shareRequested.connect(self.share_dialog)
         self._share_worker: GeneratorWorker | None = None
         panel.deviceChosen.connect(self.choose_device)
+        self._loader.start()
+
+    @property
+    def ready(self) -> bool:
+        """The first model is there (reading :attr:`model` will not wait)."""
+        return self._loader is None
+
+    @property
+    def model(self) -> UNetModel:
+        """The active model; the first time, perhaps after waiting for it to load."""
+        self.wait_until_loaded()
+        return self._model
+
+    @property
+    def device(self) -> torch.device:
+        self.wait_until_loaded()
+        return self._device
+
+    def wait_until_loaded(self) -> None:
+        """Make the first model active, waiting for its thread if it is still loading
+        (a second or two after start-up, at most). GUI thread only."""
+        loader, self._loader = self._loader, None
+        if loader is None:
+            return
+        loader.join()
+        if loader.error is not None:  # a broken installation: nothing can be predicted or trained
+            self._loader = loader  # asked again, it says so again
+            raise ModelFileError(f"The model could not be loaded ({type(loader.error).__name__}: "
+                                 f"{loader.error}). Reinstalling unetgui may help.") from loader.error
+        from unetgui.core.device import describe_device
+
+        self._device, self._model, self.origin = loader.result
         self._describe()
-        self.panel.show_device("auto", describe_device(self.device))
+        self.panel.show_device("auto", describe_device(self._device))
+        self.loaded.emit(self._model)
 
     @property
     def name(self) -> str:
@@ -73,7 +150,8 @@ class ModelController(QtCore.QObject):
         return str(self.model.info.get("name", self.origin))
 
     def set_model(self, model: UNetModel, origin: str, path: Path | None = None) -> None:
-        self.model, self.origin, self.path, self.dirty = model, origin, path, False
+        self.wait_until_loaded()  # a model still loading must not replace this one later
+        self._model, self.origin, self.path, self.dirty = model, origin, path, False
         self.model.net.to(self.device)
         self._describe()
         self.modelChanged.emit(model)
@@ -88,6 +166,9 @@ class ModelController(QtCore.QObject):
         self.modelChanged.emit(self.model)
 
     def new_network(self, base_channels: int) -> None:
+        from unetgui.core import recipes
+        from unetgui.core.model import new_model
+
         config = dataclasses.replace(recipes.SCRATCH_NETWORK, in_channels=self._input_channels(),
                                      base_channels=base_channels)
         self.set_model(new_model(config, seed=0, info={"name": f"new network ({base_channels} channels)"}),
@@ -118,6 +199,8 @@ class ModelController(QtCore.QObject):
 
     def open_model(self, path: str | Path) -> bool:
         """Open a .unet model, or a bioimage.io package that unetgui exported."""
+        from unetgui.core.model import load_model
+
         path = Path(path)
         try:
             if path.suffix.lower() == ".zip":
@@ -140,6 +223,8 @@ class ModelController(QtCore.QObject):
         return bool(path) and self.save_model(path)
 
     def save_model(self, path: str | Path) -> bool:
+        from unetgui.core.model import save_model
+
         path = Path(path)
         if path.suffix == "":
             path = path.with_suffix(MODEL_SUFFIX)
@@ -185,15 +270,20 @@ class ModelController(QtCore.QObject):
             self._share_worker.wait()
 
     def choose_device(self, name: str) -> None:
+        from unetgui.core.device import describe_device, resolve_device
+
+        self.wait_until_loaded()
         try:
-            self.device = resolve_device(name)
+            self._device = resolve_device(name)
         except UnetguiError as error:
             self.error.emit("Device not available", str(error))
-            name, self.device = "auto", resolve_device("auto")
+            name, self._device = "auto", resolve_device("auto")
         self.model.net.to(self.device)
         self.panel.show_device(name, describe_device(self.device))
 
     def _describe(self) -> None:
+        from unetgui.core.unet import parameter_count
+
         config = self.model.config
         steps = sum(int(entry.get("steps", 0)) for entry in self.model.history)
         unsaved = " (not saved)" if self.dirty else ""

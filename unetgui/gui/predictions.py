@@ -11,6 +11,7 @@ needed at once, :attr:`snapshotWanted` asks for it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6 import QtCore
@@ -19,19 +20,20 @@ from unetgui.core.accept import paste_cell, paste_cells
 from unetgui.core.cellsize import typical_diameter
 from unetgui.core.errors import UnetguiError
 from unetgui.core.labels import Box
-from unetgui.core.model import UNetModel, model_cell_size
 from unetgui.core.postprocess import (
     decode_probability,
     encode_probability,
     probabilities_to_labels,
 )
-from unetgui.core.predict import iter_predict_planes, model_input
 from unetgui.core.runtime import CpuShare
 from unetgui.core.stored_prediction import load_prediction
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.model_controller import ModelController
 from unetgui.gui.panels.prediction import PredictionPanel
 from unetgui.gui.workers import GeneratorWorker, LivePredictor, PredictionRequest
+
+if TYPE_CHECKING:  # the model modules need torch, loaded once the window is open (model_controller)
+    from unetgui.core.model import UNetModel
 
 
 class PredictionController(QtCore.QObject):
@@ -140,6 +142,8 @@ class PredictionController(QtCore.QObject):
             self._request_live(self._live_model)
 
     def _request_live(self, model: UNetModel) -> None:
+        from unetgui.core.predict import model_input
+
         stack = self._session.stack
         if stack is None:
             return
@@ -168,6 +172,8 @@ class PredictionController(QtCore.QObject):
         return typical_diameter(document.labels_of(p) for p in planes[:3])
 
     def _show_size(self, _plane: int, diameter, scale: float) -> None:
+        from unetgui.core.model import model_cell_size
+
         size = model_cell_size(self._models.model)
         if diameter is None or size is None:
             self.panel.show_size("")
@@ -190,6 +196,8 @@ class PredictionController(QtCore.QObject):
         stack = self._session.stack
         if stack is None or self._training or (self._stack_worker and self._stack_worker.isRunning()):
             return
+        from unetgui.core.predict import iter_predict_planes
+
         planes = list(range(stack.n_planes))
         model = self._models.model.snapshot()
         model.net.to(self._models.device)

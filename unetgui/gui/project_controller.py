@@ -15,11 +15,11 @@ import copy
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 
 from unetgui.core.errors import UnetguiError
-from unetgui.core.model import UNetModel
 from unetgui.core.project import Project, open_project, save_project
 from unetgui.core.project_jobs import (
     ImageProgress,
@@ -32,6 +32,9 @@ from unetgui.core.project_jobs import (
 from unetgui.gui.panels.images import ImagesPanel
 from unetgui.gui.training import duration
 from unetgui.gui.workers import GeneratorWorker, LatestOnly
+
+if TYPE_CHECKING:
+    from unetgui.core.model import UNetModel
 
 
 class ProjectController(QtCore.QObject):

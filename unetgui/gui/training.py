@@ -20,23 +20,25 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6 import QtCore
 
 from unetgui.core import holdout, recipes
-from unetgui.core.augment import AugmentConfig
+from unetgui.core.configs import AugmentConfig, TrainingConfig
 from unetgui.core.errors import UnetguiError
 from unetgui.core.labels import LabelDocument
-from unetgui.core.predict import model_input
 from unetgui.core.project import Project
 from unetgui.core.project_jobs import training_set
 from unetgui.core.runtime import CpuShare
-from unetgui.core.train import TrainingConfig, TrainingPlane, TrainingProgress, train
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.model_controller import ModelController
 from unetgui.gui.panels.training import TrainingPanel
 from unetgui.gui.workers import TrainingWorker
+
+if TYPE_CHECKING:  # torch's modules, imported when a run starts (the window opens without them)
+    from unetgui.core.train import TrainingPlane
 
 REDRAW_INTERVAL = 0.5  # s; the loss curve and progress bar redraw at most twice a second
 EDIT_DELAY_MS = 1000  # edits of training planes go to the running training after this pause
@@ -107,9 +109,11 @@ class TrainingController(QtCore.QObject):
         panel.pauseToggled.connect(self.pause)
         panel.stopRequested.connect(self.stop)
         models.modelChanged.connect(self._model_changed)
+        models.loaded.connect(self._model_changed)  # the first model: its recipe
         session.labelsChanged.connect(self._labels_changed)
         session.opened.connect(self._edited.clear)
-        panel.show_recipe(recipes.recipe_for(models.model))
+        if models.ready:
+            panel.show_recipe(recipes.recipe_for(models.model))
 
     @property
     def training(self) -> bool:
@@ -141,6 +145,9 @@ class TrainingController(QtCore.QObject):
         return f"{self._session.path.name} plane {plane}" if in_project else f"plane {plane}"
 
     def _planes(self, role: str, in_project: bool) -> list[TrainingPlane]:
+        from unetgui.core.predict import model_input
+        from unetgui.core.train import TrainingPlane
+
         stack, document, model = self._session.stack, self._session.document, self._models.model
         return [TrainingPlane(model_input(stack.read_plane(p), model, self._channel()),
                               *_annotation_copies(document, p), self._plane_name(p, in_project))
@@ -149,6 +156,8 @@ class TrainingController(QtCore.QObject):
     def fine_tune(self) -> bool:
         """Start training on the planes marked for training (in every image of a project);
         returns False with a message (and nothing started) when that is not possible."""
+        from unetgui.core.train import train
+
         session, model = self._session, self._models.model
         if self.training or session.stack is None:
             return False
@@ -272,6 +281,9 @@ class TrainingController(QtCore.QObject):
     def _hand_over_edits(self) -> None:
         """Copy the edited training planes (GUI thread: the document is not thread-safe);
         the run takes those it trains on."""
+        from unetgui.core.predict import model_input
+        from unetgui.core.train import TrainingPlane
+
         session, document = self._session, self._session.document
         if not self.training or document is None or not self._reads_edits_of_this_image():
             self._edited.clear()
@@ -327,6 +339,8 @@ def _project_run(model, training: list[TrainingPlane], validation: list[Training
                  project: Project, others: list[str], channel: int | None, mailbox: EditMailbox, note: dict):
     """A run over the image on screen's planes and those of ``others``, which the training
     thread reads from their sidecars first (core.project_jobs.training_set)."""
+    from unetgui.core.train import TrainingProgress, train
+
     found = training_set(project, model, channel, images=others)
     training, validation = training + found.training, validation + found.validation
     run = train(model, training, config, validation=validation, note=note,

@@ -24,17 +24,20 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PySide6 import QtCore
 
 from unetgui.core import runtime
 from unetgui.core.errors import UnetguiError
-from unetgui.core.model import UNetModel
 from unetgui.core.postprocess import encode_probability, foreground_probability
-from unetgui.core.predict import iter_predict_sized
 from unetgui.core.runtime import CpuShare
+
+if TYPE_CHECKING:  # torch is imported by the threads that use it: the window opens without it
+    import torch
+
+    from unetgui.core.model import UNetModel
 
 
 def describe_error(error: BaseException) -> str:
@@ -204,6 +207,8 @@ class GeneratorWorker(QtCore.QThread):
 
 def _use_threads(threads: int) -> None:
     """Set the calling thread's torch thread count (torch's count is per thread)."""
+    import torch
+
     if threads != torch.get_num_threads():
         torch.set_num_threads(threads)
 
@@ -288,6 +293,8 @@ class LivePredictor(QtCore.QThread):
                     self._working = False
 
     def _predict(self, request: PredictionRequest) -> None:
+        from unetgui.core.predict import iter_predict_sized
+
         _use_threads(self._share.prediction_threads())
         if request.device is not None:  # here, not on the GUI thread (a copy to the GPU)
             request.model.net.to(request.device)
@@ -324,6 +331,8 @@ class TrainingWorker(GeneratorWorker):
         self._snapshot_wanted = False
 
     def run(self) -> None:
+        import torch
+
         previous = torch.get_num_threads()
         with self._share.training():
             self._set_threads()

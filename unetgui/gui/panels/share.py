@@ -3,9 +3,12 @@ segments, who made it and under which licence (bioimage.io shows them with the m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6 import QtWidgets
 
-from unetgui.core.bioimageio_export import PackageInfo
+if TYPE_CHECKING:  # the export module needs torch, which the window loads after it opens
+    from unetgui.core.bioimageio_export import PackageInfo
 
 LICENSES = ("CC-BY-4.0", "CC0-1.0", "MIT", "BSD-3-Clause", "Apache-2.0")
 
@@ -35,6 +38,8 @@ class ShareDialog(QtWidgets.QDialog):
         form.addRow(buttons)
 
     def info(self) -> PackageInfo:
+        from unetgui.core.bioimageio_export import PackageInfo
+
         authors = tuple(a.strip() for a in self.authors.text().split(",") if a.strip())
         return PackageInfo(name=self.name.text().strip() or "unetgui model", description=self.description.text().strip(),
                            authors=authors or ("unetgui user",), license=self.license.currentText().strip() or "CC-BY-4.0")
