@@ -12,7 +12,11 @@ training-data only):
    (c) the starter fine-tuned on two annotated images of mnfinder's training-data
    (``REAL_TUNE``) for ``--real-minutes`` (default 3, the quality target's); (d) a new
    network (``recipes.SCRATCH_NETWORK``) trained the same way for the same time;
-   ``--tta``: (b) with test-time augmentation.
+   (b-) the starter never resized; ``--tta``: (b) with test-time augmentation.
+   Scored twice: as labelled (a segmented micronucleus is a false nucleus), and with
+   predicted objects mostly inside a labelled micronucleus left out ("MN out"): mnfinder
+   labels micronuclei apart from nuclei, and a nucleus segmenter that also finds them
+   is not wrong by the biology.
 2. Synthetic test set: the starter model's own domain (``SyntheticDomain()``), seeds [3, k].
    (a) classical baseline: ``auto_segment`` (percentile normalisation, Gaussian smoothing,
        Otsu threshold, distance-transform watershed);
@@ -95,12 +99,18 @@ def segment_with(model, image: np.ndarray, tta: bool = False, sized: bool = True
     return probabilities_to_labels(foreground_probability(probs))
 
 
-def scores(truths, preds) -> dict:
-    """Foreground IoU and AP (TP / (TP + FP + FN)) over a set of planes of any sizes."""
+def scores(truths, preds, ignore=None) -> dict:
+    """Foreground IoU and AP (TP / (TP + FP + FN)) over a set of planes of any sizes.
+
+    ``ignore``: per plane, a mask of objects that are neither cells nor background
+    (mnfinder's micronuclei); a predicted object mostly inside it is left out of the
+    scoring, as a "don't care" region is in detection benchmarks."""
     inter = union = 0
     tp = {t: 0 for t in THRESHOLDS}
     n_true = n_pred = 0
-    for truth, pred in zip(truths, preds):
+    for k, (truth, pred) in enumerate(zip(truths, preds)):
+        if ignore is not None:
+            pred = left_out(pred, ignore[k])
         a, b = truth > 0, pred > 0
         inter += np.count_nonzero(a & b)
         union += np.count_nonzero(a | b)
@@ -113,13 +123,29 @@ def scores(truths, preds) -> dict:
     return {"iou": inter / max(union, 1), "ap": ap, "n_true": n_true, "n_pred": n_pred}
 
 
-def row(name: str, s: dict, extra: str = "") -> str:
-    return (f"| {name:<46} | {s['iou']:.3f} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} "
-            f"| {s['n_true']:>5} | {s['n_pred']:>5} | {extra:<22} |")
+def left_out(pred: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``pred`` without the objects of which more than half lies in ``mask``."""
+    if mask is None or not mask.any():
+        return pred
+    areas = np.bincount(pred.ravel())
+    inside = np.bincount(pred[mask > 0].ravel(), minlength=len(areas))
+    drop = np.flatnonzero(inside > 0.5 * areas)
+    drop = drop[drop > 0]
+    return np.where(np.isin(pred, drop), 0, pred)
+
+
+def row(name: str, s: dict, extra: str = "", also: dict | None = None) -> str:
+    more = f" {also['ap'][0.5]:.3f} | {also['ap'][0.75]:.3f} |" if also is not None else ""
+    return (f"| {name:<46} | {s['iou']:.3f} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} |{more} "
+            f"{s['n_true']:>5} | {s['n_pred']:>5} | {extra:<22} |")
 
 
 HEADER = (f"| {'method':<46} | fg IoU | AP@0.5 | AP@0.75 | cells | found | {'training':<22} |\n"
           f"|{'-' * 48}|--------|--------|---------|-------|-------|{'-' * 24}|")
+REAL_HEADER = (f"| {'method':<46} | fg IoU | AP@0.5 | AP@0.75 | AP@0.5, MN out | AP@0.75, MN out | cells | found "
+               f"| {'training':<22} |\n"
+               f"|{'-' * 48}|--------|--------|---------|----------------|-----------------|-------|-------"
+               f"|{'-' * 24}|")
 
 
 def fine_tune_side_by_side(models, planes: list[TrainingPlane], minutes: float, args) -> list[dict]:
@@ -174,27 +200,37 @@ def real_section(starter, args) -> list[str]:
     by_name = dict((name, (image, labels)) for name, image, labels in real_data.load("train"))
     planes = [TrainingPlane(by_name[name][0][None], by_name[name][1], name=name) for name in REAL_TUNE]
     truths = [labels for _, _, labels in test]
-    base = scores(truths, [auto_segment(image) for _, image, _ in test])
+    micronuclei = real_data.micronuclei("test")
+    ignore = [micronuclei.get(name) for name, _, _ in test]
+
+    def both(preds) -> tuple[dict, dict]:
+        return scores(truths, preds), scores(truths, preds, ignore)
+
+    base = both([auto_segment(image) for _, image, _ in test])
     start = time.perf_counter()
-    own = scores(truths, [segment_with(starter, image) for _, image, _ in test])
+    own = both([segment_with(starter, image) for _, image, _ in test])
     own_seconds = time.perf_counter() - start
     tuned = _load(args.model)
     scratch = new_model(recipes.SCRATCH_NETWORK, seed=0)
     h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], planes, args.real_minutes, args)
-    s_tuned = scores(truths, [segment_with(tuned, image) for _, image, _ in test])
-    s_scratch = scores(truths, [segment_with(scratch, image) for _, image, _ in test])
-    lines = [f"\n1. Real nuclei: mnfinder test-data, {len(test)} images, {base['n_true']} nuclei (never trained "
-             f"on); fine-tuning on {' and '.join(REAL_TUNE)} ({sum(int(p.labels.max()) for p in planes)} nuclei)",
-             HEADER,
-             row("(a) classical: threshold + watershed", base),
-             row("(b) starter model alone", own, f"({own_seconds:.0f} s to predict)"),
-             row(f"(c) starter + fine-tuning {args.real_minutes:g} min on 2 images", s_tuned,
-                 f"{h_tuned['steps']} steps"),
-             row(f"(d) from scratch {args.real_minutes:g} min on 2 images", s_scratch,
-                 f"{h_scratch['steps']} steps")]
+    s_tuned = both([segment_with(tuned, image) for _, image, _ in test])
+    s_scratch = both([segment_with(scratch, image) for _, image, _ in test])
+    lines = [f"\n1. Real nuclei: mnfinder test-data, {len(test)} images, {base[0]['n_true']} nuclei (never trained "
+             f"on); fine-tuning on {' and '.join(REAL_TUNE)} ({sum(int(p.labels.max()) for p in planes)} nuclei). "
+             f"'MN out': predicted objects mostly inside one of the {sum(int(m.max()) for m in micronuclei.values())} "
+             "micronuclei the data set labels apart from the nuclei are left out of the scoring",
+             REAL_HEADER,
+             row("(a) classical: threshold + watershed", base[0], also=base[1]),
+             row("(b) starter model alone", own[0], f"({own_seconds:.0f} s to predict)", also=own[1]),
+             row(f"(c) starter + fine-tuning {args.real_minutes:g} min on 2 images", s_tuned[0],
+                 f"{h_tuned['steps']} steps", also=s_tuned[1]),
+             row(f"(d) from scratch {args.real_minutes:g} min on 2 images", s_scratch[0],
+                 f"{h_scratch['steps']} steps", also=s_scratch[1])]
+    as_is = both([segment_with(starter, image, sized=False) for _, image, _ in test])
+    lines.append(row("(b-) starter model, never resized", as_is[0], also=as_is[1]))
     if args.tta:
-        lines.append(row("(b+) starter model, test-time augmentation",
-                         scores(truths, [segment_with(starter, image, tta=True) for _, image, _ in test])))
+        tta = both([segment_with(starter, image, tta=True) for _, image, _ in test])
+        lines.append(row("(b+) starter model, test-time augmentation", tta[0], also=tta[1]))
     return lines
 
 

@@ -465,6 +465,7 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
         write_labels,
         write_probabilities,
     )
+    from unetgui.core.model import model_cell_size
     from unetgui.core.postprocess import probabilities_to_labels
     from unetgui.core.predict import iter_predict_planes, model_input
 
@@ -473,13 +474,18 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
         check_prediction_fits(stack, model.config.n_classes, with_probabilities=probabilities_path is not None)
         labels = np.zeros((stack.n_planes, stack.height, stack.width), dtype=np.uint32)
         probabilities = np.zeros(labels.shape, dtype=np.float32) if probabilities_path else None
-        diameter = _cell_diameter(args, model, stack, say)
+        diameter = _cell_diameter(args, model, say)
+        measuring = diameter is None and not args.no_rescale and model_cell_size(model) is not None
         with _progress(stack.n_planes, "predicting", "plane") if progress else contextlib.nullcontext() as bar:
             results = iter_predict_planes(
                 model, stack.read_plane, range(stack.n_planes), channel=args.channel, rescale=not args.no_rescale,
-                diameter=diameter, estimated=args.diameter is None, tile_size=args.tile_size, tta=args.tta,
+                diameter=diameter, tile_size=args.tile_size, tta=args.tta,
                 on_tile=(lambda done, total: bar.set_postfix_str(f"tile {done}/{total}", refresh=True)) if bar else None)
             for result in results:
+                if measuring and result.diameter is not None:
+                    _say_size(result.diameter, f"measured on plane {result.plane}", result.scale,
+                              model_cell_size(model), (lambda text: bar.write(text, file=sys.stderr)) if bar else say)
+                    measuring = False
                 labels[result.plane] = probabilities_to_labels(result.foreground, threshold=args.threshold,
                                                                min_size=args.min_size)
                 if probabilities is not None:
@@ -494,26 +500,23 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
     return sum(int(len(np.unique(plane)) - (0 in plane)) for plane in labels), labels.shape[0]
 
 
-def _cell_diameter(args: argparse.Namespace, model, stack, say) -> float | None:
-    """The stack's cell diameter: --diameter, else estimated once from its first plane
-    (one experiment, one cell size); says on stderr what the model will be given."""
-    from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, scale_for
+def _cell_diameter(args: argparse.Namespace, model, say) -> float | None:
+    """The stack's cell diameter when --diameter gives it (and says what that means for
+    the model); None lets the model measure it on the first plane (:func:`_say_measured`)."""
+    from unetgui.core.cellsize import scale_for
     from unetgui.core.model import model_cell_size
-    from unetgui.core.predict import model_input
 
     size = model_cell_size(model)
-    if args.no_rescale or size is None:
+    if args.no_rescale or size is None or args.diameter is None:
         return args.diameter
-    diameter, how = args.diameter, "given"
-    if diameter is None:
-        diameter, how = estimate_diameter(model_input(stack.read_plane(0), model, args.channel)), "estimated from plane 0"
-    if diameter is None:
-        return None
-    scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if args.diameter is None else 1.0)
+    _say_size(args.diameter, "given", scale_for(args.diameter, size), size, say)
+    return args.diameter
+
+
+def _say_size(diameter: float, how: str, scale: float, size, say) -> None:
     action = "at its own size" if scale == 1.0 else f"resized by {scale:.2f}"
     say(f"Cells about {diameter:.0f} px across ({how}); the model knows "
         f"{size.low:.0f}-{size.high:.0f} px, so the image is predicted {action}.")
-    return diameter
 
 
 def _weights(args: argparse.Namespace) -> int:

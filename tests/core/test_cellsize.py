@@ -92,19 +92,58 @@ def test_a_model_file_records_its_cell_size_and_refuses_a_damaged_one(tmp_path):
         CellSize.from_dict({"typical": 10, "low": 20, "high": 30})
 
 
-def test_prediction_resizes_an_image_of_large_cells_and_answers_at_its_shape():
+def test_a_given_diameter_resizes_the_image_and_the_answer_comes_at_its_shape():
     image, _ = disks((240, 250), 40, 110)
     model = new_model(TINY, seed=0, info={"cell_size": {"typical": 12.0, "low": 10.0, "high": 15.0}})
-    result = predict_sized(model, image[None])  # estimated: cells far above the model's 10-15 px
-    assert result.probabilities.shape == (2, 240, 250)
-    assert result.scale < 0.6 and result.diameter > 40
     given = list(iter_predict_sized(model, image[None], diameter=80.0))
+    assert given[-1].probabilities.shape == (2, 240, 250)
     assert given[-1].scale == pytest.approx(0.15) and all(p.boxes == () for p in given)
     # an estimate just outside the range is within its own spread: left alone; a given one is not
     assert predict_sized(model, image[None], diameter=20.0, estimated=True).scale == 1.0
     assert predict_sized(model, image[None], diameter=20.0).scale == pytest.approx(0.6)
     plain = new_model(TINY, seed=0)  # records no size: never resized
     assert predict_sized(plain, image[None]).scale == 1.0
+
+
+def test_the_measured_diameter_counts_cells_by_the_area_they_cover():
+    labels = np.zeros((60, 60), np.uint16)
+    labels[5:25, 5:25] = 1  # 400 px: 22.6 px across
+    labels[40, 40], labels[50, 50], labels[40, 50] = 2, 3, 4  # three specks of debris
+    assert cellsize.measured_diameter(labels) == pytest.approx(2 * np.sqrt(400 / np.pi))
+    assert typical_diameter([labels]) < 2  # the plain median is a speck's
+    assert cellsize.measured_diameter(np.zeros((4, 4), np.uint8)) is None
+
+
+def test_another_prediction_only_for_cells_outside_the_models_range_as_it_saw_them():
+    size = CellSize(15.0, 10.0, 20.0)
+    assert cellsize.next_scale(18.0, 1.0, size) is None
+    assert cellsize.next_scale(None, 1.0, size) is None
+    assert cellsize.next_scale(60.0, 1.0, size) == pytest.approx(0.25)
+    assert cellsize.next_scale(60.0, 0.25, size) is None  # seen at 15 px: in range
+    assert cellsize.next_scale(90.0, 0.25, size) == pytest.approx(1 / 6)  # measured again: still too large
+    assert cellsize.next_scale(500.0, 1 / 8, size) is None  # the smallest scale already
+    assert cellsize.next_scale(4.0, 1.0, size) == pytest.approx(3.75)
+
+
+def test_without_a_diameter_the_models_own_cells_decide_the_scale():
+    """The starter model (cells of 10-30 px) on disks of 80 px: predicted, measured, and
+    predicted again smaller; on disks of its own size, predicted once, as they are."""
+    from unetgui.core.starter import load_starter_model
+
+    model = load_starter_model()
+    size = model_cell_size(model)
+    image, labels = disks((240, 250), 40, 110, value=1000.0)
+    progress = list(iter_predict_sized(model, image[None]))
+    result = progress[-1]
+    assert result.probabilities.shape == (2, 240, 250)
+    assert [p.probabilities is not None for p in progress] == [False] * (len(progress) - 1) + [True]
+    assert result.scale < 0.6 and 50 < result.diameter < 110
+    assert size.low <= result.diameter * result.scale <= size.high
+    assert [p.done for p in progress] == sorted(p.done for p in progress) and result.done == result.total
+    small, _ = disks((240, 250), 9, 40, value=1000.0)
+    one_pass = list(iter_predict_sized(model, small[None]))
+    assert one_pass[-1].scale == 1.0 and one_pass[-1].diameter == pytest.approx(18, rel=0.25)
+    assert one_pass[-1].total == len(one_pass)  # one tile per item, one pass
 
 
 def test_fine_tuning_on_larger_cells_trains_at_the_models_cell_size():

@@ -5,10 +5,18 @@ learned on fail. The image is rescaled so that its cells come out the size the m
   one and the range it saw) in ``model.info["cell_size"]``; a model without that record
   (older files) has None, and its images are never rescaled.
 * An image's diameter comes from the user (``--diameter``, the window's override), from
-  the user's labels (:func:`typical_diameter`), or from the image itself
-  (:func:`estimate_diameter`: the scale of the strongest blob response). Estimating it
-  from a first prediction was tried and fails exactly where it matters: on cells far
-  larger than it knows, a model cuts each cell into pieces of its own size.
+  the user's labels (:func:`typical_diameter`), or, failing both, from the model's own
+  prediction (``core.predict.iter_predict_sized``): the plane is predicted at its own
+  size and the cells found are measured (:func:`measured_diameter`); when they lie
+  outside the model's range, the plane is predicted again at the scale that brings them
+  to the model's typical size, and measured again (:func:`next_scale`), at most
+  :data:`SIZE_PASSES` times. A model cuts cells far larger than it knows into pieces, so
+  the first measurement of such cells is too small; the next pass, with the cells
+  smaller, measures them better. This matched the labelled diameters on real nuclei
+  (AP@0.5 0.717 against 0.713 with the labels' own diameter) where the image-only
+  estimate (:func:`estimate_diameter`, the scale of the strongest blob response, which
+  takes touching nuclei for one blob) gave 0.660. The image-only estimate remains for
+  blockwise prediction's advice, which predicts nothing first.
 * :func:`scale_for` leaves images whose cells lie inside the model's range alone and
   brings others to the model's typical size; :func:`resize_to` brings results back to
   the original shape exactly.
@@ -32,6 +40,8 @@ from unetgui.core.errors import InvalidInputError
 #: it (the estimate's own spread, see BLOB_CALIBRATION): resizing on every estimate outside
 #: the range enlarges images whose cells were only misjudged, and costs accuracy.
 ESTIMATE_TOLERANCE = 1.5
+#: At most this many predictions of a plane to find its cells' size (the first at its own size).
+SIZE_PASSES = 3
 #: The smallest and largest rescaling applied (beyond them a picture loses its cells).
 MIN_SCALE, MAX_SCALE = 1 / 8, 4.0
 #: Median of (labelled diameter / 2 sqrt(2) * strongest blob scale) on synthetic images:
@@ -145,6 +155,57 @@ def cell_size_of(label_planes: Iterable[np.ndarray]) -> CellSize | None:
         return None
     low, typical, high = np.percentile(found, [10, 50, 90])
     return CellSize(float(typical), float(low), float(high))
+
+
+def measured_diameter(labels: np.ndarray) -> float | None:
+    """The diameter (px) of the cell that the median cell pixel belongs to, or None when
+    ``labels`` hold no cell.
+
+    Weighted by area, so that the debris and fragments a prediction also finds count for
+    what they cover, not for how many they are (on real nuclei the plain median of
+    predicted cells was 16 % below the labelled one; this, 4 % above).
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) integer cell ids, 0 = background.
+
+    Returns
+    -------
+    float or None
+        Equivalent-circle diameter in px.
+    """
+    found = np.sort(diameters(labels))
+    if not found.size:
+        return None
+    cumulative = np.cumsum(found**2)
+    return float(found[np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def next_scale(measured: float | None, scale: float, model_size: CellSize) -> float | None:
+    """The scale for another prediction of a plane, or None when this one is to be kept.
+
+    Parameters
+    ----------
+    measured : float or None
+        :func:`measured_diameter` of the cells predicted at ``scale``, in px of the
+        original plane; None (no cells) keeps the prediction.
+    scale : float
+        The scale the plane was predicted at.
+    model_size : CellSize
+        The diameters the model was trained on.
+
+    Returns
+    -------
+    float or None
+        None when the cells, as that prediction saw them (``measured * scale``), lie in the
+        model's range, or when the scale would not change; else the scale that brings
+        them to the model's typical diameter, within [MIN_SCALE, MAX_SCALE].
+    """
+    if measured is None or not measured > 0 or model_size.low <= measured * scale <= model_size.high:
+        return None
+    new = float(np.clip(model_size.typical / measured, MIN_SCALE, MAX_SCALE))
+    return None if math.isclose(new, scale, rel_tol=0.05) else new
 
 
 def estimate_diameter(plane: np.ndarray) -> float | None:

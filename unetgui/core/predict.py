@@ -21,7 +21,9 @@ import torch
 from unetgui.core import memory, tiling
 from unetgui.core.cellsize import (
     ESTIMATE_TOLERANCE,
-    estimate_diameter,
+    SIZE_PASSES,
+    measured_diameter,
+    next_scale,
     resize_image,
     resize_to,
     scale_for,
@@ -29,7 +31,7 @@ from unetgui.core.cellsize import (
 from unetgui.core.device import check_tile_fits, cuda_amp_dtype
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.model import UNetModel, model_cell_size
-from unetgui.core.postprocess import foreground_probability
+from unetgui.core.postprocess import foreground_probability, probabilities_to_labels
 from unetgui.core.unet import (
     UNetConfig,
     input_size_for_output,
@@ -262,36 +264,64 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
     plane : ndarray
         (C, Y, X) raw pixel values.
     diameter : float, optional
-        The image's cell diameter in px; None estimates it from the image (and then only a
-        diameter clearly outside the model's range, beyond the estimate's own spread,
-        resizes).
+        The image's cell diameter in px. None: the cells the model finds at the plane's
+        own size are measured, and when they lie outside its range the plane is
+        predicted again at the scale that suits them (up to ``cellsize.SIZE_PASSES``
+        predictions; ``done`` and ``total`` then count the tiles of all of them).
     estimated : bool
-        A given ``diameter`` is such an estimate too (e.g. one estimate made for a whole
-        stack).
+        A given ``diameter`` is a rough estimate (e.g. from the image alone): only a
+        diameter clearly outside the model's range, beyond the estimate's own spread,
+        resizes.
     **options
         Passed to :func:`iter_predict`; ``focus`` is dropped when the plane is resized.
 
     Yields
     ------
     PredictionProgress
-        One after each batch, each with the ``scale`` and the ``diameter`` that decided it;
+        One after each batch, each with the ``scale`` and the ``diameter`` that decided it
+        (for a measured plane, the measurement behind the kept prediction);
         the last one holds the (n_classes, Y, X) float32 probabilities at the plane's shape.
     """
     size = model_cell_size(model)
-    if size is not None and diameter is None:
-        diameter, estimated = estimate_diameter(plane), True
-    scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if estimated else 1.0)
+    if size is None or diameter is not None:
+        scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if estimated else 1.0)
+        yield from _predict_at(model, plane, scale, diameter, 0, options)
+        return
+    scale, tiles_before = 1.0, 0
+    for attempt in range(1, SIZE_PASSES + 1):
+        result = None
+        for progress in _predict_at(model, plane, scale, None, tiles_before, options):
+            if progress.probabilities is None:
+                yield progress
+            else:
+                result = progress
+        measured = measured_diameter(probabilities_to_labels(foreground_probability(result.probabilities)))
+        again = next_scale(measured, scale, size) if attempt < SIZE_PASSES else None
+        if again is None:
+            yield dataclasses.replace(result, diameter=measured)
+            return
+        # the last batch of this pass, without its result: the next pass follows
+        yield dataclasses.replace(result, probabilities=None)
+        scale, tiles_before = again, result.total
+
+
+def _predict_at(model: UNetModel, plane: np.ndarray, scale: float, diameter: float | None, tiles_before: int,
+                options: dict) -> Iterator[PredictionProgress]:
+    """:func:`iter_predict` of ``plane`` resized by ``scale``, its result at the plane's
+    shape; tiles counted after ``tiles_before`` of earlier passes."""
     if scale == 1.0:
         for progress in iter_predict(model, plane, **options):
-            yield dataclasses.replace(progress, diameter=diameter)
+            yield dataclasses.replace(progress, done=tiles_before + progress.done,
+                                      total=tiles_before + progress.total, diameter=diameter)
         return
     resized = resize_image(plane, scale)
     for progress in iter_predict(model, resized, **{k: v for k, v in options.items() if k != "focus"}):
+        done, total = tiles_before + progress.done, tiles_before + progress.total
         if progress.probabilities is None:
-            yield PredictionProgress(progress.done, progress.total, scale=scale, diameter=diameter)
+            yield PredictionProgress(done, total, scale=scale, diameter=diameter)
         else:
             result = resize_to(progress.probabilities, plane.shape[1:])
-            yield PredictionProgress(progress.done, progress.total, result, result, scale=scale, diameter=diameter)
+            yield PredictionProgress(done, total, result, result, scale=scale, diameter=diameter)
 
 
 def predict_sized(model: UNetModel, plane: np.ndarray, **options) -> PredictionProgress:
@@ -376,7 +406,8 @@ def iter_predict_planes(
     validation during training share.
 
     One experiment, one cell size: without a ``diameter``, a model that records its cell
-    size gets the diameter estimated once, from the first plane, for all of them.
+    size measures the cells of the first plane that has any (:func:`iter_predict_sized`),
+    and that diameter holds for the planes after it.
 
     Parameters
     ----------
@@ -399,9 +430,6 @@ def iter_predict_planes(
     sized = rescale and model_cell_size(model) is not None
     for done, index in enumerate(planes, start=1):
         image = model_input(read_plane(index), model, channel)
-        if sized and diameter is None:
-            diameter, estimated = estimate_diameter(image), True
-            sized = diameter is not None  # no cells found: every plane at its own size
         run = (iter_predict_sized(model, image, diameter=diameter, estimated=estimated, **options) if sized
                else iter_predict(model, image, **options))
         last = None
@@ -409,6 +437,8 @@ def iter_predict_planes(
             if on_tile is not None:
                 on_tile(progress.done, progress.total)
             last = progress
+        if sized and diameter is None and last.diameter is not None:
+            diameter, estimated = last.diameter, False  # measured: the planes after it are resized exactly alike
         yield PlanePrediction(index, foreground_probability(last.probabilities).astype(np.float32, copy=False),
                               done, len(planes), last.diameter, last.scale)
 

@@ -1,0 +1,93 @@
+"""Cell size: how the scale an image is predicted at is decided, and what it costs in AP.
+
+For each image of three sets the starter model was never trained on, and which
+``benchmarks/quality.py`` does not test on either:
+
+* real: the four mnfinder training-data images that packaging/train_starter_model.py
+  holds back for validation (``REAL_VALIDATION``);
+* own: the starter's synthetic domain, validation seeds [2, 0..7];
+* shifted: quality.py's shifted domain (cells of 90-120 px), seeds [6, 0..3];
+
+the starter model predicts the image at the scale chosen by
+
+* image: the image-only estimate (``cellsize.estimate_diameter``, the scale of the
+  strongest blob response, with ``ESTIMATE_TOLERANCE``), which decided before;
+* measured: the model's own prediction, measured and repeated at a better scale
+  (``predict.iter_predict_sized`` without a diameter), which decides now;
+* labels: the labelled cells' median diameter (what a user's labels give), as a reference;
+* none: never resized;
+
+and prints AP@0.5 and AP@0.75 per set and method, and how many images each resized.
+
+    python benchmarks/cell_size.py [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
+
+import real_data  # noqa: E402
+from quality import SHIFTED, scores  # noqa: E402
+from train_starter_model import REAL_VALIDATION  # noqa: E402
+
+from unetgui.core.cellsize import estimate_diameter, typical_diameter  # noqa: E402
+from unetgui.core.model import model_cell_size  # noqa: E402
+from unetgui.core.postprocess import foreground_probability, probabilities_to_labels  # noqa: E402
+from unetgui.core.predict import predict_sized  # noqa: E402
+from unetgui.core.starter import load_starter_model  # noqa: E402
+from unetgui.core.synthetic import SyntheticDomain, domain_images  # noqa: E402
+
+
+def sets() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    train = {name: (image, labels) for name, image, labels in real_data.load("train")}
+    return {
+        "real (4 held-back mnfinder images)": [train[name] for name in REAL_VALIDATION],
+        "own (synthetic, seeds [2, 0..7])": domain_images(SyntheticDomain(), ([2, k] for k in range(8))),
+        "shifted (90-120 px cells, seeds [6, 0..3])": domain_images(SHIFTED, ([6, k] for k in range(4))),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_starter_model()
+    size = model_cell_size(model)
+    print(f"starter model: cells of {size.low:.1f}-{size.high:.1f} px, typical {size.typical:.1f}\n")
+    print("| set | method | AP@0.5 | AP@0.75 | images resized |\n|---|---|---|---|---|")
+    for name, images in sets().items():
+        truths = [labels for _, labels in images]
+        found = {"image": [], "measured": [], "labels": [], "none": []}
+        resized = dict.fromkeys(found, 0)
+        for image, labels in images:
+            diameters = {"image": estimate_diameter(image[None]), "labels": typical_diameter([labels]),
+                         "none": size.typical}  # inside the range: as it is
+            for method, diameter in diameters.items():
+                estimated = method == "image"
+                result = predict_sized(model, image[None], diameter=diameter, estimated=estimated)
+                found[method].append(probabilities_to_labels(foreground_probability(result.probabilities)))
+                resized[method] += result.scale != 1.0
+            result = predict_sized(model, image[None])  # measured
+            found["measured"].append(probabilities_to_labels(foreground_probability(result.probabilities)))
+            resized["measured"] += result.scale != 1.0
+        for method, preds in found.items():
+            ap = scores(truths, preds)["ap"]
+            print(f"| {name} | {method} | {ap[0.5]:.3f} | {ap[0.75]:.3f} | {resized[method]} of {len(images)} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
