@@ -30,7 +30,7 @@ def _run(code: str, tmp_path) -> subprocess.CompletedProcess:
 
 def test_the_window_opens_without_torch_and_a_broken_torch_is_said_plainly(tmp_path):
     """Everything the window needs to appear is importable with torch missing; the model
-    thread's failure then reaches whoever asks for the model, as a sentence."""
+    thread's failure is then said in a dialog, and again to whoever asks for the model."""
     result = _run(BLOCK_TORCH + textwrap.dedent("""
     from PySide6 import QtWidgets
 
@@ -38,10 +38,18 @@ def test_the_window_opens_without_torch_and_a_broken_torch_is_said_plainly(tmp_p
     from unetgui.gui.main_window import MainWindow
     from unetgui.core.errors import ModelFileError
 
+    import time
+
     window = MainWindow()
     window.show()
-    app.processEvents()
     print("panel:", window.model_panel.model_name.text())
+    end = time.monotonic() + 60
+    while "No model" not in window.model_panel.model_name.text() and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    print("then:", window.model_panel.model_name.text())
+    dialog = window.findChild(QtWidgets.QMessageBox, "error-dialog")
+    print("dialog:", dialog.windowTitle() if dialog else None)
     try:
         window.models.model
     except ModelFileError as error:
@@ -51,6 +59,8 @@ def test_the_window_opens_without_torch_and_a_broken_torch_is_said_plainly(tmp_p
     """), tmp_path)
     assert result.returncode == 0, result.stderr
     assert "panel: <b>Loading the starter model...</b>" in result.stdout
+    assert "then: <b>No model</b>: it could not be loaded." in result.stdout
+    assert "dialog: Cannot load the model" in result.stdout
     assert "error: The model could not be loaded (ImportError: torch is not importable" in result.stdout
     assert "torch loaded: False" in result.stdout
 

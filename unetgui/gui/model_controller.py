@@ -98,7 +98,7 @@ class ModelController(QtCore.QObject):
         self.origin = "starter model"  # in plain words, for a training history's "init"
         self.path: Path | None = None
         self.dirty = False
-        self._arrived.connect(self.wait_until_loaded, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._arrived.connect(self._arrival, QtCore.Qt.ConnectionType.QueuedConnection)
         self._loader: _FirstModel | None = _FirstModel(self._arrived.emit)
         panel.show_model("<b>Loading the starter model...</b>")
         panel.newRequested.connect(self.new_network)
@@ -125,6 +125,13 @@ class ModelController(QtCore.QObject):
     def device(self) -> torch.device:
         self.wait_until_loaded()
         return self._device
+
+    def _arrival(self) -> None:
+        try:
+            self.wait_until_loaded()
+        except ModelFileError as error:
+            self.panel.show_model("<b>No model</b>: it could not be loaded.")
+            self.error.emit("Cannot load the model", str(error))
 
     def wait_until_loaded(self) -> None:
         """Make the first model active, waiting for its thread if it is still loading
