@@ -42,7 +42,12 @@ import real_data  # noqa: E402
 from quality import SHIFTED, scores  # noqa: E402
 from train_starter_model import REAL_VALIDATION  # noqa: E402
 
-from unetgui.core.cellsize import estimate_diameter, typical_diameter  # noqa: E402
+from unetgui.core.cellsize import (  # noqa: E402
+    ESTIMATE_TOLERANCE,
+    estimate_diameter,
+    scale_for,
+    typical_diameter,
+)
 from unetgui.core.model import model_cell_size  # noqa: E402
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels  # noqa: E402
 from unetgui.core.predict import predict_sized  # noqa: E402
@@ -73,11 +78,12 @@ def main() -> None:
         found = {"image": [], "measured": [], "labels": [], "none": []}
         resized = dict.fromkeys(found, 0)
         for image, labels in images:
-            diameters = {"image": estimate_diameter(image[None]), "labels": typical_diameter([labels]),
+            # the image-only estimate resized only beyond its own spread (ESTIMATE_TOLERANCE)
+            image_scale = scale_for(estimate_diameter(image[None]), size, ESTIMATE_TOLERANCE)
+            diameters = {"image": size.typical / image_scale, "labels": typical_diameter([labels]),
                          "none": size.typical}  # inside the range: as it is
             for method, diameter in diameters.items():
-                estimated = method == "image"
-                result = predict_sized(model, image[None], diameter=diameter, estimated=estimated)
+                result = predict_sized(model, image[None], diameter=diameter)
                 found[method].append(probabilities_to_labels(foreground_probability(result.probabilities)))
                 resized[method] += result.scale != 1.0
             result = predict_sized(model, image[None])  # measured

@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_channel(predict)
     predict.add_argument("--tile-size", type=_positive_int, help="input tile size (default: chosen for the image)")
     predict.add_argument("--diameter", type=_positive_float,
-                         help="typical cell diameter in px (default: estimated from the image); images "
+                         help="typical cell diameter in px (default: measured on the model's prediction); images "
                               "whose cells the model does not know are resized to its cell size")
     predict.add_argument("--no-rescale", action="store_true", help="predict at the image's own size")
     predict.add_argument("--tta", action="store_true",

@@ -171,12 +171,12 @@ def _check_readable(image: Path) -> None:
 
 def _say_cell_size(args: argparse.Namespace, model, image: Path, say) -> None:
     """Blockwise prediction runs at the image's own size: say whether the cells suit the
-    model (estimated from a 1024 px square at the first plane's centre), and refuse a
-    given diameter that would need resizing."""
-    from unetgui.core.cellsize import ESTIMATE_TOLERANCE, estimate_diameter, scale_for
+    model (measured on its prediction of a 1024 px square at the first plane's centre,
+    as ``predict`` measures a plane), and refuse a given diameter that would need resizing."""
+    from unetgui.core.cellsize import scale_for
     from unetgui.core.io import open_image
     from unetgui.core.model import model_cell_size
-    from unetgui.core.predict import model_input
+    from unetgui.core.predict import model_input, predict_sized
 
     size = model_cell_size(model)
     if args.no_rescale or size is None:
@@ -186,10 +186,11 @@ def _say_cell_size(args: argparse.Namespace, model, image: Path, say) -> None:
         with open_image(image) as stack:
             rows = (max(0, stack.height // 2 - 512), min(stack.height, stack.height // 2 + 512))
             cols = (max(0, stack.width // 2 - 512), min(stack.width, stack.width // 2 + 512))
-            diameter = estimate_diameter(model_input(stack.read_region(0, rows, cols), model, args.channel))
+            square = model_input(stack.read_region(0, rows, cols), model, args.channel)
+        diameter = predict_sized(model, square).diameter
     if diameter is None:
         return
-    scale = scale_for(diameter, size, 1.0 if args.diameter else ESTIMATE_TOLERANCE)
+    scale = scale_for(diameter, size)
     known = f"the model knows {size.low:.0f}-{size.high:.0f} px"
     if scale == 1.0:
         say(f"Cells about {diameter:.0f} px across; {known}.")
@@ -199,8 +200,8 @@ def _say_cell_size(args: argparse.Namespace, model, image: Path, say) -> None:
             "large images are predicted at their own size. Resize the image first (Fiji: Image > Scale), or add "
             "--no-rescale to predict it as it is.")
     else:
-        say(f"Cells about {diameter:.0f} px across (estimated); {known}. Large images are predicted at their own "
-            f"size: for best results resize the image by {scale:.2f} first.")
+        say(f"Cells about {diameter:.0f} px across (measured at the image's centre); {known}. Large images are "
+            f"predicted at their own size: for best results resize the image by {scale:.2f} first.")
 
 
 class _Bar:

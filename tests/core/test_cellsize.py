@@ -98,8 +98,7 @@ def test_a_given_diameter_resizes_the_image_and_the_answer_comes_at_its_shape():
     given = list(iter_predict_sized(model, image[None], diameter=80.0))
     assert given[-1].probabilities.shape == (2, 240, 250)
     assert given[-1].scale == pytest.approx(0.15) and all(p.boxes == () for p in given)
-    # an estimate just outside the range is within its own spread: left alone; a given one is not
-    assert predict_sized(model, image[None], diameter=20.0, estimated=True).scale == 1.0
+    assert predict_sized(model, image[None], diameter=14.0).scale == 1.0  # in the range: as it is
     assert predict_sized(model, image[None], diameter=20.0).scale == pytest.approx(0.6)
     plain = new_model(TINY, seed=0)  # records no size: never resized
     assert predict_sized(plain, image[None]).scale == 1.0

@@ -20,7 +20,6 @@ import torch
 
 from unetgui.core import memory, tiling
 from unetgui.core.cellsize import (
-    ESTIMATE_TOLERANCE,
     SIZE_PASSES,
     measured_diameter,
     next_scale,
@@ -250,7 +249,7 @@ def predict(model: UNetModel, plane: np.ndarray, **options) -> np.ndarray:
 
 
 def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float | None = None,
-                       estimated: bool = False, **options) -> Iterator[PredictionProgress]:
+                       **options) -> Iterator[PredictionProgress]:
     """:func:`iter_predict` at the scale that suits the model's cell size (core.cellsize).
 
     A resized prediction comes back at the plane's own shape; its tiles are not shown as
@@ -268,10 +267,6 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
         own size are measured, and when they lie outside its range the plane is
         predicted again at the scale that suits them (up to ``cellsize.SIZE_PASSES``
         predictions; ``done`` and ``total`` then count the tiles of all of them).
-    estimated : bool
-        A given ``diameter`` is a rough estimate (e.g. from the image alone): only a
-        diameter clearly outside the model's range, beyond the estimate's own spread,
-        resizes.
     **options
         Passed to :func:`iter_predict`; ``focus`` is dropped when the plane is resized.
 
@@ -284,7 +279,7 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
     """
     size = model_cell_size(model)
     if size is None or diameter is not None:
-        scale = scale_for(diameter, size, ESTIMATE_TOLERANCE if estimated else 1.0)
+        scale = scale_for(diameter, size)
         yield from _predict_at(model, plane, scale, diameter, 0, options)
         return
     scale, tiles_before = 1.0, 0
@@ -334,7 +329,7 @@ def predict_sized(model: UNetModel, plane: np.ndarray, **options) -> PredictionP
     plane : ndarray
         (C, Y, X) raw pixel values.
     **options
-        Passed to :func:`iter_predict_sized` (``diameter``, ``estimated``, ``tile_size``, ...).
+        Passed to :func:`iter_predict_sized` (``diameter``, ``tile_size``, ...).
 
     Returns
     -------
@@ -398,7 +393,6 @@ def iter_predict_planes(
     channel: int | None = None,
     rescale: bool = True,
     diameter: float | None = None,
-    estimated: bool = False,
     on_tile: Callable[[int, int], None] | None = None,
     **options,
 ) -> Iterator[PlanePrediction]:
@@ -417,7 +411,7 @@ def iter_predict_planes(
     channel : what a one-channel model reads of a multi-channel image (:func:`model_input`)
     rescale : resize for the model's cell size (:func:`iter_predict_sized`); False
         predicts every plane at its own size
-    diameter : the cells' diameter in px; ``estimated``: it is an estimate
+    diameter : the cells' diameter in px; None: measured on the first plane with cells
     on_tile : called with (tiles done, tiles) after each batch of tiles, e.g. for a
         progress bar
     **options : passed to :func:`iter_predict` (``tile_size``, ``tta``, ...)
@@ -430,7 +424,7 @@ def iter_predict_planes(
     sized = rescale and model_cell_size(model) is not None
     for done, index in enumerate(planes, start=1):
         image = model_input(read_plane(index), model, channel)
-        run = (iter_predict_sized(model, image, diameter=diameter, estimated=estimated, **options) if sized
+        run = (iter_predict_sized(model, image, diameter=diameter, **options) if sized
                else iter_predict(model, image, **options))
         last = None
         for progress in run:
@@ -438,7 +432,7 @@ def iter_predict_planes(
                 on_tile(progress.done, progress.total)
             last = progress
         if sized and diameter is None and last.diameter is not None:
-            diameter, estimated = last.diameter, False  # measured: the planes after it are resized exactly alike
+            diameter = last.diameter  # measured: the planes after it are resized exactly alike
         yield PlanePrediction(index, foreground_probability(last.probabilities).astype(np.float32, copy=False),
                               done, len(planes), last.diameter, last.scale)
 

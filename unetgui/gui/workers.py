@@ -221,7 +221,7 @@ class PredictionRequest:
     focus: tuple[float, float] | None = None
     device: torch.device | None = None  # None: where the model is
     tta: bool = False  # average the 8 rotations and flips of each tile
-    diameter: float | None = None  # the cells' diameter in px; None: estimated from the image
+    diameter: float | None = None  # the cells' diameter in px; None: measured on the prediction
 
 
 class LivePredictor(QtCore.QThread):

@@ -67,7 +67,7 @@ class PredictionPanel(QtWidgets.QWidget):
         live.addWidget(self.refresh_seconds)
         form.addRow("Live", live)
         self.diameter = spin(0, 5000, 0, "Typical cell diameter in px. Automatic: from your labels, or "
-                             "estimated from the image. Images whose cells the model does not know are "
+                             "measured on the model's own prediction. Images whose cells the model does not know are "
                              "resized to its cell size.", " px")
         self.diameter.setSpecialValueText("automatic")
         form.addRow("Cell diameter", self.diameter)
