@@ -15,8 +15,8 @@ learned on fail. The image is rescaled so that its cells come out the size the m
   smaller, measures them better. This matched the labelled diameters on real nuclei
   (AP@0.5 0.717 against 0.713 with the labels' own diameter) where the image-only
   estimate (:func:`estimate_diameter`, the scale of the strongest blob response, which
-  takes touching nuclei for one blob) gave 0.660. The image-only estimate remains for
-  blockwise prediction's advice, which predicts nothing first.
+  takes touching nuclei for one blob) gave 0.660. The image-only estimate stays as the
+  baseline that ``benchmarks/cell_size.py`` compares with.
 * :func:`scale_for` leaves images whose cells lie inside the model's range alone and
   brings others to the model's typical size; :func:`resize_to` brings results back to
   the original shape exactly.
