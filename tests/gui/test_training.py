@@ -401,3 +401,8 @@ def test_the_prediction_panel_says_the_cell_size_and_resizes_for_the_model(windo
     window.predictions.predict_plane()
     qtbot.waitUntil(lambda: 0 in window.predictions.predictions, timeout=60_000)
     assert "Cells ~" in window.prediction_panel.size_status.text() and "150 px" not in window.prediction_panel.size_status.text()
+    # measured on this plane's prediction, and kept for the image's other planes
+    measured = window.predictions.cell_diameter()
+    assert measured is not None and f"Cells ~{measured:.0f} px" in window.prediction_panel.size_status.text()
+    window.open_image(path)
+    assert window.predictions.cell_diameter() is None  # another image (or the same, opened again): measured anew

@@ -58,6 +58,7 @@ class PredictionController(QtCore.QObject):
         self._snapshots_on_request = False  # the training run hands out snapshots only when asked
         self._live_model: UNetModel | None = None  # the latest snapshot while training
         self._stack_worker: GeneratorWorker | None = None
+        self._measured: float | None = None  # the cell diameter a prediction of this image measured
         self.live = LivePredictor(cpu_share, self)
         self.live.tile.connect(self._tile)
         self.live.done.connect(self._done)
@@ -96,6 +97,7 @@ class PredictionController(QtCore.QObject):
 
     def _model_changed(self, _model) -> None:
         self.predictions.clear()
+        self._measured = None
         self.ready.emit(self.plane, None)
         if self._session.stack is not None and not self._training and self._models.dirty:
             self.predict_plane()  # a run just ended: show what the new weights do
@@ -103,6 +105,7 @@ class PredictionController(QtCore.QObject):
     def _image_changed(self) -> None:
         self.cancel()
         self.predictions.clear()
+        self._measured = None
         self.plane = 0
         self.load_stored()
         self.ready.emit(self.plane, self.predictions.get(self.plane))
@@ -161,11 +164,15 @@ class PredictionController(QtCore.QObject):
 
     def cell_diameter(self) -> float | None:
         """The user's setting, else the median diameter of the cells in the labels, else
-        None (the predictor estimates it from the image)."""
+        what a prediction of this image measured (one experiment, one cell size: the
+        other planes are not measured again), else None (the predictor measures it)."""
+        return self._given_or_labelled() or self._measured
+
+    def _given_or_labelled(self) -> float | None:
         given = self.panel.settings()["diameter"]
         document = self._session.document
         if given or document is None:
-            return given
+            return given or None
         annotated = document.annotated_planes()
         # a few planes, this one first: a bincount per plane on the GUI thread, kept short
         planes = ([self.plane] if self.plane in annotated else []) + [p for p in annotated if p != self.plane]
@@ -178,6 +185,8 @@ class PredictionController(QtCore.QObject):
         if diameter is None or size is None:
             self.panel.show_size("")
             return
+        if self._given_or_labelled() is None:
+            self._measured = diameter
         action = "image at its own size" if scale == 1.0 else f"image resized by {scale:.2f}"
         self.panel.show_size(f"Cells ~{diameter:.0f} px (model: {size.low:.0f}-{size.high:.0f} px): {action}.")
 
