@@ -153,3 +153,19 @@ def test_fine_tuning_on_larger_cells_trains_at_the_models_cell_size():
     entry = model.history[-1]
     assert entry["scale"] == pytest.approx(0.25, rel=0.05) and entry["cell_diameter"] == pytest.approx(60, rel=0.05)
     assert model_cell_size(model).typical == 15.0  # the model keeps the size it knows
+
+
+def test_a_model_fine_tuned_on_resized_planes_first_predicts_at_that_scale():
+    """Fine-tuned on cells of 80 px (its planes resized to the size it knows), the model
+    starts from that scale, and keeps it when the cells found there are in its range."""
+    from unetgui.core.starter import load_starter_model
+
+    model = load_starter_model()
+    size = model_cell_size(model)
+    model.history.append({"ended": "finished", "steps": 1, "cell_diameter": 80.0, "scale": size.typical / 80})
+    image, _ = disks((240, 250), 40, 110, value=1000.0)
+    progress = list(iter_predict_sized(model, image[None]))
+    assert progress[-1].scale == pytest.approx(size.typical / 80)
+    assert all(p.boxes == () for p in progress)  # resized from the first pass: no tiles at the plane's size
+    one_pass = list(iter_predict_sized(model, image[None], diameter=80.0))
+    assert progress[-1].total == one_pass[-1].total  # one prediction, as with the diameter given

@@ -263,10 +263,12 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
     plane : ndarray
         (C, Y, X) raw pixel values.
     diameter : float, optional
-        The image's cell diameter in px. None: the cells the model finds at the plane's
-        own size are measured, and when they lie outside its range the plane is
-        predicted again at the scale that suits them (up to ``cellsize.SIZE_PASSES``
-        predictions; ``done`` and ``total`` then count the tiles of all of them).
+        The image's cell diameter in px. None: the cells the model finds are measured,
+        and when they lie outside its range the plane is predicted again at the scale
+        that suits them (up to ``cellsize.SIZE_PASSES`` predictions; ``done`` and
+        ``total`` then count the tiles of all of them). The first prediction is at the
+        plane's own size, or, for a model whose last training run resized its planes,
+        at that run's scale (:func:`_first_scale`).
     **options
         Passed to :func:`iter_predict`; ``focus`` is dropped when the plane is resized.
 
@@ -282,7 +284,7 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
         scale = scale_for(diameter, size)
         yield from _predict_at(model, plane, scale, diameter, 0, options)
         return
-    scale, tiles_before = 1.0, 0
+    scale, tiles_before = _first_scale(model, size), 0
     for attempt in range(1, SIZE_PASSES + 1):
         result = None
         for progress in _predict_at(model, plane, scale, None, tiles_before, options):
@@ -298,6 +300,21 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
         # the last batch of this pass, without its result: the next pass follows
         yield dataclasses.replace(result, probabilities=None)
         scale, tiles_before = again, result.total
+
+
+def _first_scale(model: UNetModel, size) -> float:
+    """The scale of the model's last training run (its planes' cells against the size it
+    knows), else 1.0.
+
+    A model fine-tuned on cells far larger than it knew was trained on resized planes;
+    at the images' own size it never saw such cells, and may cut them into pieces that
+    measure like cells it knows (a fine-tuned starter on cells of 100 px: AP@0.5 0.25
+    measured from its own size). Its user's next images are most likely like the ones
+    it was fine-tuned on, so the first prediction is at that scale, and measured as any."""
+    for entry in reversed(model.history):
+        if entry.get("cell_diameter"):
+            return scale_for(float(entry["cell_diameter"]), size)
+    return 1.0
 
 
 def _predict_at(model: UNetModel, plane: np.ndarray, scale: float, diameter: float | None, tiles_before: int,
