@@ -18,6 +18,9 @@ the starter model predicts the image at the scale chosen by
 * none: never resized;
 
 and prints AP@0.5 and AP@0.75 per set and method, and how many images each resized.
+Then the cost: seconds to predict a 1024 x 1024 synthetic plane (best of 3) as it is, with
+the measured size, and with the image-only estimate, for cells inside the model's range
+and for cells of 50-70 px.
 
     python benchmarks/cell_size.py [--threads 2]
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -52,7 +56,7 @@ from unetgui.core.model import model_cell_size  # noqa: E402
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels  # noqa: E402
 from unetgui.core.predict import predict_sized  # noqa: E402
 from unetgui.core.starter import load_starter_model  # noqa: E402
-from unetgui.core.synthetic import SyntheticDomain, domain_images  # noqa: E402
+from unetgui.core.synthetic import SyntheticConfig, SyntheticDomain, domain_images, synthetic_cells  # noqa: E402
 
 
 def sets() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -62,6 +66,29 @@ def sets() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
         "own (synthetic, seeds [2, 0..7])": domain_images(SyntheticDomain(), ([2, k] for k in range(8))),
         "shifted (90-120 px cells, seeds [6, 0..3])": domain_images(SHIFTED, ([6, k] for k in range(4))),
     }
+
+
+def timing(model) -> None:
+    size = model_cell_size(model)
+    print("\n| 1024 x 1024 plane | as is | measured size (now) | image-only estimate (before) |\n|---|---|---|---|")
+    for name, radii, n_cells in (("cells of 16-32 px (in range)", (8, 16), 300), ("cells of 50-70 px", (25, 35), 60)):
+        image, _ = synthetic_cells(SyntheticConfig(shape=(1024, 1024), n_cells=n_cells, radius_range=radii),
+                                   np.random.default_rng(0))
+
+        def before():
+            scale = scale_for(estimate_diameter(image[None]), size, ESTIMATE_TOLERANCE)
+            return predict_sized(model, image[None], diameter=size.typical / scale)
+
+        seconds = []
+        for run in (lambda: predict_sized(model, image[None], diameter=size.typical),
+                    lambda: predict_sized(model, image[None]), before):
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - start)
+            seconds.append(min(times))
+        print(f"| {name} | {seconds[0]:.2f} s | {seconds[1]:.2f} s | {seconds[2]:.2f} s |", flush=True)
 
 
 def main() -> None:
@@ -93,6 +120,7 @@ def main() -> None:
             ap = scores(truths, preds)["ap"]
             print(f"| {name} | {method} | {ap[0.5]:.3f} | {ap[0.75]:.3f} | {resized[method]} of {len(images)} |",
                   flush=True)
+    timing(model)
 
 
 if __name__ == "__main__":
