@@ -502,7 +502,8 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
 
 def _cell_diameter(args: argparse.Namespace, model, say) -> float | None:
     """The stack's cell diameter when --diameter gives it (and says what that means for
-    the model); None lets the model measure it on the first plane (:func:`_say_measured`)."""
+    the model); None lets the model measure it on the first plane (:func:`_predict_file`
+    says the measurement after that plane)."""
     from unetgui.core.cellsize import scale_for
     from unetgui.core.model import model_cell_size
 
