@@ -51,7 +51,8 @@ seconds per megapixel (image to labels, over the test planes, after one warm-up 
 2 threads); the speed ratio of Cellpose to unetgui's fine-tuned model (target: unetgui
 >= 5x faster per megapixel); merges and splits (benchmarks/separation.py's definitions).
 
-    python benchmarks/peers.py [--cellpose-venv /tmp/cpvenv] [--cpu-seconds 240] [--only-1x]
+    python benchmarks/peers.py [--cellpose-venv /tmp/cpvenv] [--cpu-seconds 240] [--only-1x | --budgets 1,3]
+        [--sets real,synthetic,shifted]
         [--train-planes 2] [--test-planes 8] [--shifted-test-planes 4] [--real-test-images 16]
         [--threads 2] [--cellpose-recipe cli|gui]
 """
@@ -324,6 +325,10 @@ def main() -> None:
     parser.add_argument("--cpu-seconds", type=float, default=240.0,
                         help="training budget per method, process CPU-seconds (default 240: ~2 min of 2 cores)")
     parser.add_argument("--only-1x", action="store_true", help="leave out the 3x budget")
+    parser.add_argument("--budgets", type=lambda text: [int(x) for x in text.split(",")], default=[1, 3],
+                        help="multiples of --cpu-seconds to run, e.g. 3 (default 1,3)")
+    parser.add_argument("--sets", type=lambda text: text.split(","), default=["real", "synthetic", "shifted"],
+                        help="data sets to run, e.g. real (default real,synthetic,shifted)")
     parser.add_argument("--train-planes", type=int, default=2, help="annotated synthetic planes per set (default 2)")
     parser.add_argument("--real-test-images", type=int, default=16, help="mnfinder test images (default all 16)")
     parser.add_argument("--test-planes", type=int, default=8, help="starter-domain test planes (default 8)")
@@ -345,7 +350,7 @@ def main() -> None:
              f"{CELLPOSE_RECIPES[args.cellpose_recipe]}, rescale to diam_mean {CELLPOSE_DIAM_MEAN:g})"
              if python else ""), flush=True)
 
-    sets = data_sets(args)
+    sets = {name: found for name, found in data_sets(args).items() if name in args.sets}
     starter = load_starter_model()
     references = {}  # no training: the same rows in every table
     for name, (training, testing, seeds) in sets.items():
@@ -361,7 +366,7 @@ def main() -> None:
         references[name] = [row("(a) classical: threshold + watershed", name, truths, classical, "0", classical_mp),
                             row("(b) starter model alone", name, truths, alone, "0", alone_mp)]
 
-    for factor in (1,) if args.only_1x else (1, 3):
+    for factor in [1] if args.only_1x else args.budgets:
         budget = args.cpu_seconds * factor
         threads = torch.get_num_threads()
         lines = [f"\n{factor}x budget: {budget:g} CPU-s of training per method ({threads} torch threads each)", HEADER]
