@@ -207,6 +207,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="test-time augmentation: average the 8 rotations and flips (8x slower)")
     predict.add_argument("--threshold", type=_probability, default=0.5, help="probability threshold (default 0.5)")
     predict.add_argument("--min-size", type=_non_negative_int, default=16, help="smallest cell kept, in pixels (default 16)")
+    from unetgui.core.postprocess import MIN_RELATIVE_AREA
+
+    predict.add_argument("--min-relative-area", type=_relative_area, default=MIN_RELATIVE_AREA, metavar="SHARE",
+                         help="drop cells smaller than this share of the plane's typical cell area: micronuclei, "
+                              f"debris, fragments (default {MIN_RELATIVE_AREA:g}; 0 keeps them)")
     predict.add_argument("--overwrite", action="store_true",
                          help="replace existing outputs (for one image: files unetgui did not write; for "
                               "several: without it, images whose output exists are skipped; for a large image: "
@@ -307,6 +312,10 @@ def _non_negative_float(text: str) -> float:
 
 def _probability(text: str) -> float:
     return _number(text, float, lambda v: 0 < v < 1, "a number between 0 and 1")
+
+
+def _relative_area(text: str) -> float:
+    return _number(text, float, lambda v: 0 <= v < 1, "a number from 0 up to, not including, 1")
 
 
 def _non_negative_int(text: str) -> int:
@@ -487,7 +496,8 @@ def _predict_file(args: argparse.Namespace, model, image: Path, output: Path, pr
                               model_cell_size(model), (lambda text: bar.write(text, file=sys.stderr)) if bar else say)
                     measuring = False
                 labels[result.plane] = probabilities_to_labels(result.foreground, threshold=args.threshold,
-                                                               min_size=args.min_size)
+                                                               min_size=args.min_size,
+                                                               min_relative_area=args.min_relative_area)
                 if probabilities is not None:
                     probabilities[result.plane] = result.foreground
                 if bar:

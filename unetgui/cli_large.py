@@ -124,7 +124,8 @@ def predict_blockwise(args: argparse.Namespace, model_argument: str, say) -> int
                 blob, image, args.output, executor=executor,
                 resume=args.resume, overwrite_partial=args.overwrite, probabilities=args.probabilities,
                 tile_size=args.tile_size, block_px=args.block_size or DEFAULT_BLOCK_PX, on_progress=bar.update,
-                channel=args.channel, threshold=args.threshold, min_size=args.min_size, tta=args.tta,
+                channel=args.channel, threshold=args.threshold, min_size=args.min_size,
+                min_relative_area=args.min_relative_area, tta=args.tta,
                 device=args.device if args.device in ("cpu", "cuda") else "auto",
                 torch_threads=executor.torch_threads)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from unetgui.core.blocks import BlockGrid
 from unetgui.core.postprocess import probabilities_to_labels
 
 
-def blockwise_labels(foreground, block, *, threshold=0.5, min_size=16, grow_back=1):
+def blockwise_labels(foreground, block, *, threshold=0.5, min_size=16, min_relative_area=0.0, grow_back=1):
     """The passes of a blockwise job, in memory."""
     grid = BlockGrid(foreground.shape, (block, block), 92)
     stored = {"cells": np.zeros(foreground.shape, np.int32), "regions": np.zeros(foreground.shape, np.int32)}
@@ -19,7 +19,7 @@ def blockwise_labels(foreground, block, *, threshold=0.5, min_size=16, grow_back
     for b in grid:
         stored["cells"][b.slices], summary = block_labels.label_cells(foreground[b.slices], threshold)
         summaries.append(summary)
-    cell_ids = block_labels.merge_cells(grid, summaries, min_size)
+    cell_ids = block_labels.merge_cells(grid, summaries, min_size, min_relative_area)
     backgrounds = []
     for b in grid:
         stored["regions"][b.slices], summary = block_labels.label_background(grid, b, stored["cells"][b.slices],
@@ -48,8 +48,11 @@ def test_random_fields_label_as_the_whole_plane(seed):
     field = (field - field.min()) / np.ptp(field)
     threshold = float(np.quantile(field, rng.uniform(0.3, 0.8)))
     block, min_size, grow = int(rng.choice([16, 32])), int(rng.choice([0, 5, 40])), int(rng.choice([0, 1, 2]))
-    expected = probabilities_to_labels(field, threshold=threshold, min_size=min_size, grow_back=grow)
-    got = blockwise_labels(field, block, threshold=threshold, min_size=min_size, grow_back=grow)
+    share = float(rng.choice([0.0, 0.25, 0.6]))  # fragments: a share of the typical area over the whole plane
+    expected = probabilities_to_labels(field, threshold=threshold, min_size=min_size, min_relative_area=share,
+                                       grow_back=grow)
+    got = blockwise_labels(field, block, threshold=threshold, min_size=min_size, min_relative_area=share,
+                           grow_back=grow)
     assert same_up_to_numbering(got, expected)
 
 
@@ -67,7 +70,7 @@ def test_shapes_that_cross_faces_and_corners():
     fg[50:53, 44:47] = 0.0
     fg[44:47, 50:53] = 0.0
     fg[46, 46] = fg[47, 47] = 0.0
-    expected = probabilities_to_labels(fg, min_size=16)
+    expected = probabilities_to_labels(fg, min_size=16, min_relative_area=0)
     got = blockwise_labels(fg, 32, min_size=16)
     assert same_up_to_numbering(got, expected)
     assert got[32, 32] > 0 and got[32, 32] == got[32, 22]  # the ring's hole is filled, across 4 blocks

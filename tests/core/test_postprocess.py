@@ -8,10 +8,12 @@ from scipy import ndimage
 from unetgui.core.errors import InvalidInputError
 from unetgui.core.metrics import match_instances
 from unetgui.core.postprocess import (
+    MIN_RELATIVE_AREA,
     fill_holes_per_cell,
     foreground_probability,
     grow_into_gaps,
     probabilities_to_labels,
+    typical_cell_area,
 )
 from unetgui.core.synthetic import SyntheticConfig, place_cells
 
@@ -109,6 +111,40 @@ def test_objects_below_min_size_are_removed():
     probs[6:10, 6:10] = 1  # 16 px
     out = probabilities_to_labels(probs, min_size=16)
     assert out.max() == 1 and not out[0:3, 0:5].any() and (out[6:10, 6:10] == 1).all()
+
+
+def test_fragments_under_a_share_of_the_typical_cell_are_removed():
+    probs = np.zeros((40, 60))
+    probs[2:22, 2:22] = 1  # 400 px
+    probs[2:22, 30:50] = 1  # 400 px
+    probs[30:39, 2:11] = 1  # 81 px: under a quarter of 400
+    probs[30:40, 30:40] = 1  # 100 px: exactly a quarter, kept
+    out = probabilities_to_labels(probs, min_size=0, grow_back=None, min_relative_area=0.25)
+    assert out.max() == 3 and not out[30:39, 2:11].any() and out[35, 35] > 0
+    kept = probabilities_to_labels(probs, min_size=0, grow_back=None, min_relative_area=0)
+    assert kept.max() == 4 and kept[35, 5] > 0
+    probs[30:35, 50:55] = 1  # 25 px, 6 % of the typical cell: a fragment by default
+    out = probabilities_to_labels(probs, min_size=0, grow_back=None)
+    assert MIN_RELATIVE_AREA > 25 / 400 and out.max() == 4 and not out[30:35, 50:55].any()
+
+
+def test_typical_area_follows_the_area_not_the_count_of_cells():
+    # one large cell and many specks: the median pixel lies in the large cell
+    assert typical_cell_area(np.array([400] + [5] * 30)) == 400
+    assert typical_cell_area(np.array([100, 0, 200, 300])) == 200  # pixel 300 of 600; 0: an id not in use
+    assert typical_cell_area(np.array([], dtype=np.int64)) is None
+    probs = np.zeros((30, 80))
+    probs[2:22, 2:22] = 1
+    for col in range(30, 78, 4):
+        probs[2:4, col:col + 2] = 1  # 12 specks of 4 px: they stay specks
+    out = probabilities_to_labels(probs, min_size=0, grow_back=None)
+    assert out.max() == 1
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, float("nan")])
+def test_relative_area_out_of_range_is_refused(share):
+    with pytest.raises(InvalidInputError, match="share of the typical cell"):
+        probabilities_to_labels(np.zeros((8, 8)), min_relative_area=share)
 
 
 def test_holes_filled_per_cell_only():

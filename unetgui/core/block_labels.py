@@ -31,7 +31,7 @@ from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 
 from unetgui.core.blocks import Block, BlockGrid
-from unetgui.core.postprocess import grow_into_gaps
+from unetgui.core.postprocess import MIN_RELATIVE_AREA, fragment_floor, grow_into_gaps
 
 _CROSS = ndimage.generate_binary_structure(2, 1)
 _SQUARE = ndimage.generate_binary_structure(2, 2)
@@ -87,7 +87,8 @@ def label_cells(foreground: np.ndarray, threshold: float) -> tuple[np.ndarray, B
     return cells, BlockCells(np.bincount(cells.ravel()).astype(np.int64), Edges.of(cells))
 
 
-def merge_cells(grid: BlockGrid, blocks: Sequence[BlockCells], min_size: int) -> list[np.ndarray]:
+def merge_cells(grid: BlockGrid, blocks: Sequence[BlockCells], min_size: int,
+                min_relative_area: float = MIN_RELATIVE_AREA) -> list[np.ndarray]:
     """Join the cells that cross block faces, drop the small ones, number the rest.
 
     Parameters
@@ -98,6 +99,9 @@ def merge_cells(grid: BlockGrid, blocks: Sequence[BlockCells], min_size: int) ->
         :func:`label_cells`' summaries, one per block in grid order.
     min_size : int
         Cells of fewer pixels (over all blocks) are dropped.
+    min_relative_area : float
+        Then cells under this share of the plane's typical cell area, as
+        :func:`~unetgui.core.postprocess.probabilities_to_labels` drops them.
 
     Returns
     -------
@@ -122,6 +126,7 @@ def merge_cells(grid: BlockGrid, blocks: Sequence[BlockCells], min_size: int) ->
     background = component[offsets[:-1]]  # every block's local id 0
     keep = sizes >= max(int(min_size), 1)
     keep[background] = False
+    keep &= sizes >= fragment_floor(np.where(keep, sizes, 0), min_relative_area)
     numbers = np.zeros(len(sizes), dtype=np.int64)
     numbers[keep] = np.arange(1, int(keep.sum()) + 1)
     return [numbers[component[offsets[k]:offsets[k + 1]]] for k in range(len(blocks))]

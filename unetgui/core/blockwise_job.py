@@ -36,7 +36,7 @@ from unetgui.core import block_labels
 from unetgui.core.blocks import DEFAULT_BLOCK_PX, BlockGrid, block_sample, plan_blocks, predict_block
 from unetgui.core.errors import ImageFileError, InvalidInputError
 from unetgui.core.io import SOFTWARE, ImageStack, atomic_write, open_image, plane_axis_for
-from unetgui.core.postprocess import foreground_probability
+from unetgui.core.postprocess import MIN_RELATIVE_AREA, foreground_probability
 from unetgui.core.predict import model_input
 
 PARTIAL_SUFFIX = ".unetgui-partial"
@@ -55,6 +55,7 @@ class JobSpec:
     channel: int | None = None
     threshold: float = 0.5
     min_size: int = 16
+    min_relative_area: float = MIN_RELATIVE_AREA
     grow_back: int = 1
     tta: bool = False
     batch_size: int = 1
@@ -65,7 +66,8 @@ class JobSpec:
     def describe(self) -> dict:
         """What must match for a stopped job to be resumed."""
         return {"version": JOB_VERSION, "model": self.model_checksum, "channel": self.channel,
-                "threshold": self.threshold, "min_size": self.min_size, "grow_back": self.grow_back,
+                "threshold": self.threshold, "min_size": self.min_size,
+                "min_relative_area": self.min_relative_area, "grow_back": self.grow_back,
                 "tta": self.tta, "block": list(self.grid.block_shape), "tile": self.grid.tile_size,
                 "probabilities": self.probabilities}
 
@@ -127,7 +129,8 @@ def predict_large_image(model_file: bytes, image: Path, output: Path, *,
     on_progress : callable, optional
         (pass name, blocks done, blocks) as blocks finish.
     **options
-        :class:`JobSpec` fields: ``channel``, ``threshold``, ``min_size``, ``tta``,
+        :class:`JobSpec` fields: ``channel``, ``threshold``, ``min_size``,
+        ``min_relative_area``, ``tta``,
         ``batch_size``, ``device``, ``torch_threads``.
 
     Returns
@@ -176,7 +179,8 @@ def predict_large_image(model_file: bytes, image: Path, output: Path, *,
             [done.load("sample", p, k)["sample"] for k in range(n_blocks)], axis=1)) for p in range(n_planes)}
         run("predict", _predict_task, [(p, k, blob, limits[p]) for p, k in every])
         cell_ids = {p: block_labels.merge_cells(grid, [_block_cells(done.load("predict", p, k))
-                                                       for k in range(n_blocks)], spec.min_size)
+                                                       for k in range(n_blocks)], spec.min_size,
+                                                       spec.min_relative_area)
                     for p in range(n_planes)}
         run("holes", _holes_task, [(p, k, cell_ids[p][k]) for p, k in every])
         fills = {p: block_labels.merge_background(grid, [_block_background(done.load("holes", p, k))

@@ -35,6 +35,7 @@ from scipy import ndimage as ndi
 from skimage.transform import resize
 
 from unetgui.core.errors import InvalidInputError
+from unetgui.core.postprocess import typical_cell_area
 
 #: An estimated diameter counts as outside the model's range only beyond this factor of
 #: it (the estimate's own spread, see BLOB_CALIBRATION): resizing on every estimate outside
@@ -175,11 +176,8 @@ def measured_diameter(labels: np.ndarray) -> float | None:
     float or None
         Equivalent-circle diameter in px.
     """
-    found = np.sort(diameters(labels))
-    if not found.size:
-        return None
-    cumulative = np.cumsum(found**2)
-    return float(found[np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+    area = typical_cell_area(np.bincount(np.asarray(labels).ravel().astype(np.int64, copy=False))[1:])
+    return None if area is None else 2 * math.sqrt(area / math.pi)
 
 
 def next_scale(measured: float | None, scale: float, model_size: CellSize) -> float | None:

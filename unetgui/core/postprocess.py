@@ -28,6 +28,14 @@ _FORWARD_4 = (
     ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
 )
 
+#: Cells smaller than this share of the plane's typical cell area (:func:`typical_cell_area`)
+#: are dropped as fragments: micronuclei, debris, the odd piece of a cut cell. Chosen on
+#: images no test uses (``python benchmarks/fragments.py``): the starter's mean AP@0.5 over
+#: a real, an own-domain and a shifted set rose from 0.841 with none to 0.887 at 0.15, the
+#: smallest share within 0.005 of the best (0.891 at 0.3). 0.15 of the area is 0.39 of the
+#: diameter.
+MIN_RELATIVE_AREA = 0.15
+
 
 def foreground_probability(probs: np.ndarray) -> np.ndarray:
     """(C, Y, X) softmax output, C >= 2 -> (Y, X) probability that a pixel is in a cell.
@@ -102,13 +110,15 @@ def probabilities_to_labels(
     *,
     threshold: float = 0.5,
     min_size: int = 16,
+    min_relative_area: float = MIN_RELATIVE_AREA,
     fill_holes: bool = True,
     grow_back: int | None = 1,
 ) -> np.ndarray:
     """(Y, X) foreground probability in [0, 1] -> (Y, X) int32 labels 0..N, consecutive.
 
     Steps: pixels with probability > ``threshold`` are cell; 4-connected components are
-    the cells; cells of fewer than ``min_size`` pixels are dropped (specks); holes are
+    the cells; cells of fewer than ``min_size`` pixels are dropped (specks), then cells
+    under ``min_relative_area`` of the typical cell's area (fragments); holes are
     filled per cell (a background region enclosed by one cell only, never a space
     enclosed jointly by several touching cells); finally each cell grows back by up to
     ``grow_back`` pixels, but only into the separation gap (see :func:`grow_into_gaps`).
@@ -123,6 +133,10 @@ def probabilities_to_labels(
         Pixels above it are cell; in [0, 1).
     min_size : int
         Cells of fewer pixels are dropped (>= 0).
+    min_relative_area : float
+        Cells smaller than this share of the plane's typical cell area
+        (:func:`typical_cell_area`, over the cells of ``min_size`` or more) are dropped;
+        in [0, 1), 0 keeps them all.
     fill_holes : bool
         Fill the holes enclosed by a single cell.
     grow_back : int or None
@@ -151,11 +165,15 @@ def probabilities_to_labels(
         raise InvalidInputError(f"The threshold must be in [0, 1), not {threshold}.")
     if min_size < 0:
         raise InvalidInputError(f"The minimum cell size cannot be negative ({min_size}).")
+    check_relative_area(min_relative_area)
     if grow_back is not None and grow_back < 0:
         raise InvalidInputError(f"grow_back cannot be negative ({grow_back}).")
 
     labels, _ = ndimage.label(foreground > threshold, structure=_CROSS)
     labels = remove_small_cells(labels, min_size)
+    floor = fragment_floor(np.bincount(labels.ravel())[1:], min_relative_area)
+    if floor > min_size:
+        labels = remove_small_cells(labels, floor)
     if fill_holes:
         labels = fill_holes_per_cell(labels)
     if grow_back:
@@ -184,6 +202,46 @@ def remove_small_cells(labels: np.ndarray, min_size: int) -> np.ndarray:
     small = sizes < min_size
     small[0] = False
     return np.where(small[labels], 0, labels)
+
+
+def typical_cell_area(areas: np.ndarray) -> float | None:
+    """The area of the cell that the median cell pixel belongs to, or None without cells.
+
+    Weighted by area, so that many specks or fragments do not pull it down: they count
+    for what they cover, not for how many they are.
+
+    Parameters
+    ----------
+    areas : ndarray
+        Cell areas in px, one per cell (zeros, for ids not in use, are ignored).
+
+    Returns
+    -------
+    float or None
+    """
+    found = np.sort(np.asarray(areas, dtype=np.float64).ravel())
+    found = found[found > 0]
+    if not found.size:
+        return None
+    cumulative = np.cumsum(found)
+    return float(found[np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def fragment_floor(areas: np.ndarray, min_relative_area: float) -> int:
+    """The smallest cell area (px) kept when cells under ``min_relative_area`` of the
+    typical one (:func:`typical_cell_area` of ``areas``) are fragments; 0 keeps all."""
+    typical = typical_cell_area(areas)
+    if typical is None or min_relative_area <= 0:
+        return 0
+    return int(np.ceil(min_relative_area * typical))
+
+
+def check_relative_area(min_relative_area: float) -> None:
+    """Raise InvalidInputError unless ``min_relative_area`` is in [0, 1)."""
+    if not 0.0 <= min_relative_area < 1.0:
+        raise InvalidInputError(
+            f"The smallest cell, as a share of the typical cell's area, must be in [0, 1), "
+            f"not {min_relative_area}.")
 
 
 def fill_holes_per_cell(labels: np.ndarray) -> np.ndarray:

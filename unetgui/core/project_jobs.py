@@ -31,6 +31,7 @@ from unetgui.core.io import (
 )
 from unetgui.core.outputs import CELL_KINDS, output_name
 from unetgui.core.postprocess import (
+    MIN_RELATIVE_AREA,
     decode_probability,
     encode_probability,
     probabilities_to_labels,
@@ -193,6 +194,7 @@ class ImageProgress:
 
 def predict_images(project: Project, names: Sequence[str], model: UNetModel, model_name: str, *,
                    channel: int | None = None, threshold: float = 0.5, min_size: int = 16,
+                   min_relative_area: float = MIN_RELATIVE_AREA,
                    **options) -> Iterator[ImageProgress]:
     """Predict every plane of each named image and keep the result in its sidecar
     (core/stored_prediction.py), for export and for the window.
@@ -202,7 +204,7 @@ def predict_images(project: Project, names: Sequence[str], model: UNetModel, mod
     project, names : the project and the images to predict, in order
     model, model_name : the model (on its device) and its name, stored with the prediction
     channel : what a one-channel model reads of a multi-channel image
-    threshold, min_size : turning probabilities into cells (core.postprocess)
+    threshold, min_size, min_relative_area : turning probabilities into cells (core.postprocess)
     **options : for :func:`core.predict.iter_predict_planes` (rescale, tile_size, tta...)
 
     Yields
@@ -222,7 +224,8 @@ def predict_images(project: Project, names: Sequence[str], model: UNetModel, mod
                                                   **options):
                     probability[result.plane] = encode_probability(result.foreground)
                     labels[result.plane] = probabilities_to_labels(result.foreground, threshold=threshold,
-                                                                   min_size=min_size)
+                                                                   min_size=min_size,
+                                                                   min_relative_area=min_relative_area)
                     yield ImageProgress(name, index, len(names), result.done, result.total)
             folder = save_prediction(project.path_of(name), labels, probability, model_name)
         except UnetguiError as error:
