@@ -82,6 +82,25 @@ def test_predict_writes_labels_and_probabilities(stack_files, trained_model, tmp
     assert 0.0 <= probs.min() and probs.max() <= 1.0
 
 
+def test_predict_drops_fragments_as_asked(stack_files, tmp_path):
+    """--min-relative-area reaches post-processing: the labels are the written probabilities'
+    cells at that share, and 0 keeps fragments the default drops."""
+    from unetgui.core.postprocess import MIN_RELATIVE_AREA, probabilities_to_labels
+
+    folder, image, _ = stack_files
+    found = {}
+    for share in (MIN_RELATIVE_AREA, 0.0, 0.9):
+        labels_out, probs_out = tmp_path / f"pred{share}.tif", tmp_path / f"probs{share}.tif"
+        assert main(["predict", "starter", str(folder / "image.tif"), "-o", str(labels_out), "--probabilities",
+                     str(probs_out), "--min-relative-area", str(share)]) == 0
+        labels, probs = read_labels(labels_out), tifffile.imread(probs_out)
+        for plane in range(image.shape[0]):
+            expected = probabilities_to_labels(probs[plane], min_relative_area=share)
+            assert np.array_equal(labels[plane], expected)
+        found[share] = sum(int(plane.max()) for plane in labels)
+    assert found[0.0] >= found[MIN_RELATIVE_AREA] > found[0.9] > 0
+
+
 def test_weights_and_evaluate(stack_files, tmp_path, capsys):
     folder, _, labels = stack_files
     out = tmp_path / "weights.tif"

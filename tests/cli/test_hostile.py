@@ -232,6 +232,7 @@ def make_case(folder: Path, good: Path, name: str) -> list[str]:
         "steps-huge": train("--steps", "1e30"), "tile-zero": predict(img, "--tile-size", "0"),
         "tile-text": predict(img, "--tile-size", "big"), "threshold-two": predict(img, "--threshold", "2"),
         "threshold-inf": predict(img, "--threshold", "inf"), "min-size-negative": predict(img, "--min-size", "-1"),
+        "relative-area-one": predict(img, "--min-relative-area", "1"),
         "sigma-zero": ["weights", lab, "-o", f("w.tif"), "--sigma", "0"],
         "w0-negative": ["weights", lab, "-o", f("w.tif"), "--w0", "-1"],
         "seed-negative": train("--seed", "-1"), "planes-negative": train("--planes", "-1"),
@@ -266,7 +267,7 @@ CASES = [
     "output-a-strangers-model-name", "output-wrong-suffix-model", "output-wrong-suffix-labels",
     "output-under-a-file", "train-output-under-a-file", "output-is-a-folder",
     "minutes-negative", "minutes-nan", "lr-zero", "steps-zero", "steps-huge", "tile-zero", "tile-text",
-    "threshold-two", "threshold-inf", "min-size-negative", "sigma-zero", "w0-negative", "seed-negative",
+    "threshold-two", "threshold-inf", "min-size-negative", "relative-area-one", "sigma-zero", "w0-negative", "seed-negative",
     "planes-negative", "planes-missing", "tile-invalid", "depth-zero", "device-bogus",
     "unknown-command", "typo-command", "no-arguments-for-command",
 ]
@@ -283,6 +284,7 @@ EXPECTED = {
     "output-is-a-symlink-to-the-image": "also an input", "output-a-strangers-tiff": "--overwrite",
     "output-a-strangers-model-name": "--overwrite", "unknown-command": "unknown command",
     "typo-command": "Did you mean train", "minutes-negative": "above 0",
+    "relative-area-one": "not including, 1",
 }
 
 
@@ -329,7 +331,7 @@ def test_hostile_input_ends_in_one_clear_line(case, good, tmp_path, capsys, monk
 
 # argparse reports these itself (exit 2 through SystemExit, one line by unetgui's parser)
 ARGPARSE_CASES = {"minutes-negative", "minutes-nan", "lr-zero", "steps-zero", "steps-huge", "tile-zero",
-                  "tile-text", "threshold-two", "threshold-inf", "min-size-negative", "sigma-zero",
+                  "tile-text", "threshold-two", "threshold-inf", "min-size-negative", "relative-area-one", "sigma-zero",
                   "w0-negative", "seed-negative", "planes-negative", "depth-zero", "device-bogus",
                   "no-arguments-for-command"}
 
