@@ -11,7 +11,7 @@ each share. It prints AP@0.5 and AP@0.75 per set and share, their mean over the 
 the rule: the smallest share whose mean AP@0.5 is within 0.005 of the best (smaller shares
 keep more small cells that are real).
 
-    python benchmarks/fragments.py [--threads 2]
+    python benchmarks/fragments.py [--threads 2] [--model FILE]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cell_size import sets  # noqa: E402
 from quality import scores  # noqa: E402
 
+from unetgui.core.model import load_model  # noqa: E402
 from unetgui.core.postprocess import MIN_RELATIVE_AREA, foreground_probability, probabilities_to_labels  # noqa: E402
 from unetgui.core.predict import predict_sized  # noqa: E402
 from unetgui.core.starter import load_starter_model  # noqa: E402
@@ -43,9 +44,10 @@ WITHIN = 0.005
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", type=Path, default=None, help="a model file (default: the starter model)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_starter_model()
+    model = load_starter_model() if args.model is None else load_model(args.model)
     print(f"shipped: MIN_RELATIVE_AREA = {MIN_RELATIVE_AREA}\n")
     print("| set | " + " | ".join(f"{s:g}" for s in SHARES) + " |\n|---|" + "---|" * len(SHARES))
     table = {}

@@ -64,11 +64,10 @@ import unetgui  # noqa: E402
 from benchmarks import real_data  # noqa: E402
 from unetgui.core import runtime  # noqa: E402
 from unetgui.core.augment import AugmentConfig  # noqa: E402
-from unetgui.core.cellsize import CellSize, scale_for, typical_diameter  # noqa: E402
-from unetgui.core.model import load_model, model_cell_size, new_model, save_model  # noqa: E402
+from unetgui.core.model import load_model, new_model, save_model  # noqa: E402
 from unetgui.core.normalize import Normalization  # noqa: E402
 from unetgui.core.synthetic import SyntheticDomain, domain_images  # noqa: E402
-from unetgui.core.train import TrainingConfig, TrainingPlane, rescaled_plane, train  # noqa: E402
+from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
 from unetgui.core.unet import UNetConfig, parameter_count  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "resources" / "starter.unet"
@@ -99,9 +98,6 @@ RECIPE = {
             "training": "training-data, every image with a nucleus mask, less the validation images",
             "validation_images": list(REAL_VALIDATION),
             "share_of_tiles": 0.5,
-            # as prediction sees them: an image whose cells lie outside the model's range
-            # is also trained on resized to its typical size (and validated that way)
-            "at_model_size": True,
             "test (benchmarks/quality.py, never trained on)": "test-data",
         },
     },
@@ -136,8 +132,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the recipe's)")
     parser.add_argument("--log", type=Path, default=None, help="also append progress to this file")
     parser.add_argument("--no-real", action="store_true", help="synthetic data only (the recipe of starter v2)")
-    parser.add_argument("--native-size-only", action="store_true",
-                        help="real images at their own size only (the recipe of starter v3)")
     parser.add_argument("--init", type=Path, default=None,
                         help="go on from this model (e.g. starter v2, trained with --no-real) with the "
                              "CONTINUE_PHASES: how starter v3 was made, in CPU minutes instead of hours")
@@ -155,8 +149,6 @@ def recipe_for(args: argparse.Namespace) -> dict:
         recipe["training"]["torch_threads"] = args.threads
     if args.no_real:
         del recipe["data"]["real"]
-    elif args.native_size_only:
-        recipe["data"]["real"]["at_model_size"] = False
     if args.init is not None:
         recipe["training"]["init"] = {"file": args.init.name,
                                       "sha256": hashlib.sha256(args.init.read_bytes()).hexdigest()}
@@ -192,16 +184,10 @@ def make_planes(seed: int, count: int, domain: SyntheticDomain, role: str) -> li
     ]
 
 
-def real_planes(real: dict, synthetic: list[TrainingPlane],
-                size: CellSize | None) -> tuple[list[TrainingPlane], list[TrainingPlane]]:
+def real_planes(real: dict, synthetic: list[TrainingPlane]) -> tuple[list[TrainingPlane], list[TrainingPlane]]:
     """mnfinder's training-data as (training, validation) planes. Training planes are
     drawn in proportion to their pixels, so the real ones are repeated until they hold
-    ``share_of_tiles`` of all the pixels.
-
-    With ``at_model_size`` and the model's cell ``size``: an image whose labelled cells
-    lie outside that range is what prediction resizes to the typical size
-    (``cellsize.scale_for``), so it is also trained on resized, repeated 1 / scale**2
-    times to weigh as its original; validation images are resized as prediction would."""
+    ``share_of_tiles`` of all the pixels."""
     items = real_data.load("train")
     names = {name for name, _, _ in items}
     missing = set(real["validation_images"]) - names
@@ -216,16 +202,7 @@ def real_planes(real: dict, synthetic: list[TrainingPlane],
     real_px = sum(p.labels.size for p in train)
     repeat = max(1, round(share / (1 - share) * synthetic_px / real_px))
     real["repeat"] = repeat
-    resized = []
-    if real.get("at_model_size") and size is not None:
-        for plane in train:
-            scale = scale_for(typical_diameter([plane.labels]), size)
-            if scale != 1.0:
-                resized += [rescaled_plane(plane, scale)] * max(1, round(1 / scale**2))
-                real["resized_images"] = real.get("resized_images", 0) + 1
-        validation = [rescaled_plane(plane, scale_for(typical_diameter([plane.labels]), size))
-                      for plane in validation]
-    return (train + resized) * repeat, validation
+    return train * repeat, validation
 
 
 def main(argv=None) -> int:
@@ -243,14 +220,12 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     planes = make_planes(TRAIN_SEED, data["training_planes"], domain, "training")
     validation = make_planes(VALIDATION_SEED, data["validation_planes"], domain, "validation")
-    init = load_model(args.init) if args.init is not None else None
     if "real" in data:
-        real_train, real_validation = real_planes(data["real"], planes, init and model_cell_size(init))
+        real_train, real_validation = real_planes(data["real"], planes)
         planes += real_train
         validation += real_validation
-        log(f"real: {len(real_train)} mnfinder training planes (each image {data['real']['repeat']} times; "
-            f"{data['real'].get('resized_images', 0)} also at the model's cell size); "
-            f"{len(real_validation)} held back for validation")
+        log(f"real: {len(real_train) // data['real']['repeat']} mnfinder training images, each "
+            f"{data['real']['repeat']} times; {len(real_validation)} held back for validation")
     cells = sum(int(p.labels.max()) for p in planes)
     log(f"{len(planes)} training planes ({cells} cells), {len(validation)} validation planes, "
         f"made in {time.perf_counter() - start:.0f} s")
@@ -273,8 +248,8 @@ def main(argv=None) -> int:
         "numpy_version": np.__version__,
         "platform": platform.platform(),
     }
-    if init is not None:
-        model = init
+    if args.init is not None:
+        model = load_model(args.init)
         if model.config != config:
             raise SystemExit(f"{args.init} is not the recipe's network ({model.config} against {config})")
         model.info = {**model.info, **info, "previous_recipe": model.info.get("recipe")}

@@ -292,7 +292,10 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
                 yield progress
             else:
                 result = progress
-        measured = measured_diameter(probabilities_to_labels(foreground_probability(result.probabilities)))
+        # every cell the model found, fragments too: the size decides the scale, which decides
+        # what a fragment is, so the measure must not depend on that rule
+        cells = probabilities_to_labels(foreground_probability(result.probabilities), min_relative_area=0)
+        measured = measured_diameter(cells)
         again = next_scale(measured, scale, size) if attempt < SIZE_PASSES else None
         if again is None:
             yield dataclasses.replace(result, diameter=measured)

@@ -141,11 +141,11 @@ def train(
     _check_planes(model, validation, "validation")
     scale, diameter = _cell_size_scale(model, planes, config)
     if scale != 1.0:
-        planes = [rescaled_plane(p, scale) for p in planes]
-        validation = [rescaled_plane(p, scale) for p in validation]
+        planes = [_rescaled(p, scale) for p in planes]
+        validation = [_rescaled(p, scale) for p in validation]
         if updates is not None:
             edits = updates
-            updates = lambda: {i: rescaled_plane(p, scale) for i, p in edits().items()}  # noqa: E731
+            updates = lambda: {i: _rescaled(p, scale) for i, p in edits().items()}  # noqa: E731
     note = {**(note or {}), "cell_diameter": diameter, "scale": scale}
     in_size = _training_tile_size(model, planes, config)
     return _training_loop(model, list(planes), list(validation), config, in_size, should_stop, note, updates)
@@ -165,7 +165,7 @@ def _cell_size_scale(model: UNetModel, planes: Sequence[TrainingPlane], config: 
     return (cellsize.scale_for(diameter, size) if config.match_cell_size else 1.0), diameter
 
 
-def rescaled_plane(plane: TrainingPlane, scale: float) -> TrainingPlane:
+def _rescaled(plane: TrainingPlane, scale: float) -> TrainingPlane:
     """``plane`` resized by ``scale``: image linear, labels and ignore mask nearest."""
     if scale == 1.0:
         return plane
