@@ -230,8 +230,10 @@ def typical_cell_area(areas: np.ndarray) -> float | None:
 def fragment_floor(areas: np.ndarray, min_relative_area: float) -> int:
     """The smallest cell area (px) kept when cells under ``min_relative_area`` of the
     typical one (:func:`typical_cell_area` of ``areas``) are fragments; 0 keeps all."""
+    if min_relative_area <= 0:
+        return 0
     typical = typical_cell_area(areas)
-    if typical is None or min_relative_area <= 0:
+    if typical is None:
         return 0
     return int(np.ceil(min_relative_area * typical))
 
