@@ -165,7 +165,7 @@ def probabilities_to_labels(
         raise InvalidInputError(f"The threshold must be in [0, 1), not {threshold}.")
     if min_size < 0:
         raise InvalidInputError(f"The minimum cell size cannot be negative ({min_size}).")
-    check_relative_area(min_relative_area)
+    _check_relative_area(min_relative_area)
     if grow_back is not None and grow_back < 0:
         raise InvalidInputError(f"grow_back cannot be negative ({grow_back}).")
 
@@ -238,7 +238,7 @@ def fragment_floor(areas: np.ndarray, min_relative_area: float) -> int:
     return int(np.ceil(min_relative_area * typical))
 
 
-def check_relative_area(min_relative_area: float) -> None:
+def _check_relative_area(min_relative_area: float) -> None:
     """Raise InvalidInputError unless ``min_relative_area`` is in [0, 1)."""
     if not 0.0 <= min_relative_area < 1.0:
         raise InvalidInputError(
