@@ -170,10 +170,10 @@ def probabilities_to_labels(
         raise InvalidInputError(f"grow_back cannot be negative ({grow_back}).")
 
     labels, _ = ndimage.label(foreground > threshold, structure=_CROSS)
-    labels = remove_small_cells(labels, min_size)
-    floor = fragment_floor(np.bincount(labels.ravel())[1:], min_relative_area)
-    if floor > min_size:
-        labels = remove_small_cells(labels, floor)
+    # the fragment floor is a share of the typical area over the cells of min_size or more
+    areas = np.bincount(labels.ravel())[1:]
+    floor = fragment_floor(np.where(areas >= min_size, areas, 0), min_relative_area)
+    labels = remove_small_cells(labels, max(min_size, floor))
     if fill_holes:
         labels = fill_holes_per_cell(labels)
     if grow_back:
