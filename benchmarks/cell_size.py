@@ -13,7 +13,11 @@ the starter model predicts the image at the scale chosen by
 * image: the image-only estimate (``cellsize.estimate_diameter``, the scale of the
   strongest blob response, with ``ESTIMATE_TOLERANCE``), which decided before;
 * measured: the model's own prediction, measured and repeated at a better scale
-  (``predict.iter_predict_sized`` without a diameter), which decides now;
+  (``predict.iter_predict_sized`` without a diameter), which decides now: cells outside
+  the model's range are brought halfway between its edge and its typical diameter
+  (``CellSize.target``);
+* measured, to typical: the same, with such cells brought all the way to the typical
+  diameter (before);
 * labels: the labelled cells' median diameter (what a user's labels give), as a reference;
 * none: never resized;
 
@@ -28,6 +32,7 @@ and for cells of 50-70 px.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -48,6 +53,7 @@ from train_starter_model import REAL_VALIDATION  # noqa: E402
 
 from unetgui.core.cellsize import (  # noqa: E402
     ESTIMATE_TOLERANCE,
+    CellSize,
     estimate_diameter,
     scale_for,
     typical_diameter,
@@ -68,6 +74,25 @@ def sets() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     }
 
 
+def image_only(image: np.ndarray, size: CellSize) -> float:
+    """The diameter to predict ``image`` with by the image-only estimate: the estimate
+    when it lies beyond the model's range widened by ESTIMATE_TOLERANCE, else the typical
+    diameter (predicted as it is)."""
+    estimate = estimate_diameter(image[None])
+    return size.typical if scale_for(estimate, size, ESTIMATE_TOLERANCE) == 1.0 else estimate
+
+
+@contextlib.contextmanager
+def to_typical():
+    """Cells outside the range resized to the typical diameter, as before ``CellSize.target``."""
+    target = CellSize.target
+    CellSize.target = lambda size, diameter: size.typical
+    try:
+        yield
+    finally:
+        CellSize.target = target
+
+
 def timing(model) -> None:
     size = model_cell_size(model)
     print("\n| 1024 x 1024 plane | as is | measured size (now) | image-only estimate (before) |\n|---|---|---|---|")
@@ -76,8 +101,7 @@ def timing(model) -> None:
                                    np.random.default_rng(0))
 
         def before():
-            scale = scale_for(estimate_diameter(image[None]), size, ESTIMATE_TOLERANCE)
-            return predict_sized(model, image[None], diameter=size.typical / scale)
+            return predict_sized(model, image[None], diameter=image_only(image, size))
 
         seconds = []
         for run in (lambda: predict_sized(model, image[None], diameter=size.typical),
@@ -102,20 +126,21 @@ def main() -> None:
     print("| set | method | AP@0.5 | AP@0.75 | images resized |\n|---|---|---|---|---|")
     for name, images in sets().items():
         truths = [labels for _, labels in images]
-        found = {"image": [], "measured": [], "labels": [], "none": []}
+        found = {"image": [], "measured": [], "measured, to typical": [], "labels": [], "none": []}
         resized = dict.fromkeys(found, 0)
         for image, labels in images:
             # the image-only estimate resized only beyond its own spread (ESTIMATE_TOLERANCE)
-            image_scale = scale_for(estimate_diameter(image[None]), size, ESTIMATE_TOLERANCE)
-            diameters = {"image": size.typical / image_scale, "labels": typical_diameter([labels]),
+            diameters = {"image": image_only(image, size), "labels": typical_diameter([labels]),
                          "none": size.typical}  # inside the range: as it is
             for method, diameter in diameters.items():
                 result = predict_sized(model, image[None], diameter=diameter)
                 found[method].append(probabilities_to_labels(foreground_probability(result.probabilities)))
                 resized[method] += result.scale != 1.0
-            result = predict_sized(model, image[None])  # measured
-            found["measured"].append(probabilities_to_labels(foreground_probability(result.probabilities)))
-            resized["measured"] += result.scale != 1.0
+            for method, how in (("measured", contextlib.nullcontext), ("measured, to typical", to_typical)):
+                with how():
+                    result = predict_sized(model, image[None])
+                found[method].append(probabilities_to_labels(foreground_probability(result.probabilities)))
+                resized[method] += result.scale != 1.0
         for method, preds in found.items():
             ap = scores(truths, preds)["ap"]
             print(f"| {name} | {method} | {ap[0.5]:.3f} | {ap[0.75]:.3f} | {resized[method]} of {len(images)} |",

@@ -57,9 +57,16 @@ def test_the_diameter_is_estimated_from_the_image_within_its_stated_precision(di
 def test_images_inside_the_models_range_are_left_alone_others_brought_to_its_size():
     size = CellSize(25.0, 14.0, 43.0)
     assert scale_for(30.0, size) == 1.0 and scale_for(None, size) == 1.0 and scale_for(80.0, None) == 1.0
-    assert scale_for(100.0, size) == pytest.approx(0.25)
-    assert scale_for(5.0, size) == pytest.approx(4.0)  # capped at MAX_SCALE
+    assert scale_for(100.0, size) == pytest.approx(np.sqrt(25 * 43) / 100)  # halfway between 43 and 25
+    assert scale_for(5.0, size) == pytest.approx(np.sqrt(25 * 14) / 5)
     assert scale_for(1.0, size) == cellsize.MAX_SCALE
+
+
+def test_cells_outside_the_range_are_brought_inside_it_as_little_as_a_margin_allows():
+    size = CellSize(16.0, 10.0, 36.0)
+    assert size.target(50.0) == pytest.approx(24.0) and size.target(500.0) == pytest.approx(24.0)
+    assert size.target(5.0) == pytest.approx(np.sqrt(160))
+    assert size.low < size.target(5.0) < size.typical < size.target(50.0) < size.high
 
 
 @pytest.mark.parametrize("shape,scale", [((97, 131), 0.37), ((64, 64), 2.6), ((1, 9), 0.2)])
@@ -97,9 +104,9 @@ def test_a_given_diameter_resizes_the_image_and_the_answer_comes_at_its_shape():
     model = new_model(TINY, seed=0, info={"cell_size": {"typical": 12.0, "low": 10.0, "high": 15.0}})
     given = list(iter_predict_sized(model, image[None], diameter=80.0))
     assert given[-1].probabilities.shape == (2, 240, 250)
-    assert given[-1].scale == pytest.approx(0.15) and all(p.boxes == () for p in given)
+    assert given[-1].scale == pytest.approx(np.sqrt(12 * 15) / 80) and all(p.boxes == () for p in given)
     assert predict_sized(model, image[None], diameter=14.0).scale == 1.0  # in the range: as it is
-    assert predict_sized(model, image[None], diameter=20.0).scale == pytest.approx(0.6)
+    assert predict_sized(model, image[None], diameter=20.0).scale == pytest.approx(np.sqrt(12 * 15) / 20)
     plain = new_model(TINY, seed=0)  # records no size: never resized
     assert predict_sized(plain, image[None]).scale == 1.0
 
@@ -117,11 +124,12 @@ def test_another_prediction_only_for_cells_outside_the_models_range_as_it_saw_th
     size = CellSize(15.0, 10.0, 20.0)
     assert cellsize.next_scale(18.0, 1.0, size) is None
     assert cellsize.next_scale(None, 1.0, size) is None
-    assert cellsize.next_scale(60.0, 1.0, size) == pytest.approx(0.25)
+    assert cellsize.next_scale(60.0, 1.0, size) == pytest.approx(size.target(60.0) / 60)
     assert cellsize.next_scale(60.0, 0.25, size) is None  # seen at 15 px: in range
-    assert cellsize.next_scale(90.0, 0.25, size) == pytest.approx(1 / 6)  # measured again: still too large
+    # measured again: still too large
+    assert cellsize.next_scale(90.0, 0.25, size) == pytest.approx(size.target(90.0) / 90)
     assert cellsize.next_scale(500.0, 1 / 8, size) is None  # the smallest scale already
-    assert cellsize.next_scale(4.0, 1.0, size) == pytest.approx(3.75)
+    assert cellsize.next_scale(4.0, 1.0, size) == pytest.approx(size.target(4.0) / 4)
 
 
 def test_without_a_diameter_the_models_own_cells_decide_the_scale():
@@ -151,7 +159,8 @@ def test_fine_tuning_on_larger_cells_trains_at_the_models_cell_size():
     model.history.append({"ended": "finished"})
     list(train(model, [TrainingPlane(image[None], labels)], TrainingConfig(steps=1, auto_validation=0)))
     entry = model.history[-1]
-    assert entry["scale"] == pytest.approx(0.25, rel=0.05) and entry["cell_diameter"] == pytest.approx(60, rel=0.05)
+    assert entry["cell_diameter"] == pytest.approx(60, rel=0.05)
+    assert entry["scale"] == pytest.approx(np.sqrt(15 * 20) / entry["cell_diameter"])
     assert model_cell_size(model).typical == 15.0  # the model keeps the size it knows
 
 
@@ -162,10 +171,10 @@ def test_a_model_fine_tuned_on_resized_planes_first_predicts_at_that_scale():
 
     model = load_starter_model()
     size = model_cell_size(model)
-    model.history.append({"ended": "finished", "steps": 1, "cell_diameter": 80.0, "scale": size.typical / 80})
+    model.history.append({"ended": "finished", "steps": 1, "cell_diameter": 80.0, "scale": scale_for(80.0, size)})
     image, _ = disks((240, 250), 40, 110, value=1000.0)
     progress = list(iter_predict_sized(model, image[None]))
-    assert progress[-1].scale == pytest.approx(size.typical / 80)
+    assert progress[-1].scale == pytest.approx(scale_for(80.0, size))
     assert all(p.boxes == () for p in progress)  # resized from the first pass: no tiles at the plane's size
     one_pass = list(iter_predict_sized(model, image[None], diameter=80.0))
     assert progress[-1].total == one_pass[-1].total  # one prediction, as with the diameter given
