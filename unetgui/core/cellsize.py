@@ -24,8 +24,8 @@ learned on fail. The image is rescaled so that its cells come out the size the m
   they crossed and the typical diameter (:meth:`CellSize.target`), not all the way to the
   typical one: each resizing costs detail (shrinking) or sharpness (enlarging), and the
   model handles its whole range. On the held-back sets of ``benchmarks/cell_size.py``,
-  against resizing to the typical diameter, this kept AP@0.5 (mean 0.891 against 0.894)
-  and raised AP@0.75 (0.819 against 0.752; 0.615 to 0.801 on cells of 90-120 px).
+  against resizing to the typical diameter: mean AP@0.5 0.895 against 0.889, AP@0.75
+  0.821 against 0.749 (0.800 against 0.608 on cells of 90-120 px).
 
 Diameters are equivalent-circle diameters in pixels, 2 * sqrt(area / pi).
 """
