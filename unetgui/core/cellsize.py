@@ -113,7 +113,7 @@ class CellSize:
             ``diameter`` lies beyond: inside the range with a margin for the measure's
             spread, and as little resizing as that allows.
         """
-        return math.sqrt(self.typical * (self.high if diameter > self.high else self.low))
+        return math.sqrt(self.typical * (self.high if diameter > self.typical else self.low))
 
 
 def diameters(labels: np.ndarray) -> np.ndarray:
