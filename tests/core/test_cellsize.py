@@ -178,3 +178,22 @@ def test_a_model_fine_tuned_on_resized_planes_first_predicts_at_that_scale():
     assert all(p.boxes == () for p in progress)  # resized from the first pass: no tiles at the plane's size
     one_pass = list(iter_predict_sized(model, image[None], diameter=80.0))
     assert progress[-1].total == one_pass[-1].total  # one prediction, as with the diameter given
+
+
+def test_a_run_that_kept_the_starting_weights_does_not_choose_the_first_scale():
+    """The weights are those of before the run, so the model measures as before it; an
+    earlier run that did change them still counts."""
+    from unetgui.core.starter import load_starter_model
+
+    model = load_starter_model()
+    size = model_cell_size(model)
+    image, _ = disks((240, 250), 40, 110, value=1000.0)
+    measured = list(iter_predict_sized(model, image[None]))
+    kept = {"ended": "no improvement", "steps": 9, "cell_diameter": 60.0, "scale": scale_for(60.0, size),
+            "kept_the_starting_weights": True}
+    model.history.append(kept)
+    assert list(iter_predict_sized(model, image[None]))[-1].scale == measured[-1].scale
+    assert any(p.boxes for p in measured)  # the first pass at the plane's own size, tiles shown
+    model.history[-1:] = [{"ended": "finished", "steps": 1, "cell_diameter": 80.0, "scale": scale_for(80.0, size),
+                           "kept_the_starting_weights": False}, kept]
+    assert list(iter_predict_sized(model, image[None]))[-1].scale == pytest.approx(scale_for(80.0, size))

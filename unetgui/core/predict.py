@@ -267,8 +267,8 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
         and when they lie outside its range the plane is predicted again at the scale
         that suits them (up to ``cellsize.SIZE_PASSES`` predictions; ``done`` and
         ``total`` then count the tiles of all of them). The first prediction is at the
-        plane's own size, or, for a model whose last training run resized its planes,
-        at that run's scale (:func:`_first_scale`).
+        plane's own size, or, for a model whose last training run that changed its
+        weights resized its planes, at that run's scale (:func:`_first_scale`).
     **options
         Passed to :func:`iter_predict`; ``focus`` is dropped when the plane is resized.
 
@@ -308,16 +308,19 @@ def iter_predict_sized(model: UNetModel, plane: np.ndarray, *, diameter: float |
 
 
 def _first_scale(model: UNetModel, size) -> float:
-    """The scale of the model's last training run (its planes' cells against the size it
-    knows), else 1.0.
+    """The scale of the model's last training run that changed its weights (its planes'
+    cells against the size it knows), else 1.0.
 
     A model fine-tuned on cells far larger than it knew was trained on resized planes;
     at the images' own size it never saw such cells, and may cut them into pieces that
     measure like cells it knows (a fine-tuned starter on cells of 100 px: AP@0.5 0.25
     measured from its own size). Its user's next images are most likely like the ones
-    it was fine-tuned on, so the first prediction is at that scale, and measured as any."""
+    it was fine-tuned on, so the first prediction is at that scale, and measured as any.
+    A run that kept its starting weights changed nothing about the model, so it says
+    nothing either (a starter that kept its weights on cells of 100 px lost AP@0.5 0.964 ->
+    0.918 on them when predicting at that run's scale instead of measuring)."""
     for entry in reversed(model.history):
-        if entry.get("cell_diameter"):
+        if entry.get("cell_diameter") and not entry.get("kept_the_starting_weights"):
             return scale_for(float(entry["cell_diameter"]), size)
     return 1.0
 
