@@ -11,10 +11,16 @@ Cell-size matching is switched off here, in training and in scoring: with it, th
 starter model already reaches AP@0.5 0.92 on this domain (its only shift that matters
 was size), its held-back band scores 1.0 before any step, and every recipe rightly keeps
 the starting weights, which says nothing about how well a recipe adapts. Without it, the
-cells are 4x larger than anything the model learned: a real adaptation task. Fine-tuning candidates start from the bundled starter model; scratch candidates
-from a new network. Steps, not seconds, make the comparison independent of machine load.
+cells are 4x larger than anything the model learned: a real adaptation task.
+Fine-tuning candidates start from the bundled starter model; scratch candidates from a
+new network. Steps, not seconds, make the comparison independent of machine load.
 
-    python benchmarks/recipes.py [--steps 160] [--threads 2] [--only fine-tune|scratch]
+``--data real``: real nuclei instead, as the product meets them (cell-size matching on):
+the two annotated mnfinder training images that ``quality.py`` fine-tunes on
+(``REAL_TUNE``), scored on the four that the starter's training holds back
+(``REAL_VALIDATION``, 398 nuclei), so ``quality.py``'s test images stay unseen by choices.
+
+    python benchmarks/recipes.py [--steps 160] [--threads 2] [--only fine-tune|scratch] [--data shifted|real]
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.quality import SHIFTED, SHIFTED_TEST_SEED, SHIFTED_TUNE_SEED, scores  # noqa: E402
+from benchmarks import real_data  # noqa: E402
+from benchmarks.quality import REAL_TUNE, SHIFTED, SHIFTED_TEST_SEED, SHIFTED_TUNE_SEED, scores  # noqa: E402
 from benchmarks.quality import segment_with as _segment_with  # noqa: E402
 from unetgui.core import runtime  # noqa: E402
 from unetgui.core.autoseg import auto_segment  # noqa: E402
@@ -38,6 +45,9 @@ from unetgui.core.starter import load_starter_model  # noqa: E402
 from unetgui.core.synthetic import domain_images  # noqa: E402
 from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
 from unetgui.core.unet import UNetConfig  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
+from train_starter_model import REAL_VALIDATION  # noqa: E402
 
 FINE_TUNE_CANDIDATES = {
     "adam 1e-3 constant": TrainingConfig(optimizer="adam", learning_rate=1e-3),
@@ -58,14 +68,10 @@ SCRATCH_CANDIDATES = {
 }
 
 
-def segment_with(model, image):
-    return _segment_with(model, image, sized=False)
-
-
-def run(model, plane, config: TrainingConfig, steps: int) -> tuple[int, float, dict]:
-    config = dataclasses.replace(config, steps=steps, seed=0, match_cell_size=False)
+def run(model, planes, config: TrainingConfig, steps: int, sized: bool) -> tuple[int, float, dict]:
+    config = dataclasses.replace(config, steps=steps, seed=0, match_cell_size=sized)
     start = time.process_time()
-    for _ in train(model, [plane], config):
+    for _ in train(model, planes, config):
         pass
     return model.history[-1]["steps"], time.process_time() - start, model.history[-1]
 
@@ -76,17 +82,31 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--test-planes", type=int, default=4)
     parser.add_argument("--only", choices=("fine-tune", "scratch"))
+    parser.add_argument("--data", choices=("shifted", "real"), default="shifted",
+                        help="real: fine-tune on quality.py's two real images (REAL_TUNE), score on the "
+                             "four the starter holds back (REAL_VALIDATION), sized as the product does")
     args = parser.parse_args()
     runtime.tune_allocator()
     torch.set_num_threads(args.threads)
 
-    (tune_image, tune_labels), = domain_images(SHIFTED, [[SHIFTED_TUNE_SEED, 0]])
-    test = domain_images(SHIFTED, ([SHIFTED_TEST_SEED, k] for k in range(args.test_planes)))
+    sized = args.data == "real"
+    if sized:
+        train_images = {name: (image, labels) for name, image, labels in real_data.load("train")}
+        planes = [TrainingPlane(train_images[name][0][None], train_images[name][1], name=name) for name in REAL_TUNE]
+        test = [train_images[name] for name in REAL_VALIDATION]
+    else:
+        (tune_image, tune_labels), = domain_images(SHIFTED, [[SHIFTED_TUNE_SEED, 0]])
+        planes = [TrainingPlane(tune_image[None], tune_labels, name="shifted [4, 0]")]
+        test = domain_images(SHIFTED, ([SHIFTED_TEST_SEED, k] for k in range(args.test_planes)))
     truths = [labels for _, labels in test]
-    plane = TrainingPlane(tune_image[None], tune_labels, name="shifted [4, 0]")
+
+    def segment_with(model, image):
+        return _segment_with(model, image, sized=sized)
+
     print(f"command: python benchmarks/recipes.py {' '.join(sys.argv[1:])}")
-    print(f"one annotated plane {tune_image.shape} ({tune_labels.max()} cells), {args.steps} steps each, "
-          f"{len(test)} test planes ({sum(t.max() for t in truths)} cells), {args.threads} threads\n")
+    print(f"{len(planes)} annotated plane(s) {[p.labels.shape for p in planes]} "
+          f"({sum(int(p.labels.max()) for p in planes)} cells), {args.steps} steps each, "
+          f"{len(test)} test planes ({sum(int(t.max()) for t in truths)} cells), {args.threads} threads\n")
     print(f"| {'recipe':<44} | AP@0.5 | AP@0.75 | fg IoU | steps | ended | CPU s | val AP before -> best |")
     print(f"|{'-' * 46}|--------|---------|--------|-------|-------|-------|-----------------------|")
 
@@ -102,13 +122,13 @@ def main() -> None:
         line("starter model alone", scores(truths, [segment_with(load_starter_model(), image) for image, _ in test]))
         for name, config in FINE_TUNE_CANDIDATES.items():
             model = load_starter_model()
-            steps, cpu, entry = run(model, plane, config, args.steps)
+            steps, cpu, entry = run(model, planes, config, args.steps, sized)
             line(f"fine-tune: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),
                  steps, entry["ended"][:5], f"{cpu:.0f}", entry)
     if args.only != "fine-tune":
         for name, (net, config) in SCRATCH_CANDIDATES.items():
             model = new_model(net, seed=0)
-            steps, cpu, entry = run(model, plane, config, args.steps)
+            steps, cpu, entry = run(model, planes, config, args.steps, sized)
             line(f"scratch: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),
                  steps, entry["ended"][:5], f"{cpu:.0f}", entry)
 
