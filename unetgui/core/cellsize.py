@@ -104,14 +104,15 @@ class CellSize:
         Parameters
         ----------
         diameter : float
-            The cells' diameter, below ``low`` or above ``high``.
+            The cells' diameter; callers pass one below ``low`` or above ``high``.
 
         Returns
         -------
         float
-            The geometric mean of the typical diameter and the edge of the range that
-            ``diameter`` lies beyond: inside the range with a margin for the measure's
-            spread, and as little resizing as that allows.
+            The geometric mean of the typical diameter and the edge of the range on
+            ``diameter``'s side of it (``high`` above the typical diameter, ``low`` below):
+            inside the range with a margin for the measure's spread, and as little
+            resizing as that allows.
         """
         return math.sqrt(self.typical * (self.high if diameter > self.typical else self.low))
 
