@@ -10,12 +10,14 @@ step) so that a noisy shared machine shifts them alike:
         plane, ``_PreparedPlane.sample`` (sample_tile with the default AugmentConfig),
         numpy -> torch, forward, weighted cross-entropy, backward, optimiser step;
   net   the network step alone on pre-made tensors of the same shapes, on another net of
-        the same config: channels_last, train mode, the same loss and the same optimiser
-        (SGD, momentum 0.99) as train.py's ``_step``;
+        the same config: in the memory layout train() chose (core/step_layout.py), train
+        mode, the same loss and the same optimiser (SGD, momentum 0.99) as train.py's ``_step``;
   data  the data path alone: the plane draw, ``_PreparedPlane.sample`` and the
         numpy -> torch conversion that ``_step`` does.
 The one-time preparation of a plane (normalisation, border weight map: the
-``_PreparedPlane`` constructor) is reported separately.
+``_PreparedPlane`` constructor) is reported separately, and so is a forward and backward
+pass in each memory layout (channels-last and the usual one; on a CPU train() takes the
+faster, ``core.step_layout.step_seconds``).
 
 The verdict uses the median of the paired differences full - net (each pair ran back to
 back) over the median network step. On a shared 2-core machine, multi-threaded torch steps
@@ -50,7 +52,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import minor_faults, sync, tune_malloc  # noqa: E402
-from unetgui.core import weightmap  # noqa: E402
+from unetgui.core import step_layout, weightmap  # noqa: E402
 from unetgui.core.device import describe_device, resolve_device  # noqa: E402
 from unetgui.core.model import new_model  # noqa: E402
 from unetgui.core.synthetic import SyntheticConfig, synthetic_cells  # noqa: E402
@@ -70,13 +72,14 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
 class NetStep:
     """train.py's ``_step`` without the data: pre-made tensors, same net shape, loss, optimiser."""
 
-    def __init__(self, base_channels: int, config: TrainingConfig, tile, device: torch.device) -> None:
+    def __init__(self, base_channels: int, config: TrainingConfig, tile, device: torch.device,
+                 layout: torch.memory_format) -> None:
         model = new_model(UNetConfig(base_channels=base_channels), seed=1)
-        self.net = model.net.to(device).to(memory_format=torch.channels_last)
+        self.net = model.net.to(device).to(memory_format=layout)
         self.optimizer = torch.optim.SGD(
             self.net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
-        self.images = torch.from_numpy(tile.image[None]).to(device, memory_format=torch.channels_last)
+        self.images = torch.from_numpy(tile.image[None]).to(device, memory_format=layout)
         self.target = torch.from_numpy(tile.target[None]).to(device)
         self.weights = torch.from_numpy(tile.weights[None]).to(device)
         self.device = device
@@ -101,11 +104,11 @@ class NetStep:
         return float(loss.detach())
 
 
-def data_path(prepared, plane_weights, in_size, out_size, rng, device):
+def data_path(prepared, plane_weights, in_size, out_size, rng, device, layout):
     """What one step of train.py does before the network: draw a plane, sample, convert."""
     tiles = [prepared[rng.choice(len(prepared), p=plane_weights)].sample(in_size, out_size, rng)]
     images = torch.from_numpy(np.stack([t.image for t in tiles]))
-    images = images.to(device, memory_format=torch.channels_last)
+    images = images.to(device, memory_format=layout)
     target = torch.from_numpy(np.stack([t.target for t in tiles])).to(device)
     weights = torch.from_numpy(np.stack([t.weights for t in tiles])).to(device)
     return images, target, weights
@@ -182,16 +185,17 @@ def main() -> None:
     prepared = [_PreparedPlane(plane, model, config)]
     plane_weights = np.array([1.0])
     rng = np.random.default_rng(1)
-    net_step = NetStep(args.base_channels, config, prepared[0].sample(in_size, out_size, rng), device)
     generator = train(model, [plane], config)
+    first_s, first = timed(device, next, generator)  # preparation, the layout, step 0 (validation) or 1
+    layout = step_layout.training_memory_format(model.net, in_size, config.batch_size, device)  # as train() chose
+    net_step = NetStep(args.base_channels, config, prepared[0].sample(in_size, out_size, rng), device, layout)
 
-    first_s, first = timed(device, next, generator)  # preparation + step 1
     prep_in_train = first_s - first.elapsed
     for _ in range(warmup - 1):
         next(generator)
     for _ in range(warmup):
         net_step()
-        data_path(prepared, plane_weights, in_size, out_size, rng, device)
+        data_path(prepared, plane_weights, in_size, out_size, rng, device, layout)
 
     full, net, data = [], [], []
     faults = {"full": [], "net": [], "data": []}
@@ -204,7 +208,7 @@ def main() -> None:
             elif kind == "net":
                 net.append(timed(device, net_step, faults=faults[kind])[0])
             else:
-                args_ = (prepared, plane_weights, in_size, out_size, rng, device)
+                args_ = (prepared, plane_weights, in_size, out_size, rng, device, layout)
                 data.append(timed(device, data_path, *args_, faults=faults[kind])[0])
     with contextlib.suppress(StopIteration):
         next(generator)  # let train() finish and write its history entry
@@ -220,6 +224,11 @@ def main() -> None:
           f"(normalisation {min(norm_times) * 1e3:.0f} ms, weight map + targets "
           f"{min(target_times) * 1e3:.0f} ms); train() before its first step (cold, "
           f"optimiser set-up included): {prep_in_train * 1e3:.0f} ms")
+    if device.type == "cpu":
+        layouts = step_layout.step_seconds(model.net, in_size, config.batch_size)
+        print("forward + backward, best of {}: channels-last {:.0f} ms, usual layout {:.0f} ms; train() uses {}".format(
+            step_layout.TIMED_PASSES, layouts[torch.channels_last] * 1e3, layouts[torch.contiguous_format] * 1e3,
+            step_layout.layout_name(layout)))
     print(f"{args.steps} steps each after {warmup} warm-up, interleaved:")
     print(f"  full training step (train()): {stats(full)}")
     print(f"  network step alone          : {stats(net)}")
@@ -240,7 +249,7 @@ def main() -> None:
     if spikes:
         print(f"note: {spikes} of {2 * args.steps} steps took over 2.5x their median (CPU contention); "
               "the means are unreliable, the medians less so; --threads 1 or more --steps help")
-    if not math.isfinite(first.loss):
+    if first.step > 0 and not math.isfinite(first.loss):  # step 0: the score before training, no loss
         print("WARNING: the first training loss was not finite")
     verdict = "PASS" if share <= TARGET else "MISS"
     print(f"{verdict}: the data path adds {share:+.1%} to a training step (target <= {TARGET:.0%}; "

@@ -183,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_weight_options(train)
     _add_channel(train)
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    train.add_argument("--memory-layout", choices=("auto", "channels_last", "contiguous"), default="auto",
+                       help="feature-map layout of training steps: auto (default; on a CPU the faster "
+                            "of the two, timed at the start) or one of the two, to repeat a run exactly")
     _add_overwrite(train)
     train.set_defaults(run=_train)
 
@@ -365,6 +368,7 @@ def _train(args: argparse.Namespace) -> int:
         w0=args.w0,
         sigma=args.sigma,
         seed=args.seed,
+        memory_layout=args.memory_layout,
     )
     if args.init is not None:
         model = _load_model_argument(args.init, device)

@@ -56,6 +56,15 @@ def test_train_is_reproducible_with_a_seed(stack_files, trained_model, tmp_path)
         assert np.array_equal(value.numpy(), b.net.state_dict()[key].numpy()), key
 
 
+def test_train_takes_the_memory_layout_asked_for_and_records_it(stack_files, trained_model, tmp_path):
+    folder, _, _ = stack_files
+    out = tmp_path / "layout.unet"
+    assert main(["train", str(folder / "image.tif"), str(folder / "labels.tif"), "-o", str(out), "--steps", "1",
+                 "--base-channels", "4", "--depth", "2", "--memory-layout", "contiguous"]) == 0
+    assert load_model(out).history[-1]["memory_layout"] == "contiguous"
+    assert load_model(trained_model).history[-1]["memory_layout"] in ("channels_last", "contiguous")  # auto
+
+
 def test_fine_tune_from_a_model(stack_files, trained_model, tmp_path):
     folder, _, _ = stack_files
     out = tmp_path / "tuned.unet"

@@ -161,6 +161,7 @@ AugmentConfig.NONE = AugmentConfig.off()
 
 DEFAULT_LEARNING_RATE = {"sgd": 1e-3, "adam": 1e-3}
 LR_FLOOR = 0.1  # a cosine decay ends at this share of the learning rate
+MEMORY_LAYOUTS = ("auto", "channels_last", "contiguous")
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,15 @@ class TrainingConfig:
     stop_if_worse_after: int = 4
     seed: int = 0
     mixed_precision: bool | None = None  # CUDA only; None = on where it is safe
+    # How feature maps lie in memory during training steps: "auto" times both on a CPU
+    # and takes the faster (channels-last on GPUs); see core/step_layout.py. A run is
+    # reproducible for a given seed and layout (its history entry records the layout).
+    memory_layout: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.memory_layout not in MEMORY_LAYOUTS:
+            raise InvalidInputError(f"Unknown memory layout {self.memory_layout!r}; choose one of "
+                                    f"{', '.join(MEMORY_LAYOUTS)}.")
         if self.optimizer not in DEFAULT_LEARNING_RATE:
             raise InvalidInputError(f"Unknown optimiser {self.optimizer!r}; choose 'sgd' or 'adam'.")
         if self.steps < 1:

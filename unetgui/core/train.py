@@ -37,6 +37,7 @@ from unetgui.core.metrics import evaluate
 from unetgui.core.model import UNetModel, model_cell_size
 from unetgui.core.postprocess import probabilities_to_labels
 from unetgui.core.predict import iter_predict_planes
+from unetgui.core.step_layout import layout_name, training_memory_format
 from unetgui.core.unet import (
     input_size_for_output,
     margin,
@@ -100,7 +101,9 @@ def train(
 ) -> Iterator[TrainingProgress]:
     """Train ``model`` in place on ``planes``; yields after every step.
 
-    Reproducible for a given seed on the CPU (without ``updates``, whose timing counts).
+    Reproducible for a given seed and memory layout on the CPU (without ``updates``,
+    whose timing counts; ``config.memory_layout`` "auto" may pick another layout in
+    another process, which changes the rounding: the history entry records the one used).
     Bad input raises InvalidInputError here,
     before the first step, not when the generator is first advanced.
 
@@ -187,7 +190,6 @@ def _training_loop(
 ) -> Iterator[TrainingProgress]:
     """The generator behind :func:`train`; its arguments are already checked."""
     device = model.device
-    net = model.net.to(memory_format=torch.channels_last)
     held: list[holdout.HeldBack] = []
     start_message = None
     if not validation and config.auto_validation > 0:
@@ -198,6 +200,8 @@ def _training_loop(
     torch.manual_seed(config.seed)  # dropout
     prepared = [_PreparedPlane(p, model, config) for p in planes]
     plane_weights = _plane_weights(prepared)
+    layout = training_memory_format(model.net, in_size, config.batch_size, device, config.memory_layout)
+    net = model.net.to(memory_format=layout)
     optimizer = _make_optimizer(net, config)
     amp_dtype = _amp_dtype(device, config)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
@@ -210,6 +214,7 @@ def _training_loop(
     try:
         if validation:  # the model before training: the first point, and the one to beat
             before = best = _validate(model, validation)
+            net.to(memory_format=layout)  # prediction turned it channels-last
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             yield TrainingProgress(0, config.steps, math.nan, time.perf_counter() - start, before, best,
                                    start_message)
@@ -232,7 +237,7 @@ def _training_loop(
                 for _ in range(batch_size)
             ]
             try:
-                loss = _step(net, optimizer, tiles, device, amp_dtype, scaler)
+                loss = _step(net, optimizer, tiles, device, amp_dtype, scaler, layout)
             except torch.cuda.OutOfMemoryError:
                 in_size, batch_size, oom = _shrink_after_oom(model, in_size, batch_size, device)
                 message = f"{message} {oom}" if message else oom
@@ -243,7 +248,7 @@ def _training_loop(
             score = None
             if validation and (step % config.validation_every == 0 or step == config.steps):
                 score = _validate(model, validation)
-                net.train()
+                net.train().to(memory_format=layout)  # prediction turned it channels-last, for eval
                 if best is None or score.key > best.key:
                     best = score
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -271,6 +276,7 @@ def _training_loop(
                 "lr_decay": config.lr_decay,
                 "tile_size": in_size,
                 "batch_size": batch_size,
+                "memory_layout": layout_name(layout),
                 "w0": config.w0,
                 "sigma": config.sigma,
                 "augment": dataclasses.asdict(config.augment),
@@ -389,8 +395,8 @@ class _PreparedPlane:
         )
 
 
-def _step(net, optimizer, tiles, device, amp_dtype, scaler) -> float:
-    images = torch.from_numpy(np.stack([t.image for t in tiles])).to(device, memory_format=torch.channels_last)
+def _step(net, optimizer, tiles, device, amp_dtype, scaler, layout=torch.channels_last) -> float:
+    images = torch.from_numpy(np.stack([t.image for t in tiles])).to(device, memory_format=layout)
     target = torch.from_numpy(np.stack([t.target for t in tiles])).to(device)
     weights = torch.from_numpy(np.stack([t.weights for t in tiles])).to(device)
     net.train()
