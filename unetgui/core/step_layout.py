@@ -2,8 +2,8 @@
 
 Channels-last is faster for prediction on every CPU measured, but not for training: on a
 2-core AMD EPYC without AVX-512 a fine-tuning step of the starter model (572 px tile)
-took 1.14 s channels-last against 0.88 s in the usual layout, because the convolution
-backward pass is slower there (``benchmarks/bench_training.py`` prints both). Other CPUs
+took 1.06 s channels-last against 0.81 s in the usual layout, because the convolution
+backward pass is slower there (``benchmarks/bench_training.py`` prints both layouts). Other CPUs
 (those with AMX, for one) may well differ, so on a CPU both layouts are timed on the
 run's own network and tile size, once per process, and the faster one is used. GPUs keep
 channels-last, which their mixed-precision kernels prefer.
@@ -32,10 +32,10 @@ def training_memory_format(net: torch.nn.Module, in_size: int, batch_size: int,
                            device: torch.device, choice: str = "auto") -> torch.memory_format:
     """The memory layout training steps of ``net`` should use on ``device``.
 
-    With ``choice`` "auto", on a CPU the first call for a network shape, tile size, batch size and thread count
-    times both layouts (a few training passes on a copy of ``net``: its weights, batch-norm
-    statistics and the random number streams are left as they were); later calls reuse the
-    answer.
+    With ``choice`` "auto", on a CPU the first call for a network shape, tile size, batch
+    size and thread count times both layouts (a few training passes on a copy of ``net``:
+    its weights, batch-norm statistics and the random number streams are left as they
+    were); later calls reuse the answer.
 
     Parameters
     ----------
