@@ -268,7 +268,7 @@ def main() -> None:
     print(f"fine-tuning / from scratch: {args.real_minutes:g} min each on 2 real images, {args.minutes:g} min "
           f"each on one synthetic plane (time in their own steps), the recipes "
           f"of core/recipes.py (optimiser {args.optimizer or 'the recipe'}, lr {args.lr or 'the recipe'}), "
-          f"default tiles and augmentation; {torch.get_num_threads()} torch threads, CPU")
+          f"default tiles, the recipes' augmentation; {torch.get_num_threads()} torch threads, CPU")
 
     if args.only != "synthetic":
         print("\n".join(real_section(starter, args)), flush=True)

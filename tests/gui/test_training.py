@@ -354,15 +354,21 @@ def test_without_validation_planes_the_window_says_what_it_held_back_and_how_it_
         assert f"from {entry['validation_before']['ap50']:.3f} to {entry['best_validation']['ap50']:.3f}" in outcome
 
 
-def test_the_window_trains_with_the_same_recipes_as_the_command_line(window):
-    from unetgui.core import recipes
+def test_the_window_trains_with_the_same_recipes_as_the_command_line(window, monkeypatch):
+    import dataclasses
 
+    from unetgui.core import recipes
+    from unetgui.core.configs import AugmentConfig
+
+    # a recipe's own augmentation reaches the window: the panel's 100 % is the recipe's strength
+    monkeypatch.setattr(recipes, "FINE_TUNE", dataclasses.replace(recipes.FINE_TUNE,
+                                                                   augment=AugmentConfig(gray_strength=0.3)))
     for model, recipe in ((window.models.model, recipes.FINE_TUNE), (new_model(TINY, seed=0), recipes.SCRATCH)):
         window.models.set_model(model, "test")
         config = window.training.training_config()
         assert window.training_panel.steps.value() == recipe.steps
         for name in ("steps", "optimizer", "lr", "warmup_steps", "lr_decay", "auto_validation",
-                     "stop_if_worse_after"):
+                     "stop_if_worse_after", "augment"):  # augmentation at the panel's default 100 %
             assert getattr(config, name) == getattr(recipe, name), name
 
 

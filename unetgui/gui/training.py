@@ -26,7 +26,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from unetgui.core import holdout, recipes
-from unetgui.core.configs import AugmentConfig, TrainingConfig
+from unetgui.core.configs import TrainingConfig
 from unetgui.core.errors import UnetguiError
 from unetgui.core.labels import LabelDocument
 from unetgui.core.project import Project
@@ -136,9 +136,10 @@ class TrainingController(QtCore.QObject):
         """The active model's recipe (core.recipes, as the command line uses it) with the
         choices made in the panel's advanced settings and the weight-map parameters."""
         choices = self.panel.settings()
-        strength = choices.pop("augmentation")
-        return recipes.with_choices(recipes.recipe_for(self._models.model), augment=AugmentConfig().scaled(strength),
-                                    **choices, **self._weight_parameters())
+        strength = choices.pop("augmentation")  # a share of the recipe's own augmentation
+        recipe = recipes.recipe_for(self._models.model)
+        return recipes.with_choices(recipe, augment=recipe.augment.scaled(strength), **choices,
+                                    **self._weight_parameters())
 
     def _plane_name(self, plane: int, in_project: bool) -> str:
         """'plane 3' alone; 'cells.tif plane 3' in a project (as the other images' planes)."""
