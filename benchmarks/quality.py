@@ -13,6 +13,8 @@ training-data only):
    (``REAL_TUNE``) for ``--real-minutes`` (default 3, the quality target's); (d) a new
    network (``recipes.SCRATCH_NETWORK``) trained the same way for the same time;
    (b-) the starter never resized; ``--tta``: (b) with test-time augmentation.
+   ``--seeds 0,1,2``: (c) and (d) once per training seed (tile draws, augmentation,
+   dropout), and their mean: one 3-minute run varies by a few hundredths of AP.
    Scored twice: as labelled (a segmented micronucleus is a false nucleus), and with
    predicted objects mostly inside a labelled micronucleus left out ("MN out"): mnfinder
    labels micronuclei apart from nuclei, and a nucleus segmenter that also finds them
@@ -40,7 +42,7 @@ training-data only):
 
     python benchmarks/quality.py [--minutes 2] [--real-minutes 3] [--threads 2]
         [--model resources/starter.unet] [--optimizer adam|sgd] [--lr LR] [--test-planes 16]
-        [--shifted-test-planes 4] [--no-timing] [--tta] [--only real|synthetic]
+        [--shifted-test-planes 4] [--no-timing] [--tta] [--only real|synthetic] [--seeds 0]
 """
 
 from __future__ import annotations
@@ -134,21 +136,28 @@ def left_out(pred: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return np.where(np.isin(pred, drop), 0, pred)
 
 
+def mean_scores(runs: list[dict]) -> dict:
+    """The mean of several :func:`scores` (one per training seed), as :func:`row` prints it."""
+    return {"iou": float(np.mean([r["iou"] for r in runs])),
+            "ap": {t: float(np.mean([r["ap"][t] for r in runs])) for t in THRESHOLDS},
+            "n_true": runs[0]["n_true"], "n_pred": round(float(np.mean([r["n_pred"] for r in runs])))}
+
+
 def row(name: str, s: dict, extra: str = "", also: dict | None = None) -> str:
     more = f" {also['ap'][0.5]:.3f} | {also['ap'][0.75]:.3f} |" if also is not None else ""
-    return (f"| {name:<46} | {s['iou']:.3f} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} |{more} "
+    return (f"| {name:<56} | {s['iou']:.3f} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} |{more} "
             f"{s['n_true']:>5} | {s['n_pred']:>5} | {extra:<22} |")
 
 
-HEADER = (f"| {'method':<46} | fg IoU | AP@0.5 | AP@0.75 | cells | found | {'training':<22} |\n"
-          f"|{'-' * 48}|--------|--------|---------|-------|-------|{'-' * 24}|")
-REAL_HEADER = (f"| {'method':<46} | fg IoU | AP@0.5 | AP@0.75 | AP@0.5, MN out | AP@0.75, MN out | cells | found "
+HEADER = (f"| {'method':<56} | fg IoU | AP@0.5 | AP@0.75 | cells | found | {'training':<22} |\n"
+          f"|{'-' * 58}|--------|--------|---------|-------|-------|{'-' * 24}|")
+REAL_HEADER = (f"| {'method':<56} | fg IoU | AP@0.5 | AP@0.75 | AP@0.5, MN out | AP@0.75, MN out | cells | found "
                f"| {'training':<22} |\n"
-               f"|{'-' * 48}|--------|--------|---------|----------------|-----------------|-------|-------"
+               f"|{'-' * 58}|--------|--------|---------|----------------|-----------------|-------|-------"
                f"|{'-' * 24}|")
 
 
-def fine_tune_side_by_side(models, planes: list[TrainingPlane], minutes: float, args) -> list[dict]:
+def fine_tune_side_by_side(models, planes: list[TrainingPlane], minutes: float, args, seed: int = 0) -> list[dict]:
     """Train each model on ``planes`` for ``minutes`` of its own time, in turns.
 
     The runs take one step each in turn, and each stops when the time spent in its own
@@ -160,7 +169,7 @@ def fine_tune_side_by_side(models, planes: list[TrainingPlane], minutes: float, 
     runs = []
     for model in models:
         config = recipes.with_choices(recipes.recipe_for(model), optimizer=args.optimizer,
-                                      learning_rate=args.lr, steps=10**6, seed=0)
+                                      learning_rate=args.lr, steps=10**6, seed=seed)
         runs.append({"generator": train(model, planes, config), "seconds": 0.0, "steps": 0})
     active = list(runs)
     while active:
@@ -210,22 +219,31 @@ def real_section(starter, args) -> list[str]:
     start = time.perf_counter()
     own = both([segment_with(starter, image) for _, image, _ in test])
     own_seconds = time.perf_counter() - start
-    tuned = _load(args.model)
-    scratch = new_model(recipes.SCRATCH_NETWORK, seed=0)
-    h_tuned, h_scratch = fine_tune_side_by_side([tuned, scratch], planes, args.real_minutes, args)
-    s_tuned = both([segment_with(tuned, image) for _, image, _ in test])
-    s_scratch = both([segment_with(scratch, image) for _, image, _ in test])
+    runs = {"tuned": [], "scratch": []}  # per seed: (steps, scores, scores with MN out)
+    for seed in args.seeds:
+        tuned = _load(args.model)
+        scratch = new_model(recipes.SCRATCH_NETWORK, seed=seed)
+        for name, model, done in zip(runs, (tuned, scratch),
+                                     fine_tune_side_by_side([tuned, scratch], planes, args.real_minutes, args, seed)):
+            runs[name].append((done["steps"], *both([segment_with(model, image) for _, image, _ in test])))
     lines = [f"\n1. Real nuclei: mnfinder test-data, {len(test)} images, {base[0]['n_true']} nuclei (never trained "
              f"on); fine-tuning on {' and '.join(REAL_TUNE)} ({sum(int(p.labels.max()) for p in planes)} nuclei). "
              f"'MN out': predicted objects mostly inside one of the {sum(int(m.max()) for m in micronuclei.values())} "
-             "micronuclei the data set labels apart from the nuclei are left out of the scoring",
+             "micronuclei the data set labels apart from the nuclei are left out of the scoring"
+             + (f"; (c) and (d) once per training seed ({', '.join(map(str, args.seeds))}), then their mean"
+                if len(args.seeds) > 1 else ""),
              REAL_HEADER,
              row("(a) classical: threshold + watershed", base[0], also=base[1]),
-             row("(b) starter model alone", own[0], f"({own_seconds:.0f} s to predict)", also=own[1]),
-             row(f"(c) starter + fine-tuning {args.real_minutes:g} min on 2 images", s_tuned[0],
-                 f"{h_tuned['steps']} steps", also=s_tuned[1]),
-             row(f"(d) from scratch {args.real_minutes:g} min on 2 images", s_scratch[0],
-                 f"{h_scratch['steps']} steps", also=s_scratch[1])]
+             row("(b) starter model alone", own[0], f"({own_seconds:.0f} s to predict)", also=own[1])]
+    for name, label in (("tuned", "(c) starter + fine-tuning"), ("scratch", "(d) from scratch")):
+        for seed, (steps, plain, mn_out) in zip(args.seeds, runs[name]):
+            suffix = f", seed {seed}" if len(args.seeds) > 1 else ""
+            lines.append(row(f"{label} {args.real_minutes:g} min on 2 images{suffix}", plain, f"{steps} steps",
+                             also=mn_out))
+        if len(args.seeds) > 1:
+            steps = [steps for steps, _, _ in runs[name]]
+            lines.append(row(f"{label}, mean of {len(args.seeds)} seeds", mean_scores([r[1] for r in runs[name]]),
+                             f"{min(steps)}-{max(steps)} steps", also=mean_scores([r[2] for r in runs[name]])))
     as_is = both([segment_with(starter, image, sized=False) for _, image, _ in test])
     lines.append(row("(b-) starter model, never resized", as_is[0], also=as_is[1]))
     if args.tta:
@@ -252,6 +270,9 @@ def main() -> None:
     parser.add_argument("--real-minutes", type=float, default=3.0,
                         help="fine-tuning budget on the real images (default 3, the quality target's)")
     parser.add_argument("--tta", action="store_true", help="also the real images with test-time augmentation")
+    parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")], default=[0],
+                        help="training seeds of the real section's fine-tune and scratch runs, e.g. 0,1,2 "
+                             "(default 0); with several, each is printed and then their mean")
     parser.add_argument("--only", choices=("real", "synthetic"), default=None,
                         help="only the real section, or only the synthetic ones (default: both)")
     args = parser.parse_args()
