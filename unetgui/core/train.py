@@ -103,7 +103,8 @@ def train(
 
     Reproducible for a given seed and memory layout on the CPU (without ``updates``,
     whose timing counts; ``config.memory_layout`` "auto" may pick another layout in
-    another process, which changes the rounding: the history entry records the one used).
+    another process, which changes the rounding and the dropout masks: the history entry
+    records the one used).
     Bad input raises InvalidInputError here,
     before the first step, not when the generator is first advanced.
 
