@@ -53,7 +53,7 @@ def test_timing_the_layouts_changes_nothing_of_the_network_or_the_random_streams
 def test_the_faster_layout_is_chosen_once_per_network_and_tile(monkeypatch):
     calls = []
 
-    def timings(net, in_size, batch_size):
+    def timings(net, in_size, batch_size, should_stop=None):
         calls.append(in_size)
         return {torch.channels_last: 2.0, torch.contiguous_format: 1.0}
 
@@ -64,6 +64,18 @@ def test_the_faster_layout_is_chosen_once_per_network_and_tile(monkeypatch):
     assert calls == [92]
     step_layout.training_memory_format(net, 124, 1, CPU)
     assert calls == [92, 124]
+
+
+def test_a_stop_during_the_timing_ends_it_at_once_and_caches_nothing():
+    asked = []
+
+    def stop():
+        asked.append(True)
+        return True
+
+    net = new_model(NET, seed=0).net
+    assert step_layout.training_memory_format(net, 92, 1, CPU, should_stop=stop) == torch.channels_last
+    assert asked == [True] and step_layout._chosen == {}
 
 
 def test_a_layout_asked_for_is_used_without_timing(monkeypatch):

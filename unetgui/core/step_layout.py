@@ -28,8 +28,8 @@ _chosen: dict[tuple, torch.memory_format] = {}
 _lock = threading.Lock()
 
 
-def training_memory_format(net: torch.nn.Module, in_size: int, batch_size: int,
-                           device: torch.device, choice: str = "auto") -> torch.memory_format:
+def training_memory_format(net: torch.nn.Module, in_size: int, batch_size: int, device: torch.device,
+                           choice: str = "auto", should_stop=None) -> torch.memory_format:
     """The memory layout training steps of ``net`` should use on ``device``.
 
     With ``choice`` "auto", on a CPU the first call for a network shape, tile size, batch
@@ -51,6 +51,9 @@ def training_memory_format(net: torch.nn.Module, in_size: int, batch_size: int,
     choice : str
         ``TrainingConfig.memory_layout``: "auto", or "channels_last" / "contiguous" to
         use that one without timing.
+    should_stop : callable or None
+        Asked between timed passes; when it says True (the user stopped the run), the
+        timing ends at once, channels-last is returned and nothing is cached.
 
     Returns
     -------
@@ -64,11 +67,15 @@ def training_memory_format(net: torch.nn.Module, in_size: int, batch_size: int,
     key = (repr(net.config), in_size, batch_size, torch.get_num_threads())
     with _lock:
         if key not in _chosen:
-            _chosen[key] = _faster(net, in_size, batch_size)
+            seconds = step_seconds(net, in_size, batch_size, should_stop)
+            if seconds is None:
+                return torch.channels_last
+            _chosen[key] = min(seconds, key=seconds.get)
         return _chosen[key]
 
 
-def step_seconds(net: torch.nn.Module, in_size: int, batch_size: int) -> dict[torch.memory_format, float]:
+def step_seconds(net: torch.nn.Module, in_size: int, batch_size: int,
+                 should_stop=None) -> dict[torch.memory_format, float] | None:
     """The best time of a forward and backward pass of ``net`` in each layout, on the CPU.
 
     Parameters
@@ -79,12 +86,14 @@ def step_seconds(net: torch.nn.Module, in_size: int, batch_size: int) -> dict[to
         Tile side, px.
     batch_size : int
         Tiles per pass.
+    should_stop : callable or None
+        Asked before each pass; True ends the timing.
 
     Returns
     -------
-    dict
+    dict or None
         ``{torch.channels_last: s, torch.contiguous_format: s}``, the fastest of
-        :data:`TIMED_PASSES` passes each, timed in turns.
+        :data:`TIMED_PASSES` passes each, timed in turns; None when ``should_stop`` said so.
     """
     with torch.random.fork_rng(devices=[]):  # dropout draws here must not shift training's
         generator = torch.Generator().manual_seed(0)
@@ -96,6 +105,8 @@ def step_seconds(net: torch.nn.Module, in_size: int, batch_size: int) -> dict[to
         best = {fmt: float("inf") for fmt in layouts}
         for timed in [False] + [True] * TIMED_PASSES:
             for fmt in layouts:
+                if should_stop is not None and should_stop():
+                    return None
                 start = time.perf_counter()
                 copies[fmt](inputs[fmt]).float().mean().backward()
                 if timed:
@@ -108,7 +119,3 @@ def layout_name(layout: torch.memory_format) -> str:
     """The :data:`LAYOUTS` name of ``layout``, as a history entry records it."""
     return next(name for name, value in LAYOUTS.items() if value == layout)
 
-
-def _faster(net: torch.nn.Module, in_size: int, batch_size: int) -> torch.memory_format:
-    seconds = step_seconds(net, in_size, batch_size)
-    return min(seconds, key=seconds.get)

@@ -201,7 +201,8 @@ def _training_loop(
     torch.manual_seed(config.seed)  # dropout
     prepared = [_PreparedPlane(p, model, config) for p in planes]
     plane_weights = _plane_weights(prepared)
-    layout = training_memory_format(model.net, in_size, config.batch_size, device, config.memory_layout)
+    layout = training_memory_format(model.net, in_size, config.batch_size, device, config.memory_layout,
+                                    should_stop)
     net = model.net.to(memory_format=layout)
     optimizer = _make_optimizer(net, config)
     amp_dtype = _amp_dtype(device, config)
