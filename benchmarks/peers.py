@@ -45,13 +45,13 @@ text; data go both ways as .npy files (loaded with ``allow_pickle=False``) and J
 temporary folder, so nothing is ever unpickled. Without a usable venv the unetgui rows are
 printed and the Cellpose rows say why they were skipped.
 
-Printed: one table per budget (1x, then 3x; ``--only-1x``): AP at IoU 0.5 and 0.75 (the
+Printed: one table per budget (1x, then 3x; ``--budgets 1`` for 1x alone): AP at IoU 0.5 and 0.75 (the
 quality benchmark's definition), training CPU-seconds actually used, and prediction wall
 seconds per megapixel (image to labels, over the test planes, after one warm-up image;
 2 threads); the speed ratio of Cellpose to unetgui's fine-tuned model (target: unetgui
 >= 5x faster per megapixel); merges and splits (benchmarks/separation.py's definitions).
 
-    python benchmarks/peers.py [--cellpose-venv /tmp/cpvenv] [--cpu-seconds 240] [--only-1x | --budgets 1,3]
+    python benchmarks/peers.py [--cellpose-venv /tmp/cpvenv] [--cpu-seconds 240] [--budgets 1,3]
         [--sets real,synthetic,shifted]
         [--train-planes 2] [--test-planes 8] [--shifted-test-planes 4] [--real-test-images 16]
         [--threads 2] [--cellpose-recipe cli|gui]
@@ -104,14 +104,19 @@ PILOT_EPOCHS = 5
 
 
 def data_sets(args) -> dict:
-    """name -> (training planes [(image, labels)], test planes, where they come from)."""
-    by_name = {name: (image, labels) for name, image, labels in real_data.load("train")}
-    real_test = real_data.load("test")[:args.real_test_images]
-    out = {"real": ([by_name[name] for name in REAL_TUNE], [(image, labels) for _, image, labels in real_test],
-                    f"mnfinder training-data {' and '.join(REAL_TUNE)}, test-data {len(real_test)} images")}
+    """name -> (training planes [(image, labels)], test planes, where they come from), for
+    the sets in ``args.sets`` only (the others are neither loaded nor generated)."""
+    out = {}
+    if "real" in args.sets:
+        by_name = {name: (image, labels) for name, image, labels in real_data.load("train")}
+        real_test = real_data.load("test")[:args.real_test_images]
+        out["real"] = ([by_name[name] for name in REAL_TUNE], [(image, labels) for _, image, labels in real_test],
+                       f"mnfinder training-data {' and '.join(REAL_TUNE)}, test-data {len(real_test)} images")
     for name, domain, tune, test, n_test in (("synthetic", SyntheticDomain(), TUNE_SEED, TEST_SEED, args.test_planes),
                                              ("shifted", SHIFTED, SHIFTED_TUNE_SEED, SHIFTED_TEST_SEED,
                                               args.shifted_test_planes)):
+        if name not in args.sets:
+            continue
         training = domain_images(domain, ([tune, k] for k in range(args.train_planes)))
         testing = domain_images(domain, ([test, k] for k in range(n_test)))
         out[name] = (training, testing, f"train [{tune}, 0..{args.train_planes - 1}], test [{test}, 0..{n_test - 1}]")
@@ -324,7 +329,6 @@ def main() -> None:
     parser.add_argument("--cellpose-venv", type=Path, default=None, help="a venv with cellpose 3.1 (see README)")
     parser.add_argument("--cpu-seconds", type=float, default=240.0,
                         help="training budget per method, process CPU-seconds (default 240: ~2 min of 2 cores)")
-    parser.add_argument("--only-1x", action="store_true", help="leave out the 3x budget")
     parser.add_argument("--budgets", type=lambda text: [int(x) for x in text.split(",")], default=[1, 3],
                         help="multiples of --cpu-seconds to run, e.g. 3 (default 1,3)")
     parser.add_argument("--sets", type=lambda text: text.split(","), default=["real", "synthetic", "shifted"],
@@ -350,7 +354,10 @@ def main() -> None:
              f"{CELLPOSE_RECIPES[args.cellpose_recipe]}, rescale to diam_mean {CELLPOSE_DIAM_MEAN:g})"
              if python else ""), flush=True)
 
-    sets = {name: found for name, found in data_sets(args).items() if name in args.sets}
+    unknown = sorted(set(args.sets) - {"real", "synthetic", "shifted"})
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; choose from real, synthetic, shifted")
+    sets = data_sets(args)
     starter = load_starter_model()
     references = {}  # no training: the same rows in every table
     for name, (training, testing, seeds) in sets.items():
@@ -366,7 +373,7 @@ def main() -> None:
         references[name] = [row("(a) classical: threshold + watershed", name, truths, classical, "0", classical_mp),
                             row("(b) starter model alone", name, truths, alone, "0", alone_mp)]
 
-    for factor in [1] if args.only_1x else args.budgets:
+    for factor in args.budgets:
         budget = args.cpu_seconds * factor
         threads = torch.get_num_threads()
         lines = [f"\n{factor}x budget: {budget:g} CPU-s of training per method ({threads} torch threads each)", HEADER]
