@@ -285,8 +285,8 @@ def test_a_run_that_only_degrades_stops_and_keeps_the_starting_weights(planes, m
     scores = iter([0.9] + [0.1] * 100)
     real_validate = train_module._validate
 
-    def scripted(model, planes):
-        real_validate(model, planes)
+    def scripted(model, planes, layout):
+        real_validate(model, planes, layout)
         value = next(scores)
         return train_module.ValidationScore(value, value)
 

@@ -215,8 +215,7 @@ def _training_loop(
     stopped_by = "finished"
     try:
         if validation:  # the model before training: the first point, and the one to beat
-            before = best = _validate(model, validation)
-            net.to(memory_format=layout)  # prediction turned it channels-last
+            before = best = _validate(model, validation, layout)
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             yield TrainingProgress(0, config.steps, math.nan, time.perf_counter() - start, before, best,
                                    start_message)
@@ -249,8 +248,8 @@ def _training_loop(
             losses.append(loss)
             score = None
             if validation and (step % config.validation_every == 0 or step == config.steps):
-                score = _validate(model, validation)
-                net.train().to(memory_format=layout)  # prediction turned it channels-last, for eval
+                score = _validate(model, validation, layout)
+                net.train()
                 if best is None or score.key > best.key:
                     best = score
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -397,7 +396,7 @@ class _PreparedPlane:
         )
 
 
-def _step(net, optimizer, tiles, device, amp_dtype, scaler, layout=torch.channels_last) -> float:
+def _step(net, optimizer, tiles, device, amp_dtype, scaler, layout) -> float:
     images = torch.from_numpy(np.stack([t.image for t in tiles])).to(device, memory_format=layout)
     target = torch.from_numpy(np.stack([t.target for t in tiles])).to(device)
     weights = torch.from_numpy(np.stack([t.weights for t in tiles])).to(device)
@@ -423,7 +422,9 @@ def _step(net, optimizer, tiles, device, amp_dtype, scaler, layout=torch.channel
     return value
 
 
-def _validate(model: UNetModel, planes: Sequence[TrainingPlane]) -> ValidationScore:
+def _validate(model: UNetModel, planes: Sequence[TrainingPlane], layout: torch.memory_format) -> ValidationScore:
+    """Scores on ``planes``; the network is left in the training ``layout`` (prediction
+    turns it channels-last in place)."""
     truths, preds = [], []
     # the planes were already resized for the model's cell size: predicted as they are
     results = iter_predict_planes(model, lambda i: planes[i].image, range(len(planes)), rescale=False)
@@ -435,6 +436,7 @@ def _validate(model: UNetModel, planes: Sequence[TrainingPlane]) -> ValidationSc
             truth = np.where(plane.ignore, 0, truth)
         truths.append(truth)
         preds.append(labels)
+    model.net.to(memory_format=layout)
     iou = ap = 0.0
     for truth, pred in zip(truths, preds):
         scores = evaluate(truth, pred, thresholds=(0.5,))
