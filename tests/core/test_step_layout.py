@@ -87,6 +87,16 @@ def test_a_layout_asked_for_is_used_without_timing(monkeypatch):
         TrainingConfig(memory_layout="nhwc")
 
 
+def test_the_layout_names_agree_in_the_config_the_core_and_the_command_line():
+    from unetgui.cli import _parser
+    from unetgui.core.configs import MEMORY_LAYOUTS
+
+    assert ("auto", *step_layout.LAYOUTS) == MEMORY_LAYOUTS
+    train_parser = _parser()._subparsers._group_actions[0].choices["train"]
+    (option,) = [a for a in train_parser._actions if "--memory-layout" in a.option_strings]
+    assert tuple(option.choices) == MEMORY_LAYOUTS
+
+
 @pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
 def test_every_step_runs_in_the_chosen_layout_also_after_validation(planes, monkeypatch, layout):
     fmt = step_layout.LAYOUTS[layout]
