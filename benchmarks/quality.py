@@ -19,6 +19,12 @@ training-data only):
    predicted objects mostly inside a labelled micronucleus left out ("MN out"): mnfinder
    labels micronuclei apart from nuclei, and a nucleus segmenter that also finds them
    is not wrong by the biology.
+1b. Your own images (``--own-folds``, default 3): the user's case, where the two annotated
+   planes belong to the collection being segmented and are new to the starter. Fold k
+   fine-tunes on test-data images k and k + 8 (by name) and scores on the other 14,
+   against the starter on the same 14; ``--tta`` adds the fine-tuned model with
+   test-time augmentation. Section 1's images (c) are of the starter's training-data,
+   which it had learnt already.
 2. Synthetic test set: the starter model's own domain (``SyntheticDomain()``), seeds [3, k].
    (a) classical baseline: ``auto_segment`` (percentile normalisation, Gaussian smoothing,
        Otsu threshold, distance-transform watershed);
@@ -42,7 +48,7 @@ training-data only):
 
     python benchmarks/quality.py [--minutes 2] [--real-minutes 3] [--threads 2]
         [--model resources/starter.unet] [--optimizer adam|sgd] [--lr LR] [--test-planes 16]
-        [--shifted-test-planes 4] [--no-timing] [--tta] [--only real|synthetic] [--seeds 0]
+        [--shifted-test-planes 4] [--no-timing] [--tta] [--only real|own|synthetic] [--seeds 0] [--own-folds 3]
 """
 
 from __future__ import annotations
@@ -140,7 +146,8 @@ def mean_scores(runs: list[dict]) -> dict:
     """The mean of several :func:`scores` (one per training seed), as :func:`row` prints it."""
     return {"iou": float(np.mean([r["iou"] for r in runs])),
             "ap": {t: float(np.mean([r["ap"][t] for r in runs])) for t in THRESHOLDS},
-            "n_true": runs[0]["n_true"], "n_pred": round(float(np.mean([r["n_pred"] for r in runs])))}
+            "n_true": round(float(np.mean([r["n_true"] for r in runs]))),
+            "n_pred": round(float(np.mean([r["n_pred"] for r in runs])))}
 
 
 def row(name: str, s: dict, extra: str = "", also: dict | None = None) -> str:
@@ -252,6 +259,51 @@ def real_section(starter, args) -> list[str]:
     return lines
 
 
+def own_images_section(starter, args) -> list[str]:
+    """The user's case: the two annotated planes are images of the collection being
+    segmented, new to the starter. mnfinder's test-data is that collection; fold k
+    fine-tunes on its images k and k + 8 (by name: a rule fixed before any run, not a
+    choice by results) and scores on the other 14, against the starter on the same 14."""
+    test = real_data.load("test")
+    micronuclei = real_data.micronuclei("test")
+    lines = [f"\n1b. Your own images: mnfinder test-data, fine-tuned on two of its {len(test)} images, scored on "
+             f"the other {len(test) - 2} (fold k: images k and k + {len(test) // 2} by name, training seed 0)",
+             REAL_HEADER]
+    folds = {"starter": [], "tuned": [], "tuned_tta": []}
+    for k in range(args.own_folds):
+        tune = (k, k + len(test) // 2)
+        planes = [TrainingPlane(test[i][1][None], test[i][2], name=test[i][0]) for i in tune]
+        rest = [item for i, item in enumerate(test) if i not in tune]
+        truths = [labels for _, _, labels in rest]
+        ignore = [micronuclei.get(name) for name, _, _ in rest]
+
+        def both(model, tta=False):
+            preds = [segment_with(model, image, tta=tta) for _, image, _ in rest]
+            return scores(truths, preds), scores(truths, preds, ignore)
+
+        tuned = _load(args.model)
+        done, = fine_tune_side_by_side([tuned], planes, args.real_minutes, args)
+        results = {"starter": both(starter), "tuned": both(tuned)}
+        if args.tta:
+            results["tuned_tta"] = both(tuned, tta=True)
+        names = " and ".join(f"{test[i][0]} ({int(test[i][2].max())} nuclei)" for i in tune)
+        lines.append(f"| fold {k}: fine-tuned on {names} |")
+        lines.append(row(f"(b) starter model alone, fold {k}", results["starter"][0], also=results["starter"][1]))
+        lines.append(row(f"(c) fine-tuned {args.real_minutes:g} min, fold {k}", results["tuned"][0],
+                         f"{done['steps']} steps", also=results["tuned"][1]))
+        if args.tta:
+            lines.append(row(f"(c+) fine-tuned, test-time augmentation, fold {k}", results["tuned_tta"][0],
+                             also=results["tuned_tta"][1]))
+        for name, result in results.items():
+            folds[name].append(result)
+    for name, label in (("starter", "(b) starter model alone"), ("tuned", "(c) fine-tuned"),
+                        ("tuned_tta", "(c+) fine-tuned, test-time augmentation")):
+        if folds[name]:
+            lines.append(row(f"{label}, mean of {len(folds[name])} folds", mean_scores([r[0] for r in folds[name]]),
+                             also=mean_scores([r[1] for r in folds[name]])))
+    return lines
+
+
 def _load(path: Path):
     """The bundled starter as the product loads it (with its cell size), or a model file."""
     return load_starter_model() if path == starter_model_path() else load_model(path)
@@ -273,8 +325,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")], default=[0],
                         help="training seeds of the real section's fine-tune and scratch runs, e.g. 0,1,2 "
                              "(default 0); with several, each is printed and then their mean")
-    parser.add_argument("--only", choices=("real", "synthetic"), default=None,
-                        help="only the real section, or only the synthetic ones (default: both)")
+    parser.add_argument("--own-folds", type=int, default=3,
+                        help="section 1b: fine-tune on two of the test images, score on the rest, this many "
+                             "times with other pairs (default 3; 0 skips it)")
+    parser.add_argument("--only", choices=("real", "own", "synthetic"), default=None,
+                        help="only the real section (1), only the own-images section (1b), or only the synthetic "
+                             "ones (default: all)")
     args = parser.parse_args()
     args.model = args.model or starter_model_path()
 
@@ -291,9 +347,11 @@ def main() -> None:
           f"of core/recipes.py (optimiser {args.optimizer or 'the recipe'}, lr {args.lr or 'the recipe'}), "
           f"default tiles, the recipes' augmentation; {torch.get_num_threads()} torch threads, CPU")
 
-    if args.only != "synthetic":
+    if args.only in (None, "real"):
         print("\n".join(real_section(starter, args)), flush=True)
-    if args.only == "real":
+    if args.only in (None, "own") and args.own_folds > 0:
+        print("\n".join(own_images_section(starter, args)), flush=True)
+    if args.only in ("real", "own"):
         return
 
     # 2. The starter model's own synthetic domain, unseen seeds.
