@@ -21,11 +21,15 @@ the two annotated mnfinder training images that ``quality.py`` fine-tunes on
 (``REAL_VALIDATION``, 398 nuclei), so ``quality.py``'s test images stay unseen by choices.
 A second score, "seen", covers the other 24 training-data images (1765 nuclei): the
 starter trained on them, so it says how much of what the model knew a recipe keeps (and
-what it gains there), on four times as many nuclei. ``--seed`` repeats the runs with
-other tile draws.
+what it gains there), on four times as many nuclei, with the merges (a predicted nucleus
+covering half of two true ones or more, as ``separation.py`` counts them). ``--seed``
+repeats the runs with other tile draws; ``--seconds`` gives every run the same wall time
+instead of the same steps (for candidates whose steps cost more or less); ``--candidate``
+(repeatable) runs only the named ones, named as the table does without its "fine-tune: "
+or "scratch: " prefix.
 
-    python benchmarks/recipes.py [--steps 160] [--threads 2] [--only fine-tune|scratch] [--data shifted|real]
-        [--seed 0]
+    python benchmarks/recipes.py [--steps 160 | --seconds 180] [--threads 2] [--only fine-tune|scratch]
+        [--data shifted|real] [--seed 0] [--candidate NAME ...]
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import real_data  # noqa: E402
 from benchmarks.quality import REAL_TUNE, SHIFTED, SHIFTED_TEST_SEED, SHIFTED_TUNE_SEED, scores  # noqa: E402
 from benchmarks.quality import segment_with as _segment_with  # noqa: E402
+from benchmarks.separation import merges_and_splits  # noqa: E402
 from unetgui.core import runtime  # noqa: E402
 from unetgui.core.augment import AugmentConfig  # noqa: E402
 from unetgui.core.autoseg import auto_segment  # noqa: E402
@@ -62,6 +67,9 @@ FINE_TUNE_CANDIDATES = {
     "adam 1e-3, warm-up 20, cosine": TrainingConfig(optimizer="adam", learning_rate=1e-3, warmup_steps=20,
                                                     lr_decay="cosine"),
     "adam 3e-4 constant": TrainingConfig(optimizer="adam", learning_rate=3e-4),
+    "adam 1e-3 constant, w0 20": TrainingConfig(optimizer="adam", learning_rate=1e-3, w0=20.0),
+    "adam 1e-3 constant, tile 316": TrainingConfig(optimizer="adam", learning_rate=1e-3, tile_size=316),
+    "adam 1e-3 constant, tile 412": TrainingConfig(optimizer="adam", learning_rate=1e-3, tile_size=412),
     "sgd 1e-3 momentum 0.99 (paper)": TrainingConfig(optimizer="sgd", learning_rate=1e-3),
 }
 SCRATCH_CANDIDATES = {
@@ -76,8 +84,21 @@ SCRATCH_CANDIDATES = {
 }
 
 
-def run(model, planes, config: TrainingConfig, steps: int, sized: bool, seed: int) -> tuple[int, float, dict]:
-    config = dataclasses.replace(config, steps=steps, seed=seed, match_cell_size=sized)
+#: Fine-tune candidates whose result is the starter's and the fine-tuned weights averaged
+#: (WiSE-FT, Wortsman et al. 2022): the share of the fine-tuned weights in the average.
+AVERAGED_WITH_STARTER = {"adam 1e-3, averaged 1:1 with the starter": ("adam 1e-3 constant", 0.5)}
+
+
+def averaged_with(model, start: dict, share: float) -> None:
+    """``model``'s weights become ``share`` of its own plus ``1 - share`` of ``start``'s."""
+    end = model.net.state_dict()
+    model.net.load_state_dict({k: share * v + (1 - share) * start[k] if v.is_floating_point() else v
+                               for k, v in end.items()})
+
+
+def run(model, planes, config: TrainingConfig, steps: int, seconds: float | None, sized: bool,
+        seed: int) -> tuple[int, float, dict]:
+    config = dataclasses.replace(config, steps=steps, max_seconds=seconds, seed=seed, match_cell_size=sized)
     start = time.process_time()
     for _ in train(model, planes, config):
         pass
@@ -87,6 +108,8 @@ def run(model, planes, config: TrainingConfig, steps: int, sized: bool, seed: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=160, help="about 3 minutes of a 2-core CPU at tile 572")
+    parser.add_argument("--seconds", type=float, help="equal wall time per run instead of equal steps")
+    parser.add_argument("--candidate", action="append", help="run this candidate (repeatable; default: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--test-planes", type=int, default=4)
     parser.add_argument("--only", choices=("fine-tune", "scratch"))
@@ -95,6 +118,11 @@ def main() -> None:
                         help="real: fine-tune on quality.py's two real images (REAL_TUNE), score on the "
                              "four the starter holds back (REAL_VALIDATION), sized as the product does")
     args = parser.parse_args()
+    steps = 10**6 if args.seconds else args.steps
+    known = {*FINE_TUNE_CANDIDATES, *AVERAGED_WITH_STARTER, *SCRATCH_CANDIDATES}
+    chosen = set(args.candidate) if args.candidate else known
+    if chosen - known:
+        parser.error(f"unknown candidates {sorted(chosen - known)}; known: {sorted(known)}")
     runtime.tune_allocator()
     torch.set_num_threads(args.threads)
 
@@ -117,41 +145,54 @@ def main() -> None:
     def seen_score(model) -> str:
         if not seen:
             return ""
-        ap = scores([labels for _, labels in seen], [segment_with(model, image) for image, _ in seen])["ap"]
-        return f"{ap[0.5]:.3f} / {ap[0.75]:.3f}"
+        truths = [labels for _, labels in seen]
+        preds = [segment_with(model, image) for image, _ in seen]
+        ap = scores(truths, preds)["ap"]
+        merged = sum(merges_and_splits(t, p)[0] for t, p in zip(truths, preds))
+        return f"{ap[0.5]:.3f} / {ap[0.75]:.3f}, {merged} merged"
 
     print(f"command: python benchmarks/recipes.py {' '.join(sys.argv[1:])}")
+    budget = f"{args.seconds:g} s" if args.seconds else f"{args.steps} steps"
     print(f"{len(planes)} annotated plane(s) {[p.labels.shape for p in planes]} "
-          f"({sum(int(p.labels.max()) for p in planes)} cells), {args.steps} steps each, "
+          f"({sum(int(p.labels.max()) for p in planes)} cells), {budget} each, seed {args.seed}, "
           f"{len(test)} test planes ({sum(int(t.max()) for t in truths)} cells), {args.threads} threads\n")
-    print(f"| {'recipe':<44} | AP@0.5 | AP@0.75 | fg IoU | steps | ended | CPU s | val AP before -> best |"
-          + (" seen AP@0.5 / 0.75 |" if seen else ""))
-    print(f"|{'-' * 46}|--------|---------|--------|-------|-------|-------|-----------------------|"
-          + ("--------------------|" if seen else ""))
+    print(f"| {'recipe':<56} | AP@0.5 | AP@0.75 | fg IoU | steps | ended | CPU s | val AP before -> best |"
+          + (" seen AP@0.5 / 0.75, merges |" if seen else ""))
+    print(f"|{'-' * 58}|--------|---------|--------|-------|-------|-------|-----------------------|"
+          + ("------------------------------|" if seen else ""))
 
     def line(name, s, steps="", ended="", cpu="", entry=None, model=None):
         val = ""
         if entry and entry.get("validation_before"):
             val = f"{entry['validation_before']['ap50']:.3f} -> {entry['best_validation']['ap50']:.3f}"
-        also = f" {seen_score(model) if model is not None else '':<18} |" if seen else ""
-        print(f"| {name:<44} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} | {s['iou']:.3f} | {steps!s:>5} "
+        also = f" {seen_score(model) if model is not None else '':<28} |" if seen else ""
+        print(f"| {name:<56} | {s['ap'][0.5]:.3f} | {s['ap'][0.75]:.3f} | {s['iou']:.3f} | {steps!s:>5} "
               f"| {ended:<5} | {cpu!s:>5} | {val:<21} |{also}", flush=True)
 
     line("classical: threshold + watershed", scores(truths, [auto_segment(image) for image, _ in test]))
     if args.only != "scratch":
         starter = load_starter_model()
         line("starter model alone", scores(truths, [segment_with(starter, image) for image, _ in test]), model=starter)
-        for name, config in FINE_TUNE_CANDIDATES.items():
+        start = {k: v.clone() for k, v in starter.net.state_dict().items()}
+        runs = [(name, config, None) for name, config in FINE_TUNE_CANDIDATES.items()]
+        runs += [(name, FINE_TUNE_CANDIDATES[base], share) for name, (base, share) in AVERAGED_WITH_STARTER.items()]
+        for name, config, share in runs:
+            if name not in chosen:
+                continue
             model = load_starter_model()
-            steps, cpu, entry = run(model, planes, config, args.steps, sized, args.seed)
+            done, cpu, entry = run(model, planes, config, steps, args.seconds, sized, args.seed)
+            if share is not None:
+                averaged_with(model, start, share)
             line(f"fine-tune: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),
-                 steps, entry["ended"][:5], f"{cpu:.0f}", entry, model)
+                 done, entry["ended"][:5], f"{cpu:.0f}", None if share is not None else entry, model)
     if args.only != "fine-tune":
         for name, (net, config) in SCRATCH_CANDIDATES.items():
+            if name not in chosen:
+                continue
             model = new_model(net, seed=0)
-            steps, cpu, entry = run(model, planes, config, args.steps, sized, args.seed)
+            done, cpu, entry = run(model, planes, config, steps, args.seconds, sized, args.seed)
             line(f"scratch: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),
-                 steps, entry["ended"][:5], f"{cpu:.0f}", entry, model)
+                 done, entry["ended"][:5], f"{cpu:.0f}", entry, model)
 
 
 if __name__ == "__main__":
