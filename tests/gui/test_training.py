@@ -354,6 +354,17 @@ def test_without_validation_planes_the_window_says_what_it_held_back_and_how_it_
         assert f"from {entry['validation_before']['ap50']:.3f} to {entry['best_validation']['ap50']:.3f}" in outcome
 
 
+def test_a_run_judged_on_its_own_held_back_band_says_how_far_that_check_reaches():
+    from unetgui.gui.training import BAND_SCOPE, outcome_text
+
+    better = {"validation_before": {"ap50": 0.8, "foreground_iou": 0.8},
+              "best_validation": {"ap50": 0.9, "foreground_iou": 0.85}, "kept_the_starting_weights": False}
+    on_band = outcome_text({**better, "held_back": [{"plane": "plane 0", "cells": 12}]})
+    assert "from 0.800 to 0.900" in on_band and on_band.endswith(BAND_SCOPE)
+    on_marked_planes = outcome_text({**better, "held_back": []})  # the user's validation planes
+    assert "from 0.800 to 0.900" in on_marked_planes and BAND_SCOPE not in on_marked_planes
+
+
 def test_the_window_trains_with_the_same_recipes_as_the_command_line(window, monkeypatch):
     import dataclasses
 

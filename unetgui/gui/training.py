@@ -378,6 +378,14 @@ def _validation_text(progress) -> str:
             f"(best AP {best.ap50:.3f})")
 
 
+#: Said after a run judged on a band of the planes it trained on: that band is like them,
+#: and other images may not gain. Measured (benchmarks/quality.py, section 1b): fine-tuned
+#: on two images of a mixed collection, one run improved its band and lost AP@0.5
+#: 0.818 -> 0.758 on the collection's other 14 images.
+BAND_SCOPE = ("That check used cells held back from the planes you annotated: on images unlike "
+              "them, look at the result before you rely on it.")
+
+
 def outcome_text(entry: dict) -> str:
     """What a finished run did, in plain words: better, or kept as it was."""
     before, best = entry.get("validation_before"), entry.get("best_validation")
@@ -386,8 +394,9 @@ def outcome_text(entry: dict) -> str:
                 f"(AP@0.5 {before['ap50']:.3f} before), so that model is kept unchanged. "
                 "Correct more cells, or mark another plane for training, and try again.")
     if before and best:
+        scope = f" {BAND_SCOPE}" if entry.get("held_back") else ""
         return (f"Training improved validation AP@0.5 from {before['ap50']:.3f} to {best['ap50']:.3f}; "
-                "the best model is active. Save it with Save... in the Model panel.")
+                f"the best model is active. Save it with Save... in the Model panel.{scope}")
     return "Training ended; the model is active. Save it with Save... in the Model panel."
 
 
