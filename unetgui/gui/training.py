@@ -382,8 +382,8 @@ def _validation_text(progress) -> str:
 #: and other images may not gain. Measured (benchmarks/quality.py, section 1b): fine-tuned
 #: on two images of a mixed collection, one run improved its band and lost AP@0.5
 #: 0.818 -> 0.758 on the collection's other 14 images.
-BAND_SCOPE = ("That check used cells held back from the planes you annotated: on images unlike "
-              "them, look at the result before you rely on it.")
+BAND_SCOPE = ("That check used cells held back from the planes you annotated. To judge images unlike "
+              "them, correct a plane of one and mark it for validation (Planes panel).")
 
 
 def outcome_text(entry: dict) -> str:
