@@ -12,7 +12,7 @@ training-data only):
    (c) the starter fine-tuned on two annotated images of mnfinder's training-data
    (``REAL_TUNE``) for ``--real-minutes`` (default 3, the quality target's); (d) a new
    network (``recipes.SCRATCH_NETWORK``) trained the same way for the same time;
-   (b-) the starter never resized; ``--tta``: (b) with test-time augmentation.
+   (b-) the starter never resized; ``--tta``: (b) and (c) with test-time augmentation.
    ``--seeds 0,1,2``: (c) and (d) once per training seed (tile draws, augmentation,
    dropout), and their mean: one 3-minute run varies by a few hundredths of AP.
    Scored twice: as labelled (a segmented micronucleus is a false nucleus), and with
@@ -227,12 +227,15 @@ def real_section(starter, args) -> list[str]:
     own = both([segment_with(starter, image) for _, image, _ in test])
     own_seconds = time.perf_counter() - start
     runs = {"tuned": [], "scratch": []}  # per seed: (steps, scores, scores with MN out)
+    tuned_tta = []
     for seed in args.seeds:
         tuned = _load(args.model)
         scratch = new_model(recipes.SCRATCH_NETWORK, seed=seed)
         for name, model, done in zip(runs, (tuned, scratch),
                                      fine_tune_side_by_side([tuned, scratch], planes, args.real_minutes, args, seed)):
             runs[name].append((done["steps"], *both([segment_with(model, image) for _, image, _ in test])))
+        if args.tta:
+            tuned_tta.append(both([segment_with(tuned, image, tta=True) for _, image, _ in test]))
     lines = [f"\n1. Real nuclei: mnfinder test-data, {len(test)} images, {base[0]['n_true']} nuclei (never trained "
              f"on); fine-tuning on {' and '.join(REAL_TUNE)} ({sum(int(p.labels.max()) for p in planes)} nuclei). "
              f"'MN out': predicted objects mostly inside one of the {sum(int(m.max()) for m in micronuclei.values())} "
@@ -251,6 +254,12 @@ def real_section(starter, args) -> list[str]:
             steps = [steps for steps, _, _ in runs[name]]
             lines.append(row(f"{label}, mean of {len(args.seeds)} seeds", mean_scores([r[1] for r in runs[name]]),
                              f"{min(steps)}-{max(steps)} steps", also=mean_scores([r[2] for r in runs[name]])))
+    for seed, (plain, mn_out) in zip(args.seeds, tuned_tta):
+        suffix = f", seed {seed}" if len(args.seeds) > 1 else ""
+        lines.append(row(f"(c+) fine-tuned, test-time augmentation{suffix}", plain, also=mn_out))
+    if len(tuned_tta) > 1:
+        lines.append(row(f"(c+) fine-tuned, test-time augm., mean of {len(tuned_tta)} seeds",
+                         mean_scores([r[0] for r in tuned_tta]), also=mean_scores([r[1] for r in tuned_tta])))
     as_is = both([segment_with(starter, image, sized=False) for _, image, _ in test])
     lines.append(row("(b-) starter model, never resized", as_is[0], also=as_is[1]))
     if args.tta:
@@ -321,7 +330,7 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--real-minutes", type=float, default=3.0,
                         help="fine-tuning budget on the real images (default 3, the quality target's)")
-    parser.add_argument("--tta", action="store_true", help="also the real images with test-time augmentation")
+    parser.add_argument("--tta", action="store_true", help="also the starter and the fine-tuned models with test-time augmentation (real sections)")
     parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")], default=[0],
                         help="training seeds of the real section's fine-tune and scratch runs, e.g. 0,1,2 "
                              "(default 0); with several, each is printed and then their mean")
