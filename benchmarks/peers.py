@@ -81,7 +81,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_data  # noqa: E402
 
 from benchmarks.quality import REAL_TUNE, SHIFTED, SHIFTED_TEST_SEED, SHIFTED_TUNE_SEED, TEST_SEED, scores, segment_with  # noqa: E402
-from benchmarks.separation import merges_and_splits  # noqa: E402
+from benchmarks.separation import merges_and_splits_over  # noqa: E402
 from unetgui.core import cellsize, recipes, runtime  # noqa: E402
 from unetgui.core.autoseg import auto_segment  # noqa: E402
 from unetgui.core.model import new_model  # noqa: E402
@@ -101,6 +101,7 @@ CELLPOSE_RECIPES = {
 }
 CELLPOSE_DIAM_MEAN = 30.0
 PILOT_EPOCHS = 5
+SETS = ("real", "synthetic", "shifted")  # what --sets may name
 
 
 def data_sets(args) -> dict:
@@ -318,7 +319,7 @@ HEADER = (f"| {'method':<38} | data set  | AP@0.5 | AP@0.75 | train CPU-s | pred
 
 def row(name: str, data: str, truths, preds, cpu: str, per_mp: float | None, note: str = "") -> str:
     s = scores(truths, preds)
-    merged, split = map(sum, zip(*(merges_and_splits(t, p) for t, p in zip(truths, preds))))
+    merged, split = merges_and_splits_over(truths, preds)
     speed = f"{per_mp:.2f}" if per_mp is not None else "-"
     return (f"| {name:<38} | {data:<9} | {s['ap'][0.5]:.3f}  | {s['ap'][0.75]:.3f}   | {cpu:>11} | {speed:>12} "
             f"| {merged:>6} | {split:>6} | {note:<36} |")
@@ -331,7 +332,7 @@ def main() -> None:
                         help="training budget per method, process CPU-seconds (default 240: ~2 min of 2 cores)")
     parser.add_argument("--budgets", type=lambda text: [int(x) for x in text.split(",")], default=[1, 3],
                         help="multiples of --cpu-seconds to run, e.g. 3 (default 1,3)")
-    parser.add_argument("--sets", type=lambda text: text.split(","), default=["real", "synthetic", "shifted"],
+    parser.add_argument("--sets", type=lambda text: text.split(","), default=list(SETS),
                         help="data sets to run, e.g. real (default real,synthetic,shifted)")
     parser.add_argument("--train-planes", type=int, default=2, help="annotated synthetic planes per set (default 2)")
     parser.add_argument("--real-test-images", type=int, default=16, help="mnfinder test images (default all 16)")
@@ -354,9 +355,9 @@ def main() -> None:
              f"{CELLPOSE_RECIPES[args.cellpose_recipe]}, rescale to diam_mean {CELLPOSE_DIAM_MEAN:g})"
              if python else ""), flush=True)
 
-    unknown = sorted(set(args.sets) - {"real", "synthetic", "shifted"})
+    unknown = sorted(set(args.sets) - set(SETS))
     if unknown:
-        parser.error(f"unknown set(s) {', '.join(unknown)}; choose from real, synthetic, shifted")
+        parser.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(SETS)}")
     sets = data_sets(args)
     starter = load_starter_model()
     references = {}  # no training: the same rows in every table

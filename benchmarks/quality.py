@@ -226,8 +226,7 @@ def real_section(starter, args) -> list[str]:
     start = time.perf_counter()
     own = both([segment_with(starter, image) for _, image, _ in test])
     own_seconds = time.perf_counter() - start
-    runs = {"tuned": [], "scratch": []}  # per seed: (steps, scores, scores with MN out)
-    tuned_tta = []
+    runs = {"tuned": [], "scratch": [], "tuned_tta": []}  # per seed: (steps, scores, scores with MN out)
     for seed in args.seeds:
         tuned = _load(args.model)
         scratch = new_model(recipes.SCRATCH_NETWORK, seed=seed)
@@ -235,7 +234,7 @@ def real_section(starter, args) -> list[str]:
                                      fine_tune_side_by_side([tuned, scratch], planes, args.real_minutes, args, seed)):
             runs[name].append((done["steps"], *both([segment_with(model, image) for _, image, _ in test])))
         if args.tta:
-            tuned_tta.append(both([segment_with(tuned, image, tta=True) for _, image, _ in test]))
+            runs["tuned_tta"].append((None, *both([segment_with(tuned, image, tta=True) for _, image, _ in test])))
     lines = [f"\n1. Real nuclei: mnfinder test-data, {len(test)} images, {base[0]['n_true']} nuclei (never trained "
              f"on); fine-tuning on {' and '.join(REAL_TUNE)} ({sum(int(p.labels.max()) for p in planes)} nuclei). "
              f"'MN out': predicted objects mostly inside one of the {sum(int(m.max()) for m in micronuclei.values())} "
@@ -245,21 +244,12 @@ def real_section(starter, args) -> list[str]:
              REAL_HEADER,
              row("(a) classical: threshold + watershed", base[0], also=base[1]),
              row("(b) starter model alone", own[0], f"({own_seconds:.0f} s to predict)", also=own[1])]
-    for name, label in (("tuned", "(c) starter + fine-tuning"), ("scratch", "(d) from scratch")):
-        for seed, (steps, plain, mn_out) in zip(args.seeds, runs[name]):
-            suffix = f", seed {seed}" if len(args.seeds) > 1 else ""
-            lines.append(row(f"{label} {args.real_minutes:g} min on 2 images{suffix}", plain, f"{steps} steps",
-                             also=mn_out))
-        if len(args.seeds) > 1:
-            steps = [steps for steps, _, _ in runs[name]]
-            lines.append(row(f"{label}, mean of {len(args.seeds)} seeds", mean_scores([r[1] for r in runs[name]]),
-                             f"{min(steps)}-{max(steps)} steps", also=mean_scores([r[2] for r in runs[name]])))
-    for seed, (plain, mn_out) in zip(args.seeds, tuned_tta):
-        suffix = f", seed {seed}" if len(args.seeds) > 1 else ""
-        lines.append(row(f"(c+) fine-tuned, test-time augmentation{suffix}", plain, also=mn_out))
-    if len(tuned_tta) > 1:
-        lines.append(row(f"(c+) fine-tuned, test-time augm., mean of {len(tuned_tta)} seeds",
-                         mean_scores([r[0] for r in tuned_tta]), also=mean_scores([r[1] for r in tuned_tta])))
+    minutes = f"{args.real_minutes:g} min on 2 images"
+    lines += per_seed_rows(f"(c) starter + fine-tuning {minutes}", "(c) starter + fine-tuning", args.seeds,
+                           runs["tuned"])
+    lines += per_seed_rows(f"(d) from scratch {minutes}", "(d) from scratch", args.seeds, runs["scratch"])
+    lines += per_seed_rows("(c+) fine-tuned, test-time augmentation", "(c+) fine-tuned, test-time augm.", args.seeds,
+                           runs["tuned_tta"])
     as_is = both([segment_with(starter, image, sized=False) for _, image, _ in test])
     lines.append(row("(b-) starter model, never resized", as_is[0], also=as_is[1]))
     if args.tta:
@@ -313,6 +303,21 @@ def own_images_section(starter, args) -> list[str]:
     return lines
 
 
+def per_seed_rows(label: str, mean_label: str, seeds: list[int], results: list[tuple]) -> list[str]:
+    """One row per training seed (``results``: (steps or None, scores, scores with MN out)),
+    then, with several seeds, their mean."""
+    lines = []
+    for seed, (steps, plain, mn_out) in zip(seeds, results):
+        suffix = f", seed {seed}" if len(seeds) > 1 else ""
+        lines.append(row(f"{label}{suffix}", plain, f"{steps} steps" if steps is not None else "", also=mn_out))
+    if len(results) > 1:
+        steps = [steps for steps, _, _ in results if steps is not None]
+        lines.append(row(f"{mean_label}, mean of {len(results)} seeds", mean_scores([r[1] for r in results]),
+                         f"{min(steps)}-{max(steps)} steps" if steps else "",
+                         also=mean_scores([r[2] for r in results])))
+    return lines
+
+
 def _load(path: Path):
     """The bundled starter as the product loads it (with its cell size), or a model file."""
     return load_starter_model() if path == starter_model_path() else load_model(path)
@@ -330,7 +335,8 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--real-minutes", type=float, default=3.0,
                         help="fine-tuning budget on the real images (default 3, the quality target's)")
-    parser.add_argument("--tta", action="store_true", help="also the starter and the fine-tuned models with test-time augmentation (real sections)")
+    parser.add_argument("--tta", action="store_true",
+                        help="also the starter and the fine-tuned models with test-time augmentation (real sections)")
     parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")], default=[0],
                         help="training seeds of the real section's fine-tune and scratch runs, e.g. 0,1,2 "
                              "(default 0); with several, each is printed and then their mean")

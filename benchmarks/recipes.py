@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import real_data  # noqa: E402
 from benchmarks.quality import REAL_TUNE, SHIFTED, SHIFTED_TEST_SEED, SHIFTED_TUNE_SEED, scores  # noqa: E402
 from benchmarks.quality import segment_with as _segment_with  # noqa: E402
-from benchmarks.separation import merges_and_splits  # noqa: E402
+from benchmarks.separation import merges_and_splits_over  # noqa: E402
 from unetgui.core import runtime  # noqa: E402
 from unetgui.core.augment import AugmentConfig  # noqa: E402
 from unetgui.core.autoseg import auto_segment  # noqa: E402
@@ -148,7 +148,7 @@ def main() -> None:
         truths = [labels for _, labels in seen]
         preds = [segment_with(model, image) for image, _ in seen]
         ap = scores(truths, preds)["ap"]
-        merged = sum(merges_and_splits(t, p)[0] for t, p in zip(truths, preds))
+        merged, _ = merges_and_splits_over(truths, preds)
         return f"{ap[0.5]:.3f} / {ap[0.75]:.3f}, {merged} merged"
 
     print(f"command: python benchmarks/recipes.py {' '.join(sys.argv[1:])}")

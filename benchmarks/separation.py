@@ -80,6 +80,15 @@ def merges_and_splits(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int]:
     return merges, splits
 
 
+def merges_and_splits_over(truths, preds) -> tuple[int, int]:
+    """:func:`merges_and_splits` summed over planes (of any sizes)."""
+    merged = split = 0
+    for truth, pred in zip(truths, preds):
+        m, s = merges_and_splits(truth, pred)
+        merged, split = merged + m, split + s
+    return merged, split
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test-planes", type=int, default=16)
@@ -105,7 +114,7 @@ def main() -> None:
         for method, function in METHODS.items():
             preds = [function(p) for p in probabilities]
             s = scores(truths, preds)
-            merged, split = map(sum, zip(*(merges_and_splits(t, p) for t, p in zip(truths, preds))))
+            merged, split = merges_and_splits_over(truths, preds)
             print(f"| {method:<30} | {s['ap'][0.5]:.3f}  | {s['ap'][0.75]:.3f}   | {merged:>6} | {split:>6} |",
                   flush=True)
 

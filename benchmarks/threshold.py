@@ -36,7 +36,7 @@ from train_starter_model import REAL_VALIDATION, VALIDATION_SEED  # noqa: E402
 
 from benchmarks import real_data  # noqa: E402
 from benchmarks.quality import scores, segment_with  # noqa: E402
-from benchmarks.separation import merges_and_splits  # noqa: E402
+from benchmarks.separation import merges_and_splits_over  # noqa: E402
 from unetgui.core.postprocess import foreground_probability, probabilities_to_labels  # noqa: E402
 from unetgui.core.predict import predict_sized  # noqa: E402
 from unetgui.core.starter import load_starter_model  # noqa: E402
@@ -55,7 +55,7 @@ def fold_threshold(net: torch.nn.Module, threshold: float) -> None:
 
 def cell(truths, preds) -> str:
     s = scores(truths, preds)
-    merged = sum(merges_and_splits(t, p)[0] for t, p in zip(truths, preds))
+    merged, _ = merges_and_splits_over(truths, preds)
     return f"{s['ap'][0.5]:.3f} / {s['ap'][0.75]:.3f}, {merged:>3} merged"
 
 
