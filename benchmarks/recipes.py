@@ -117,6 +117,9 @@ def main() -> None:
     parser.add_argument("--data", choices=("shifted", "real"), default="shifted",
                         help="real: fine-tune on quality.py's two real images (REAL_TUNE), score on the "
                              "four the starter holds back (REAL_VALIDATION), sized as the product does")
+    parser.add_argument("--tune", action="append",
+                        help="with --data real: fine-tune on this training-data image instead of REAL_TUNE "
+                             "(repeatable; e.g. 2023-05-31_misc/7.tif)")
     args = parser.parse_args()
     steps = 10**6 if args.seconds else args.steps
     known = {*FINE_TUNE_CANDIDATES, *AVERAGED_WITH_STARTER, *SCRATCH_CANDIDATES}
@@ -129,9 +132,12 @@ def main() -> None:
     sized = args.data == "real"
     if sized:
         train_images = {name: (image, labels) for name, image, labels in real_data.load("train")}
-        planes = [TrainingPlane(train_images[name][0][None], train_images[name][1], name=name) for name in REAL_TUNE]
+        tune = args.tune or REAL_TUNE
+        if set(tune) - set(train_images) or set(tune) & set(REAL_VALIDATION):
+            parser.error(f"--tune takes training-data images outside REAL_VALIDATION: {sorted(train_images)}")
+        planes = [TrainingPlane(train_images[name][0][None], train_images[name][1], name=name) for name in tune]
         test = [train_images[name] for name in REAL_VALIDATION]
-        seen = [item for name, item in train_images.items() if name not in REAL_VALIDATION and name not in REAL_TUNE]
+        seen = [item for name, item in train_images.items() if name not in REAL_VALIDATION and name not in tune]
     else:
         seen = []
         (tune_image, tune_labels), = domain_images(SHIFTED, [[SHIFTED_TUNE_SEED, 0]])
@@ -174,13 +180,20 @@ def main() -> None:
         starter = load_starter_model()
         line("starter model alone", scores(truths, [segment_with(starter, image) for image, _ in test]), model=starter)
         start = {k: v.clone() for k, v in starter.net.state_dict().items()}
-        runs = [(name, config, None) for name, config in FINE_TUNE_CANDIDATES.items()]
-        runs += [(name, FINE_TUNE_CANDIDATES[base], share) for name, (base, share) in AVERAGED_WITH_STARTER.items()]
-        for name, config, share in runs:
+        runs = [(name, name, None) for name in FINE_TUNE_CANDIDATES]
+        runs += [(name, base, share) for name, (base, share) in AVERAGED_WITH_STARTER.items()]
+        finished = {}  # base candidate -> (weights, steps, CPU s, history entry): an average reuses its run
+        for name, base, share in runs:
             if name not in chosen:
                 continue
             model = load_starter_model()
-            done, cpu, entry = run(model, planes, config, steps, args.seconds, sized, args.seed)
+            if base in finished:
+                weights, done, cpu, entry = finished[base]
+                model.net.load_state_dict(weights)
+            else:
+                done, cpu, entry = run(model, planes, FINE_TUNE_CANDIDATES[base], steps, args.seconds, sized,
+                                       args.seed)
+                finished[base] = ({k: v.clone() for k, v in model.net.state_dict().items()}, done, cpu, entry)
             if share is not None:
                 averaged_with(model, start, share)
             line(f"fine-tune: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),

@@ -180,6 +180,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="adam (the recipe's default) or sgd (the paper's, momentum 0.99)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
     train.add_argument("--tile-size", type=_positive_int, help="input tile size (default: up to 572)")
+    train.add_argument("--start-share", type=_share, metavar="SHARE",
+                       help="with --init: share of the starting model's weights averaged into the trained "
+                            "ones, which keeps what it knew of other kinds of image (default: the recipe's, "
+                            "half; 0: the trained weights alone)")
     _add_weight_options(train)
     _add_channel(train)
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -309,6 +313,10 @@ def _positive_float(text: str) -> float:
     return _number(text, float, lambda v: v > 0, "a number above 0")
 
 
+def _share(text: str) -> float:
+    return _number(text, float, lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1")
+
+
 def _non_negative_float(text: str) -> float:
     return _number(text, float, lambda v: v >= 0, "a number of 0 or more")
 
@@ -369,6 +377,7 @@ def _train(args: argparse.Namespace) -> int:
         sigma=args.sigma,
         seed=args.seed,
         memory_layout=args.memory_layout,
+        start_share=args.start_share if args.init is not None else None,
     )
     if args.init is not None:
         model = _load_model_argument(args.init, device)

@@ -221,9 +221,17 @@ def test_the_command_line_trains_with_the_recipes(stack_files, trained_model, tm
     assert main(["train", *base, "-o", str(scratch), "--steps", "1", "--depth", "2"]) == 0
     for path, recipe in ((tuned, recipes.FINE_TUNE), (scratch, recipes.SCRATCH)):
         entry = load_model(path).history[-1]
-        assert (entry["optimizer"], entry["learning_rate"], entry["warmup_steps"], entry["lr_decay"]) == (
-            recipe.optimizer, recipe.lr, recipe.warmup_steps, recipe.lr_decay)
+        assert (entry["optimizer"], entry["learning_rate"], entry["warmup_steps"], entry["lr_decay"],
+                entry["start_share"]) == (recipe.optimizer, recipe.lr, recipe.warmup_steps, recipe.lr_decay,
+                                          recipe.start_share)
     assert load_model(scratch).config.base_channels == recipes.SCRATCH_NETWORK.base_channels
+    alone = tmp_path / "alone.unet"
+    assert main(["train", *base, "-o", str(alone), "--init", str(trained_model), "--steps", "1",
+                 "--start-share", "0"]) == 0
+    entry = load_model(alone).history[-1]
+    assert entry["start_share"] == 0 and entry["blended_with_start"] is None
+    with pytest.raises(SystemExit):
+        main(["train", *base, "-o", str(tmp_path / "bad.unet"), "--init", str(trained_model), "--start-share", "1"])
 
 
 def test_predict_resizes_for_the_models_cell_size(stack_files, tmp_path, capsys):

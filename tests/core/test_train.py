@@ -275,15 +275,11 @@ def test_a_validation_crop_keeps_the_network_context_and_ignores_all_but_the_ban
     assert crop.labels.size > (~crop.ignore).sum()  # with context around it
 
 
-def test_a_run_that_only_degrades_stops_and_keeps_the_starting_weights(planes, monkeypatch):
-    model = new_model(TINY, seed=0)
-    start = {k: v.clone() for k, v in model.net.state_dict().items()}
-    # the scores are scripted: the start scores 0.9, every later validation 0.1
-    config = quick(steps=40, validation_every=1, learning_rate=50.0, stop_if_worse_after=3)
+def _scripted_validation(monkeypatch, values):
+    """``_validate`` returns ``values`` in turn (AP and IoU alike), after really predicting."""
     import unetgui.core.train as train_module
 
-    scores = iter([0.9] + [0.1] * 100)
-    real_validate = train_module._validate
+    scores, real_validate = iter(values), train_module._validate
 
     def scripted(model, planes, layout):
         real_validate(model, planes, layout)
@@ -291,6 +287,14 @@ def test_a_run_that_only_degrades_stops_and_keeps_the_starting_weights(planes, m
         return train_module.ValidationScore(value, value)
 
     monkeypatch.setattr(train_module, "_validate", scripted)
+
+
+def test_a_run_that_only_degrades_stops_and_keeps_the_starting_weights(planes, monkeypatch):
+    model = new_model(TINY, seed=0)
+    start = {k: v.clone() for k, v in model.net.state_dict().items()}
+    # the scores are scripted: the start scores 0.9, every later validation 0.1
+    config = quick(steps=40, validation_every=1, learning_rate=50.0, stop_if_worse_after=3)
+    _scripted_validation(monkeypatch, [0.9] + [0.1] * 100)
     progress = list(train(model, planes[:1], config, validation=planes[1:]))
     entry = model.history[-1]
     assert entry["ended"] == "no improvement" and entry["steps"] == 3
@@ -298,6 +302,54 @@ def test_a_run_that_only_degrades_stops_and_keeps_the_starting_weights(planes, m
     assert progress[-1].best_validation.ap50 == 0.9
     for key, value in model.net.state_dict().items():
         assert torch.equal(value, start[key]), key
+
+
+def test_a_run_ends_with_its_weights_averaged_with_the_starting_ones(planes):
+    model = new_model(TINY, seed=0)
+    start = {k: v.clone() for k, v in model.net.state_dict().items()}
+    config = quick(steps=3, memory_layout="contiguous")
+    own = new_model(TINY, seed=0)
+    list(train(own, planes[:1], config))  # the same run, not averaged
+    list(train(model, planes[:1], quick(steps=3, memory_layout="contiguous", start_share=0.25)))
+    changed = 0
+    for key, value in model.net.state_dict().items():
+        expected = 0.25 * start[key] + 0.75 * own.net.state_dict()[key]
+        torch.testing.assert_close(value, expected, rtol=0, atol=1e-6)
+        changed += not torch.equal(value, own.net.state_dict()[key])
+    assert changed  # the average is not the run's own weights
+    assert model.history[-1]["blended_with_start"] == {"start_share": 0.25, "validation": None}
+    assert own.history[-1]["blended_with_start"] is None
+
+
+@pytest.mark.parametrize("blend_score, kept", [(0.6, False), (0.95, True)])
+def test_on_validation_planes_the_user_chose_the_average_must_score_as_well_as_the_run(
+        planes, monkeypatch, blend_score, kept):
+    model = new_model(TINY, seed=0)
+    _scripted_validation(monkeypatch, [0.5, 0.9, 0.8, blend_score])  # start, steps 1-2, the average
+    list(train(model, planes[:1], quick(steps=2, validation_every=1, start_share=0.5), validation=planes[1:]))
+    entry = model.history[-1]
+    assert entry["best_validation"]["ap50"] == 0.9 and not entry["kept_the_starting_weights"]
+    if kept:
+        assert entry["blended_with_start"] == {"start_share": 0.5,
+                                               "validation": {"foreground_iou": 0.95, "ap50": 0.95}}
+    else:
+        assert entry["blended_with_start"] is None
+
+
+def test_a_run_judged_on_its_own_held_back_band_keeps_the_average(crowded, monkeypatch):
+    model = new_model(TINY, seed=0)
+    _scripted_validation(monkeypatch, [0.5, 0.9, 0.8, 0.6])  # the band cannot see other kinds of image
+    list(train(model, [crowded], quick(steps=2, validation_every=1, auto_validation=0.2, start_share=0.5)))
+    entry = model.history[-1]
+    assert entry["held_back"] and entry["blended_with_start"]["validation"]["ap50"] == 0.6
+
+
+def test_a_run_that_kept_the_starting_weights_is_not_averaged(planes, monkeypatch):
+    model = new_model(TINY, seed=0)
+    _scripted_validation(monkeypatch, [0.9, 0.1, 0.2])
+    list(train(model, planes[:1], quick(steps=2, validation_every=1, start_share=0.5), validation=planes[1:]))
+    entry = model.history[-1]
+    assert entry["kept_the_starting_weights"] and entry["blended_with_start"] is None
 
 
 def test_edits_during_training_keep_the_band_held_back(crowded, prepared_planes):
@@ -342,3 +394,4 @@ def test_recipes_follow_the_model_and_the_users_choices():
     assert sgd.optimizer == "sgd" and sgd.lr == TrainingConfig(optimizer="sgd").lr  # sgd's own default
     assert recipes.with_choices(recipes.FINE_TUNE, learning_rate=5e-4, steps=None).lr == 5e-4
     assert recipes.with_choices(recipes.FINE_TUNE, steps=None).steps == recipes.FINE_TUNE.steps
+    assert recipes.FINE_TUNE.start_share == 0.5 and recipes.SCRATCH.start_share == 0  # nothing to keep of a new one

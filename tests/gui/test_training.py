@@ -365,6 +365,19 @@ def test_a_run_judged_on_its_own_held_back_band_says_how_far_that_check_reaches(
     assert "from 0.800 to 0.900" in on_marked_planes and BAND_SCOPE not in on_marked_planes
 
 
+def test_the_outcome_says_when_the_active_model_blends_the_run_with_the_starting_one():
+    from unetgui.gui.training import outcome_text
+
+    better = {"validation_before": {"ap50": 0.8, "foreground_iou": 0.8},
+              "best_validation": {"ap50": 0.9, "foreground_iou": 0.85}, "kept_the_starting_weights": False,
+              "blended_with_start": {"start_share": 0.5, "validation": {"ap50": 0.875, "foreground_iou": 0.86}}}
+    text = outcome_text(better)
+    assert "from 0.800 to 0.900" in text and "half and half" in text and "AP@0.5 0.875 on the same cells" in text
+    assert "the best model is active" not in text
+    unjudged = outcome_text({"blended_with_start": {"start_share": 0.25, "validation": None}})
+    assert unjudged.startswith("Training ended; the active model blends the trained weights 75% to 25%")
+
+
 def test_the_window_trains_with_the_same_recipes_as_the_command_line(window, monkeypatch):
     import dataclasses
 
@@ -379,7 +392,7 @@ def test_the_window_trains_with_the_same_recipes_as_the_command_line(window, mon
         config = window.training.training_config()
         assert window.training_panel.steps.value() == recipe.steps
         for name in ("steps", "optimizer", "lr", "warmup_steps", "lr_decay", "auto_validation",
-                     "stop_if_worse_after", "augment"):  # augmentation at the panel's default 100 %
+                     "stop_if_worse_after", "start_share", "augment"):  # augmentation at the panel's default 100 %
             assert getattr(config, name) == getattr(recipe, name), name
 
 

@@ -193,6 +193,11 @@ class TrainingConfig:
     # Stop when this many validations in a row all scored below the model before training
     # (0: never): a run that only degrades is not worth finishing.
     stop_if_worse_after: int = 4
+    # Share of the starting weights in the model a run ends with: the run's best weights
+    # are averaged with those it started from (weight-space ensembling, "WiSE-FT",
+    # Wortsman et al. 2022), which keeps what the model knew of images unlike the annotated
+    # ones. 0: the run's own weights. See core/recipes.py and train.py.
+    start_share: float = 0.0
     seed: int = 0
     mixed_precision: bool | None = None  # CUDA only; None = on where it is safe
     # How feature maps lie in memory during training steps: "auto" times both on a CPU
@@ -218,6 +223,8 @@ class TrainingConfig:
             raise InvalidInputError("The warm-up cannot be negative.")
         if not 0 <= self.auto_validation < 1:
             raise InvalidInputError("The automatic validation share must be in [0, 1).")
+        if not 0 <= self.start_share < 1:
+            raise InvalidInputError("The share of the starting weights must be in [0, 1).")
 
     @property
     def lr(self) -> float:

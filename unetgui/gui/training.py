@@ -389,15 +389,30 @@ BAND_SCOPE = ("That check used cells held back from the planes you annotated. To
 def outcome_text(entry: dict) -> str:
     """What a finished run did, in plain words: better, or kept as it was."""
     before, best = entry.get("validation_before"), entry.get("best_validation")
+    save = "Save it with Save... in the Model panel."
     if entry.get("kept_the_starting_weights"):
         return (f"Training did not beat the model you started with on the validation cells "
                 f"(AP@0.5 {before['ap50']:.3f} before), so that model is kept unchanged. "
                 "Correct more cells, or mark another plane for training, and try again.")
+    blend = _blend_text(entry.get("blended_with_start"))
     if before and best:
         scope = f" {BAND_SCOPE}" if entry.get("held_back") else ""
+        active = blend or "the best model is active."
         return (f"Training improved validation AP@0.5 from {before['ap50']:.3f} to {best['ap50']:.3f}; "
-                f"the best model is active. Save it with Save... in the Model panel.{scope}")
-    return "Training ended; the model is active. Save it with Save... in the Model panel."
+                f"{active} {save}{scope}")
+    return f"Training ended; {blend or 'the model is active.'} {save}"
+
+
+def _blend_text(blended: dict | None) -> str:
+    """The active model as the trained weights averaged with the starting ones, in words."""
+    if not blended:
+        return ""
+    share = blended["start_share"]
+    mix = "half and half" if share == 0.5 else f"{1 - share:.0%} to {share:.0%}"
+    score = blended.get("validation")
+    scored = f" (AP@0.5 {score['ap50']:.3f} on the same cells)" if score else ""
+    return (f"the active model blends the trained weights {mix} with the model you started from{scored}, "
+            "which keeps what that model knew of images unlike the ones you annotated.")
 
 
 def duration(seconds: float) -> str:
