@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from tests.gui.conftest import click, drag
 from unetgui.core.model import load_model, new_model
 from unetgui.core.predict import predict
+from unetgui.core.starter import load_starter_model
 from unetgui.core.unet import UNetConfig
 
 TINY = UNetConfig(depth=2, base_channels=4, dropout=0.0)
@@ -375,7 +376,7 @@ def test_the_outcome_says_when_the_active_model_blends_the_run_with_the_starting
     assert "from 0.800 to 0.900" in text and "half and half" in text and "AP@0.5 0.875 on the same cells" in text
     assert "the best model is active" not in text
     unjudged = outcome_text({"blended_with_start": {"start_share": 0.25, "validation": None}})
-    assert unjudged.startswith("Training ended; the active model blends the trained weights 75% to 25%")
+    assert unjudged.startswith("Training ended; the active model blends the run 75% to 25% with the model you")
 
 
 def test_the_window_trains_with_the_same_recipes_as_the_command_line(window, monkeypatch):
@@ -394,6 +395,10 @@ def test_the_window_trains_with_the_same_recipes_as_the_command_line(window, mon
         for name in ("steps", "optimizer", "lr", "warmup_steps", "lr_decay", "auto_validation",
                      "stop_if_worse_after", "start_share", "augment"):  # augmentation at the panel's default 100 %
             assert getattr(config, name) == getattr(recipe, name), name
+        assert window.training_panel.start_share.isEnabled() == (recipe is recipes.FINE_TUNE)
+    window.models.set_model(load_starter_model(), "starter")
+    window.training_panel.start_share.setValue(0)  # the trained weights alone
+    assert window.training.training_config().start_share == 0
 
 
 def test_predict_with_rotations_and_flips_averaged_in_the_window(annotated, qtbot):

@@ -411,8 +411,8 @@ def _blend_text(blended: dict | None) -> str:
     mix = "half and half" if share == 0.5 else f"{1 - share:.0%} to {share:.0%}"
     score = blended.get("validation")
     scored = f" (AP@0.5 {score['ap50']:.3f} on the same cells)" if score else ""
-    return (f"the active model blends the trained weights {mix} with the model you started from{scored}, "
-            "which keeps what that model knew of images unlike the ones you annotated.")
+    return (f"the active model blends the run {mix} with the model you started from{scored}, so it keeps "
+            "what it knew of other kinds of image.")
 
 
 def duration(seconds: float) -> str:

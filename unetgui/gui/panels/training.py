@@ -93,6 +93,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.batch_size = spin(1, 64, 1, "Tiles per step")
         self.augmentation = spin(0, 300, 100, "Strength of the random deformations and gray-value changes", " %")
         self.validation_every = spin(1, 100_000, 50, "Score the validation planes every N steps")
+        self.start_share = spin(0, 90, 50, "When fine-tuning: how much of the model you started from the "
+                                "trained model keeps (its weights averaged in), so that it does not forget "
+                                "images unlike the ones you annotated. 0: the trained weights alone", " %")
         for title, widget in (
             ("Steps", self.steps),
             ("Time limit", self.minutes),
@@ -102,6 +105,7 @@ class TrainingPanel(QtWidgets.QWidget):
             ("Batch size", self.batch_size),
             ("Augmentation", self.augmentation),
             ("Validate every", self.validation_every),
+            ("Blend with start", self.start_share),
         ):
             form.addRow(title, widget)
         self.advanced.setVisible(False)
@@ -121,16 +125,19 @@ class TrainingPanel(QtWidgets.QWidget):
             "batch_size": self.batch_size.value(),
             "augmentation": self.augmentation.value() / 100,
             "validation_every": self.validation_every.value(),
+            "start_share": self.start_share.value() / 100 if self.start_share.isEnabled() else None,
         }
 
     # ------------------------------------------------------------------ shown by the controller
 
     def show_recipe(self, recipe) -> None:
-        """Show a recipe's steps and optimiser (core.recipes); the learning rate stays
-        'automatic', which means the recipe's rate for that optimiser."""
+        """Show a recipe's steps, optimiser and share of the start (core.recipes); the
+        learning rate stays 'automatic', which means the recipe's rate for that optimiser."""
         self.steps.setValue(recipe.steps)
         self.optimizer.setCurrentIndex(self.optimizer.findData(recipe.optimizer))
         self.learning_rate.setValue(0.0)
+        self.start_share.setValue(round(recipe.start_share * 100))
+        self.start_share.setEnabled(recipe.start_share > 0)  # a new network has nothing worth keeping
 
     def set_training(self, training: bool) -> None:
         """Enable what makes sense while training (or not)."""
