@@ -26,10 +26,12 @@ covering half of two true ones or more, as ``separation.py`` counts them). ``--s
 repeats the runs with other tile draws; ``--seconds`` gives every run the same wall time
 instead of the same steps (for candidates whose steps cost more or less); ``--candidate``
 (repeatable) runs only the named ones, named as the table does without its "fine-tune: "
-or "scratch: " prefix.
+or "scratch: " prefix; an averaged candidate reuses the run of its base candidate when both
+run. ``--tune`` (repeatable) fine-tunes on other training-data images than ``REAL_TUNE``,
+e.g. the two the starter does worst on, to see what a run forgets of the others.
 
     python benchmarks/recipes.py [--steps 160 | --seconds 180] [--threads 2] [--only fine-tune|scratch]
-        [--data shifted|real] [--seed 0] [--candidate NAME ...]
+        [--data shifted|real] [--seed 0] [--candidate NAME ...] [--tune IMAGE ...]
 """
 
 from __future__ import annotations
