@@ -381,7 +381,7 @@ def _validation_text(progress) -> str:
 #: Said after a run judged on a band of the planes it trained on: that band is like them,
 #: and other images may not gain. Measured (benchmarks/quality.py, section 1b): fine-tuned
 #: on two images of a mixed collection, one run improved its band and lost AP@0.5
-#: 0.818 -> 0.758 on the collection's other 14 images.
+#: 0.818 -> 0.758 on the collection's other 14 images (0.805 once averaged with the start).
 BAND_SCOPE = ("That check used cells held back from the planes you annotated. To judge images unlike "
               "them, correct a plane of one and mark it for validation (Planes panel).")
 
