@@ -344,6 +344,25 @@ def test_a_run_judged_on_its_own_held_back_band_keeps_the_average(crowded, monke
     assert entry["held_back"] and entry["blended_with_start"]["validation"]["ap50"] == 0.6
 
 
+def test_a_run_that_fails_says_so_and_is_not_averaged(planes, monkeypatch):
+    import unetgui.core.train as train_module
+
+    model = new_model(TINY, seed=0)
+    real_step, calls = train_module._step, []
+
+    def diverging(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise InvalidInputError("Training diverged (the loss became infinite or NaN).")
+        return real_step(*args)
+
+    monkeypatch.setattr(train_module, "_step", diverging)
+    with pytest.raises(InvalidInputError, match="diverged"):
+        list(train(model, planes[:1], quick(steps=5, start_share=0.5)))
+    entry = model.history[-1]
+    assert (entry["ended"], entry["steps"], entry["blended_with_start"]) == ("failed", 2, None)
+
+
 def test_a_run_that_kept_the_starting_weights_is_not_averaged(planes, monkeypatch):
     model = new_model(TINY, seed=0)
     _scripted_validation(monkeypatch, [0.9, 0.1, 0.2])

@@ -11,9 +11,9 @@ says so, the model is left usable: with the best weights seen on the validation 
 weights before training compete too, so a run that only degrades keeps the model it
 started from; and a history entry describing the run. With ``config.start_share`` (the
 fine-tuning recipe's), the best weights are then averaged with the starting ones: see
-:func:`_blend_with_start` for when the average is kept. Planes whose cells lie outside the cell size the
-model knows are resized to it first (core/cellsize.py); a model that knows none learns
-this annotation's. The recipes that the window and the command line start from are in
+:func:`_blend_with_start` for when the average is kept. Planes whose cells lie outside
+the cell size the model knows are resized to it first (core/cellsize.py); a model that
+knows none learns this annotation's. The recipes that the window and the command line start from are in
 core/recipes.py.
 """
 
@@ -264,12 +264,15 @@ def _training_loop(
     except (GeneratorExit, KeyboardInterrupt):  # close(), or Ctrl+C during a step
         stopped_by = "stopped"
         raise
+    except Exception:  # a diverged run, or a failing device: nothing worth averaging
+        stopped_by = "failed"
+        raise
     finally:
         if best_state is not None:
             net.load_state_dict(best_state)
         kept_start = before is not None and best is before
         blended = None
-        if start_state is not None and step > 0 and not kept_start:
+        if start_state is not None and step > 0 and not kept_start and stopped_by != "failed":
             blended = _blend_with_start(model, start_state, config.start_share, validation, best,
                                         judged_by_band=bool(held), layout=layout)
         net.eval()
