@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import tifffile
@@ -14,6 +16,16 @@ from unetgui.core.synthetic import SyntheticConfig, synthetic_stack
 # that import competes for the GIL with pytest-qt's waitUntil polling the event loop on
 # the test's thread, and once took minutes (a test hit the 5-minute timeout).
 import torch._dynamo  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def qt_garbage_collected_here():
+    """After each test (and after pytest-qt closed its windows), collect the garbage on
+    this, the GUI thread. Left to the collector, a closed window's Qt objects were once
+    freed on a worker thread of a later test (one loading the model) while this thread
+    deleted others: PySide6 deadlocked on a QObject mutex and the GIL."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

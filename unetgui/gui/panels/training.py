@@ -41,7 +41,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._pause_toggled)
         self.stop_button = QtWidgets.QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after the current step; the best model so far stays active")
+        self.stop_button.setToolTip("Stop after the current step; the run ends as a finished one does (best weights "
+                                    "so far, blended with the start as set)")
         self.stop_button.clicked.connect(self.stopRequested)
         row.addWidget(self.pause_button)
         row.addWidget(self.stop_button)
