@@ -56,7 +56,7 @@ from unetgui.core.autoseg import auto_segment  # noqa: E402
 from unetgui.core.model import new_model  # noqa: E402
 from unetgui.core.starter import load_starter_model  # noqa: E402
 from unetgui.core.synthetic import domain_images  # noqa: E402
-from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
+from unetgui.core.train import TrainingConfig, TrainingPlane, averaged_weights, train  # noqa: E402
 from unetgui.core.unet import UNetConfig  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
@@ -87,15 +87,9 @@ SCRATCH_CANDIDATES = {
 
 
 #: Fine-tune candidates whose result is the starter's and the fine-tuned weights averaged
-#: (WiSE-FT, Wortsman et al. 2022): the share of the fine-tuned weights in the average.
+#: (WiSE-FT, Wortsman et al. 2022, ``core.train.averaged_weights``): name -> (the run, the
+#: starter's share of the average).
 AVERAGED_WITH_STARTER = {"adam 1e-3, averaged 1:1 with the starter": ("adam 1e-3 constant", 0.5)}
-
-
-def averaged_with(model, start: dict, share: float) -> None:
-    """``model``'s weights become ``share`` of its own plus ``1 - share`` of ``start``'s."""
-    end = model.net.state_dict()
-    model.net.load_state_dict({k: share * v + (1 - share) * start[k] if v.is_floating_point() else v
-                               for k, v in end.items()})
 
 
 def run(model, planes, config: TrainingConfig, steps: int, seconds: float | None, sized: bool,
@@ -197,7 +191,7 @@ def main() -> None:
                                        args.seed)
                 finished[base] = ({k: v.clone() for k, v in model.net.state_dict().items()}, done, cpu, entry)
             if share is not None:
-                averaged_with(model, start, share)
+                model.net.load_state_dict(averaged_weights(model.net.state_dict(), start, share))
             line(f"fine-tune: {name}", scores(truths, [segment_with(model, image) for image, _ in test]),
                  done, entry["ended"][:5], f"{cpu:.0f}", None if share is not None else entry, model)
     if args.only != "fine-tune":

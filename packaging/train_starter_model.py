@@ -135,6 +135,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--init", type=Path, default=None,
                         help="go on from this model (e.g. starter v2, trained with --no-real) with the "
                              "CONTINUE_PHASES: how starter v3 was made, in CPU minutes instead of hours")
+    parser.add_argument("--real-share", type=float, default=None,
+                        help="share of the tiles drawn from the real images (default: the recipe's, 0.5)")
     return parser.parse_args(argv)
 
 
@@ -149,6 +151,10 @@ def recipe_for(args: argparse.Namespace) -> dict:
         recipe["training"]["torch_threads"] = args.threads
     if args.no_real:
         del recipe["data"]["real"]
+    elif args.real_share is not None:
+        if not 0 < args.real_share < 1:
+            raise SystemExit(f"--real-share must lie between 0 and 1, not {args.real_share}")
+        recipe["data"]["real"]["share_of_tiles"] = args.real_share
     if args.init is not None:
         recipe["training"]["init"] = {"file": args.init.name,
                                       "sha256": hashlib.sha256(args.init.read_bytes()).hexdigest()}

@@ -9,7 +9,7 @@ from unetgui.core.errors import InvalidInputError, ModelFileError
 from unetgui.core.model import load_model, new_model, save_model
 from unetgui.core.predict import predict
 from unetgui.core.synthetic import SyntheticConfig, synthetic_cells
-from unetgui.core.train import TrainingConfig, TrainingPlane, train
+from unetgui.core.train import TrainingConfig, TrainingPlane, averaged_weights, train
 from unetgui.core.unet import UNetConfig
 
 TINY = UNetConfig(depth=2, base_channels=4, dropout=0.0)
@@ -319,6 +319,15 @@ def test_a_run_ends_with_its_weights_averaged_with_the_starting_ones(planes):
     assert changed  # the average is not the run's own weights
     assert model.history[-1]["blended_with_start"] == {"start_share": 0.25, "validation": None}
     assert own.history[-1]["blended_with_start"] is None
+
+
+def test_averaged_weights_mix_floats_and_keep_the_run_s_counters():
+    state = {"w": torch.tensor([1.0, 3.0]), "seen": torch.tensor(7)}
+    start = {"w": torch.tensor([5.0, -1.0]), "seen": torch.tensor(2)}
+    averaged = averaged_weights(state, start, 0.25)
+    torch.testing.assert_close(averaged["w"], torch.tensor([2.0, 2.0]), rtol=0, atol=0)
+    assert averaged["seen"].item() == 7 and averaged["seen"].dtype == torch.int64
+    assert state["w"].tolist() == [1.0, 3.0]  # the inputs are left alone
 
 
 @pytest.mark.parametrize("blend_score, kept", [(0.6, False), (0.95, True)])

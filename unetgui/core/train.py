@@ -13,8 +13,8 @@ started from; and a history entry describing the run. With ``config.start_share`
 fine-tuning recipe's), the best weights are then averaged with the starting ones: see
 :func:`_blend_with_start` for when the average is kept. Planes whose cells lie outside
 the cell size the model knows are resized to it first (core/cellsize.py); a model that
-knows none learns this annotation's. The recipes that the window and the command line start from are in
-core/recipes.py.
+knows none learns this annotation's. The recipes that the window and the command line
+start from are in core/recipes.py.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def _training_loop(
     try:
         if validation:  # the model before training: the first point, and the one to beat
             before = best = _validate(model, validation, layout)
-            best_state = _copy_state(net)
+            best_state = start_state if start_state is not None else _copy_state(net)  # never changed in place
             yield TrainingProgress(0, config.steps, math.nan, time.perf_counter() - start, before, best,
                                    start_message)
         while step < config.steps:
@@ -312,6 +312,14 @@ def _copy_state(net: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
+def averaged_weights(state: dict, start_state: dict, start_share: float) -> dict:
+    """``start_share`` of ``start_state`` plus the rest of ``state``, tensor by tensor:
+    weight-space ensembling of a fine-tuned network with the one it started from (WiSE-FT,
+    Wortsman et al., CVPR 2022). Integer buffers are taken from ``state``."""
+    return {k: start_share * start_state[k] + (1 - start_share) * v if v.is_floating_point() else v
+            for k, v in state.items()}
+
+
 def _blend_with_start(model: UNetModel, start_state: dict, share: float, validation: list[TrainingPlane],
                       best: ValidationScore | None, *, judged_by_band: bool, layout) -> dict | None:
     """Average the run's weights (in ``model``) with the starting ones, ``share`` of the
@@ -326,8 +334,7 @@ def _blend_with_start(model: UNetModel, start_state: dict, share: float, validat
     best weights."""
     net = model.net
     own = _copy_state(net)
-    net.load_state_dict({k: share * start_state[k] + (1 - share) * v if v.is_floating_point() else v
-                         for k, v in own.items()})
+    net.load_state_dict(averaged_weights(own, start_state, share))
     score = _validate(model, validation, layout) if validation else None
     if score is not None and not judged_by_band and best is not None and score.key < best.key:
         net.load_state_dict(own)
