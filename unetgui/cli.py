@@ -409,12 +409,24 @@ def _train(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             interrupted = True
             run.close()  # leaves the model usable, with a history entry saying it was stopped
+    print(_run_outcome(model.history[-1]), file=sys.stderr)
     saved = _save_trained_model(model, args.output)
     if saved is None:
         return EXIT_BAD_INPUT
     verb = "Stopped early; saved the model so far to" if interrupted else "Saved the model to"
     print(f"{verb} {args.output}", file=sys.stderr)
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _run_outcome(entry: dict) -> str:
+    """What the run did (core/run_outcome.py), and how to judge other kinds of image."""
+    from unetgui.core.run_outcome import describe_run, judged_on_own_planes
+
+    said = describe_run(entry)
+    if judged_on_own_planes(entry) and not entry.get("kept_the_starting_weights"):
+        said += (" That check used cells held back from the planes trained on; to judge images unlike them, "
+                 "label a plane of such an image in the stack and name it with --validation-planes.")
+    return said
 
 
 def _save_trained_model(model, path: Path) -> Path | None:

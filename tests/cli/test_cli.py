@@ -234,6 +234,21 @@ def test_the_command_line_trains_with_the_recipes(stack_files, trained_model, tm
         main(["train", *base, "-o", str(tmp_path / "bad.unet"), "--init", str(trained_model), "--start-share", "1"])
 
 
+def test_train_says_what_the_run_did(stack_files, trained_model, tmp_path, capsys):
+    """As the window does: better or kept, blended or not, and how far its check reaches."""
+    from unetgui.core.run_outcome import describe_run
+
+    folder, _, _ = stack_files
+    tuned = tmp_path / "tuned.unet"
+    assert main(["train", str(folder / "image.tif"), str(folder / "labels.tif"), "-o", str(tuned),
+                 "--init", str(trained_model), "--steps", "2"]) == 0
+    err = capsys.readouterr().err
+    entry = load_model(tuned).history[-1]
+    assert describe_run(entry) in err
+    judged_on_band = bool(entry["held_back"]) and not entry["kept_the_starting_weights"]
+    assert ("--validation-planes" in err) == judged_on_band
+
+
 def test_predict_resizes_for_the_models_cell_size(stack_files, tmp_path, capsys):
     folder, image, _ = stack_files
     out = tmp_path / "sized.tif"

@@ -374,9 +374,9 @@ def test_the_outcome_says_when_the_active_model_blends_the_run_with_the_starting
               "blended_with_start": {"start_share": 0.5, "validation": {"ap50": 0.875, "foreground_iou": 0.86}}}
     text = outcome_text(better)
     assert "from 0.800 to 0.900" in text and "half and half" in text and "AP@0.5 0.875 on the same cells" in text
-    assert "the best model is active" not in text
+    assert "the best of the run" not in text
     unjudged = outcome_text({"blended_with_start": {"start_share": 0.25, "validation": None}})
-    assert unjudged.startswith("Training ended; the active model blends the run 75% to 25% with the model you")
+    assert unjudged.startswith("Training ended; the new model blends the run 75% to 25% with the model you")
 
 
 def test_the_window_trains_with_the_same_recipes_as_the_command_line(window, monkeypatch):

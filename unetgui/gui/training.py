@@ -31,6 +31,7 @@ from unetgui.core.errors import UnetguiError
 from unetgui.core.labels import LabelDocument
 from unetgui.core.project import Project
 from unetgui.core.project_jobs import training_set
+from unetgui.core.run_outcome import describe_run, judged_on_own_planes
 from unetgui.core.runtime import CpuShare
 from unetgui.gui.image_session import ImageSession
 from unetgui.gui.model_controller import ModelController
@@ -387,32 +388,12 @@ BAND_SCOPE = ("That check used cells held back from the planes you annotated. To
 
 
 def outcome_text(entry: dict) -> str:
-    """What a finished run did, in plain words: better, or kept as it was."""
-    before, best = entry.get("validation_before"), entry.get("best_validation")
-    save = "Save it with Save... in the Model panel."
+    """What a finished run did, in plain words (core/run_outcome.py), and what to do next."""
+    said = describe_run(entry)
     if entry.get("kept_the_starting_weights"):
-        return (f"Training did not beat the model you started with on the validation cells "
-                f"(AP@0.5 {before['ap50']:.3f} before), so that model is kept unchanged. "
-                "Correct more cells, or mark another plane for training, and try again.")
-    blend = _blend_text(entry.get("blended_with_start"))
-    if before and best:
-        scope = f" {BAND_SCOPE}" if entry.get("held_back") else ""
-        active = blend or "the best model is active."
-        return (f"Training improved validation AP@0.5 from {before['ap50']:.3f} to {best['ap50']:.3f}; "
-                f"{active} {save}{scope}")
-    return f"Training ended; {blend or 'the model is active.'} {save}"
-
-
-def _blend_text(blended: dict | None) -> str:
-    """The active model as the trained weights averaged with the starting ones, in words."""
-    if not blended:
-        return ""
-    share = blended["start_share"]
-    mix = "half and half" if share == 0.5 else f"{1 - share:.0%} to {share:.0%}"
-    score = blended.get("validation")
-    scored = f" (AP@0.5 {score['ap50']:.3f} on the same cells)" if score else ""
-    return (f"the active model blends the run {mix} with the model you started from{scored}, so it keeps "
-            "what it knew of other kinds of image.")
+        return f"{said} Correct more cells, or mark another plane for training, and try again."
+    scope = f" {BAND_SCOPE}" if judged_on_own_planes(entry) else ""
+    return f"{said} Save it with Save... in the Model panel.{scope}"
 
 
 def duration(seconds: float) -> str:
