@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import tifffile
+import torch
 from PySide6 import QtCore, QtWidgets
 
 from tests.gui.conftest import add_window, click, drag
@@ -382,6 +382,40 @@ def test_the_application_icon_and_desktop_entry_ship(qtbot):
     assert not icon.isNull() and not icon.pixmap(64, 64).isNull()
     entry = (Path(__file__).parents[2] / "packaging" / "unetgui.desktop").read_text()
     assert "Exec=unetgui %F" in entry and "Icon=unetgui" in entry and "Type=Application" in entry
+
+
+def test_the_app_collects_garbage_on_the_gui_thread_only(qtbot):
+    """Cyclic garbage made in a worker thread is freed on the GUI thread's timer, never in
+    the worker (where freeing Qt objects deadlocks)."""
+    import gc
+    import threading
+
+    from unetgui.gui.app import collect_garbage_on_gui_thread
+
+    freed_on_gui_thread = []
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            freed_on_gui_thread.append(threading.current_thread() is threading.main_thread())
+
+    collector = collect_garbage_on_gui_thread()
+    kept = []
+    try:
+        def work():
+            Cycle()
+            kept.extend([] for _ in range(20_000))  # allocations far past the collector's thresholds
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+        assert freed_on_gui_thread == []  # not in the worker
+        qtbot.waitUntil(lambda: freed_on_gui_thread == [True], timeout=5000)
+    finally:
+        collector.timer.stop()
+        gc.enable()
 
 
 def test_share_the_model_as_a_bioimageio_package_and_open_it_again(window, qtbot, tmp_path):

@@ -32,6 +32,7 @@ def run_app(argv: list[str]) -> int:
     app.setDesktopFileName("unetgui")  # matches packaging/unetgui.desktop
     app.setOrganizationName("unetgui")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    collector = collect_garbage_on_gui_thread()  # noqa: F841 - its timer runs while the app does
     window = MainWindow()
     window.setWindowIcon(application_icon())
     crash.install(lambda text: window.show_error("unetgui hit a problem", text))
@@ -57,6 +58,19 @@ def run_app(argv: list[str]) -> int:
     else:
         window.models.loaded.connect(model_ready)
     return app.exec()
+
+
+def collect_garbage_on_gui_thread():
+    """Turn Python's automatic cyclic collection off and collect on a GUI-thread timer
+    instead (pyqtgraph's GarbageCollector); keep the returned object alive.
+
+    The collector runs in whichever thread allocates when its thresholds trip. In the
+    training thread, freeing garbage that holds Qt objects (a closed dialog's) deadlocks:
+    ``QObject::~QObject`` there waits for the GIL while the GUI thread, holding it, waits
+    on the same Qt mutex. The GUI tests met this (tests/gui/conftest.py, gdb traces)."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=1.0)
 
 
 def _startup_report():
