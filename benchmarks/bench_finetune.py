@@ -20,7 +20,8 @@ described in benchmarks/README.md ("The window benchmarks").
 
     python benchmarks/bench_finetune.py [--seconds 60] [--tile-size 252] [--tp-seconds 10]
         [--rounds 2] [--stops 5] [--skip pauses,throughput,cli,stop] [--what-if-threads N]
-        [--no-passive-cli] [--no-preload] [--worker-threads N] [--no-gc-freeze] [--profile]
+        [--no-passive-cli] [--no-preload] [--worker-threads N] [--no-gc-freeze] [--no-gui-collector]
+        [--profile]
 """
 
 from __future__ import annotations
@@ -904,6 +905,11 @@ def main_gui(args) -> None:
     started = time.perf_counter()
     try:
         image_path, labels_path, labels = make_data(tmp, args)
+        collector = None
+        if not args.no_gui_collector:
+            from unetgui.gui.app import collect_garbage_on_gui_thread
+
+            collector = collect_garbage_on_gui_thread()  # as run_app: no collection in the training thread
         win = make_window(tmp, args.window)
         if not win.open_image(image_path):
             raise SystemExit(f"could not open {image_path}")
@@ -927,7 +933,8 @@ def main_gui(args) -> None:
               f"{describe_device(win.models.device)}; allocator tuned: {allocator}")
         print(f"stack {args.planes} x {args.size} x {args.size} uint16, cells per plane {cells}; training on "
               f"planes {PLANES}, {BASE_CHANNELS}-base-channel new network (seed 0), tile {args.tile_size} px; "
-              f"window {args.window[0]}x{args.window[1]}; gc.freeze(): "
+              f"window {args.window[0]}x{args.window[1]}; garbage collected "
+              f"{'automatically' if collector is None else 'on a GUI-thread timer'}; gc.freeze(): "
               f"{'no' if args.no_gc_freeze else f'yes ({gc.get_freeze_count()} objects)'}, then a full "
               f"collection takes {ms(time_full_gc())}")
         if preload is not None:
@@ -1031,6 +1038,9 @@ def main() -> None:
     parser.add_argument("--window", type=size_arg, default=(1400, 900))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma list of pauses, throughput, cli, stop")
+    parser.add_argument("--no-gui-collector", action="store_true",
+                        help="leave Python's collector automatic, in whichever thread trips it (run_app "
+                             "collects on a GUI-thread timer)")
     parser.add_argument("--no-preload", action="store_true",
                         help="leave out run_app's runtime.preload_training_modules()")
     parser.add_argument("--no-gc-freeze", action="store_true", help="leave out run_app's gc.freeze()")
