@@ -31,7 +31,7 @@ run. ``--tune`` (repeatable) fine-tunes on other training-data images than ``REA
 e.g. the two the starter does worst on, to see what a run forgets of the others.
 
     python benchmarks/recipes.py [--steps 160 | --seconds 180] [--threads 2] [--only fine-tune|scratch]
-        [--data shifted|real] [--seed 0] [--candidate NAME ...] [--tune IMAGE ...]
+        [--data shifted|real] [--seed 0] [--candidate NAME ...] [--tune IMAGE ...] [--model FILE]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from benchmarks.separation import merges_and_splits_over  # noqa: E402
 from unetgui.core import runtime  # noqa: E402
 from unetgui.core.augment import AugmentConfig  # noqa: E402
 from unetgui.core.autoseg import auto_segment  # noqa: E402
-from unetgui.core.model import new_model  # noqa: E402
+from unetgui.core.model import load_model, new_model  # noqa: E402
 from unetgui.core.starter import load_starter_model  # noqa: E402
 from unetgui.core.synthetic import domain_images  # noqa: E402
 from unetgui.core.train import TrainingConfig, TrainingPlane, averaged_weights, train  # noqa: E402
@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--data", choices=("shifted", "real"), default="shifted",
                         help="real: fine-tune on quality.py's two real images (REAL_TUNE), score on the "
                              "four the starter holds back (REAL_VALIDATION), sized as the product does")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="fine-tune this model file instead of the bundled starter (a candidate starter)")
     parser.add_argument("--tune", action="append",
                         help="with --data real: fine-tune on this training-data image instead of REAL_TUNE "
                              "(repeatable; e.g. 2023-05-31_misc/7.tif)")
@@ -173,7 +175,10 @@ def main() -> None:
 
     line("classical: threshold + watershed", scores(truths, [auto_segment(image) for image, _ in test]))
     if args.only != "scratch":
-        starter = load_starter_model()
+        def load_start():
+            return load_model(args.model) if args.model else load_starter_model()
+
+        starter = load_start()
         line("starter model alone", scores(truths, [segment_with(starter, image) for image, _ in test]), model=starter)
         start = {k: v.clone() for k, v in starter.net.state_dict().items()}
         runs = [(name, name, None) for name in FINE_TUNE_CANDIDATES]
@@ -182,7 +187,7 @@ def main() -> None:
         for name, base, share in runs:
             if name not in chosen:
                 continue
-            model = load_starter_model()
+            model = load_start()
             if base in finished:
                 weights, done, cpu, entry = finished[base]
                 model.net.load_state_dict(weights)

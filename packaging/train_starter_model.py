@@ -67,7 +67,7 @@ from unetgui.core.augment import AugmentConfig  # noqa: E402
 from unetgui.core.model import load_model, new_model, save_model  # noqa: E402
 from unetgui.core.normalize import Normalization  # noqa: E402
 from unetgui.core.synthetic import SyntheticDomain, domain_images  # noqa: E402
-from unetgui.core.train import TrainingConfig, TrainingPlane, train  # noqa: E402
+from unetgui.core.train import TrainingConfig, TrainingPlane, averaged_weights, train  # noqa: E402
 from unetgui.core.unet import UNetConfig, parameter_count  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "resources" / "starter.unet"
@@ -135,6 +135,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--init", type=Path, default=None,
                         help="go on from this model (e.g. starter v2, trained with --no-real) with the "
                              "CONTINUE_PHASES: how starter v3 was made, in CPU minutes instead of hours")
+    parser.add_argument("--start-share", type=float, default=None,
+                        help="with --init: end with this share of the --init model's weights averaged in "
+                             "(as fine-tuning does, core.train.averaged_weights)")
     parser.add_argument("--real-share", type=float, default=None,
                         help="share of the tiles drawn from the real images (default: the recipe's, 0.5)")
     return parser.parse_args(argv)
@@ -159,6 +162,10 @@ def recipe_for(args: argparse.Namespace) -> dict:
         recipe["training"]["init"] = {"file": args.init.name,
                                       "sha256": hashlib.sha256(args.init.read_bytes()).hexdigest()}
         recipe["training"]["phases"] = json.loads(json.dumps(CONTINUE_PHASES))
+    if args.start_share is not None:
+        if args.init is None or not 0 < args.start_share < 1:
+            raise SystemExit("--start-share takes a share between 0 and 1, and --init")
+        recipe["training"]["start_share"] = args.start_share
     if args.steps is not None:
         phases = recipe["training"]["phases"]
         total = sum(p["steps"] for p in phases)
@@ -312,10 +319,17 @@ def main(argv=None) -> int:
         log(f"phase {index + 1} done; saved {args.out}")
 
     seconds = time.perf_counter() - train_start
+    if "start_share" in training:
+        share = training["start_share"]
+        model.net.load_state_dict(averaged_weights(model.net.state_dict(), load_model(args.init).net.state_dict(),
+                                                   share))
+        log(f"averaged with {args.init.name}: {share:.0%} of its weights")
     model.info["training_seconds"] = round(seconds, 1)
     model.info["training_steps"] = previous_steps + done
     model.info["interrupted"] = interrupted
+    # the trained weights' best score; with start_share the file holds their average with --init's
     model.info["best_validation"] = model.history[-1].get("best_validation") if model.history else None
+    model.info["averaged_with_init"] = training.get("start_share")
     model.info["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     save_model(model, args.out)
     log(f"saved {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) after {done} steps, "
