@@ -89,7 +89,9 @@ SCRATCH_CANDIDATES = {
 #: Fine-tune candidates whose result is the starter's and the fine-tuned weights averaged
 #: (WiSE-FT, Wortsman et al. 2022, ``core.train.averaged_weights``): name -> (the run, the
 #: starter's share of the average).
-AVERAGED_WITH_STARTER = {"adam 1e-3, averaged 1:1 with the starter": ("adam 1e-3 constant", 0.5)}
+AVERAGED_WITH_STARTER = {"adam 1e-3, averaged 1:1 with the starter": ("adam 1e-3 constant", 0.5),
+                         "adam 1e-3, 30 % run + 70 % starter": ("adam 1e-3 constant", 0.7),
+                         "adam 1e-3, 70 % run + 30 % starter": ("adam 1e-3 constant", 0.3)}
 
 
 def run(model, planes, config: TrainingConfig, steps: int, seconds: float | None, sized: bool,
