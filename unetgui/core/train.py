@@ -273,7 +273,7 @@ def _training_loop(
         kept_start = before is not None and best is before
         blended = None
         if start_state is not None and step > 0 and not kept_start and stopped_by != "failed":
-            blended = _blend_with_start(model, start_state, config.start_share, validation, best,
+            blended = _blend_with_start(model, best_state, start_state, config.start_share, validation, best,
                                         judged_by_band=bool(held), layout=layout)
         net.eval()
         model.history.append(
@@ -320,10 +320,12 @@ def averaged_weights(state: dict, start_state: dict, start_share: float) -> dict
             for k, v in state.items()}
 
 
-def _blend_with_start(model: UNetModel, start_state: dict, share: float, validation: list[TrainingPlane],
-                      best: ValidationScore | None, *, judged_by_band: bool, layout) -> dict | None:
-    """Average the run's weights (in ``model``) with the starting ones, ``share`` of the
-    latter; what was done, for the history entry, or None when the run's own weights stay.
+def _blend_with_start(model: UNetModel, best_state: dict | None, start_state: dict, share: float,
+                      validation: list[TrainingPlane], best: ValidationScore | None, *, judged_by_band: bool,
+                      layout) -> dict | None:
+    """Average the run's weights (in ``model``; ``best_state`` when validation chose them)
+    with the starting ones, ``share`` of the latter; what was done, for the history entry,
+    or None when the run's own weights stay.
 
     Kept when the run was judged on a band held back from its own planes, or on nothing:
     such a band is like the planes trained on and cannot see what the run loses on other
@@ -333,7 +335,7 @@ def _blend_with_start(model: UNetModel, start_state: dict, share: float, validat
     show that: there the average is kept only if it scores at least as well as the run's
     best weights."""
     net = model.net
-    own = _copy_state(net)
+    own = best_state if best_state is not None else _copy_state(net)  # what net holds; never changed in place
     net.load_state_dict(averaged_weights(own, start_state, share))
     score = _validate(model, validation, layout) if validation else None
     if score is not None and not judged_by_band and best is not None and score.key < best.key:
